@@ -1,0 +1,239 @@
+"""Filing reports: the case rules every intake path shares."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.attribution import Attribution, attribute
+from bot.models import (
+    Case,
+    CaseStatus,
+    OutboundMessage,
+    Report,
+    ReportDraft,
+    Severity,
+    TimelineEntry,
+)
+from bot.ports import CaseStore, CaseTransaction, Clock
+from bot.privacy import excerpt, redact
+from bot.routing import Category, Person, Routing
+
+EXCERPT_LIMIT = 1000
+COMMENT_LIMIT = 3000
+
+
+class IntakeError(ValueError):
+    """A flag that cannot become a report; the message is shown to the reporter."""
+
+
+@dataclass(frozen=True)
+class FiledReport:
+    case: Case
+    report: Report
+    category: Category
+    attribution: Attribution
+    owner: Person | None
+    case_created: bool
+    report_updated: bool
+    reopened: bool
+
+
+Confirmation = Callable[[FiledReport], Sequence[OutboundMessage]]
+
+
+class IntakeService:
+    def __init__(
+        self,
+        routing: Routing,
+        store: CaseStore,
+        clock: Clock,
+        on_enqueued: Callable[[], None] | None = None,
+    ) -> None:
+        self._routing = routing
+        self._store = store
+        self._clock = clock
+        self._on_enqueued = on_enqueued
+
+    async def file_report(
+        self, draft: ReportDraft, confirm: Confirmation | None = None
+    ) -> FiledReport | None:
+        """Store the flag in its case and queue its confirmation, in one transaction.
+
+        Returns None when `draft.dedupe_key` was already processed (a platform retry).
+        """
+        category = self._routing.category(draft.category_id)
+        if category is None:
+            raise IntakeError(f"unknown category '{draft.category_id}'")
+        attribution = attribute(self._routing, draft.output, draft.system_id)
+        severity = Severity.highest(category.severity, draft.severity or category.severity)
+        queued = False
+        async with self._store.transaction() as tx:
+            if draft.dedupe_key and not await tx.claim_delivery(draft.dedupe_key):
+                return None
+            case, created, reopened = await self._open_case(tx, draft, category, attribution)
+            report, updated = await self._upsert_report(tx, case, draft, severity)
+            case = await self._refresh_case(tx, case)
+            filed = FiledReport(
+                case=case,
+                report=report,
+                category=category,
+                attribution=attribution,
+                owner=self._routing.person(case.owner) if case.owner else None,
+                case_created=created,
+                report_updated=updated,
+                reopened=reopened,
+            )
+            for message in confirm(filed) if confirm else ():
+                queued = await tx.enqueue(message) or queued
+        if queued and self._on_enqueued:
+            self._on_enqueued()
+        return filed
+
+    async def _open_case(
+        self,
+        tx: CaseTransaction,
+        draft: ReportDraft,
+        category: Category,
+        attribution: Attribution,
+    ) -> tuple[Case, bool, bool]:
+        now = self._clock.now()
+        output = draft.output
+        keep_text = self._routing.privacy.store_output_text
+        text = excerpt(output.text, EXCERPT_LIMIT) if output and keep_text else None
+        owner_role = category.route_to
+        candidate = Case(
+            output_key=output.key if output else f"adhoc:{uuid.uuid4()}",
+            system_id=attribution.system.id,
+            category_id=category.id,
+            severity=category.severity,
+            owner=self._routing.owner_of(attribution.system, owner_role),
+            owner_role=owner_role,
+            output_platform=output.platform if output else None,
+            output_channel_id=output.channel_id if output else None,
+            output_ts=output.message_ts if output else None,
+            output_author_bot_id=output.author_bot_id if output else None,
+            output_excerpt=self._redact(text),
+            output_permalink=output.permalink if output else None,
+            trace_id=output.trace_id if output else None,
+            prompt_version=output.prompt_version if output else None,
+            model=output.model if output else None,
+            created_at=now,
+            updated_at=now,
+        )
+        if output is None:
+            case = await tx.new_case(candidate)
+            created = True
+        else:
+            case, created = await tx.lock_or_create_case(candidate)
+        actor = draft.reporter.id
+        if created:
+            await tx.append_timeline(
+                TimelineEntry(
+                    case_id=_id(case),
+                    at=now,
+                    actor=actor,
+                    kind="opened",
+                    detail={
+                        "system": case.system_id,
+                        "basis": attribution.basis,
+                        "owner": case.owner,
+                    },
+                )
+            )
+            return case, True, False
+        if not case.status.is_closed:
+            return case, False, False
+        previous = case.status
+        case = case.model_copy(
+            update={
+                "status": CaseStatus.new,
+                "closed_at": None,
+                "owner": candidate.owner,
+                "owner_role": candidate.owner_role,
+                "created_at": case.created_at,
+            }
+        )
+        await tx.append_timeline(
+            TimelineEntry(
+                case_id=_id(case),
+                at=now,
+                actor=actor,
+                kind="reopened",
+                detail={"previous_status": previous.value, "owner": case.owner},
+            )
+        )
+        return case, False, True
+
+    async def _upsert_report(
+        self, tx: CaseTransaction, case: Case, draft: ReportDraft, severity: Severity
+    ) -> tuple[Report, bool]:
+        now = self._clock.now()
+        output = draft.output
+        fields = {
+            "category_id": draft.category_id,
+            "severity": severity,
+            "channel": draft.channel,
+            "comment": self._redact(excerpt(draft.comment, COMMENT_LIMIT)),
+            "expected": self._redact(excerpt(draft.expected, COMMENT_LIMIT)),
+            "trace_id": output.trace_id if output else None,
+            "prompt_version": output.prompt_version if output else None,
+            "model": output.model if output else None,
+            "reporter_slack_id": draft.reporter.slack_user_id,
+            "reporter_email": draft.reporter.email,
+        }
+        existing = await tx.find_report(_id(case), draft.reporter.id)
+        if existing is not None:
+            report = await tx.save_report(existing.model_copy(update={**fields, "updated_at": now}))
+            kind = "report_updated"
+        else:
+            report = await tx.add_report(
+                Report(
+                    case_id=_id(case),
+                    reporter_id=draft.reporter.id,
+                    created_at=now,
+                    updated_at=now,
+                    **fields,  # type: ignore[arg-type]
+                )
+            )
+            kind = "reported"
+        await tx.append_timeline(
+            TimelineEntry(
+                case_id=_id(case),
+                at=now,
+                actor=draft.reporter.id,
+                kind=kind,
+                detail={"category": draft.category_id, "severity": severity.value},
+            )
+        )
+        return report, existing is not None
+
+    async def _refresh_case(self, tx: CaseTransaction, case: Case) -> Case:
+        """Recompute what a case derives from its reports: count, severity, SLA deadlines."""
+        reports = await tx.case_reports(_id(case))
+        severity = Severity.highest(*(r.severity for r in reports))
+        sla = self._routing.sla[severity]
+        opened = case.created_at
+        return await tx.save_case(
+            case.model_copy(
+                update={
+                    "report_count": len(reports),
+                    "severity": severity,
+                    "acknowledge_due_at": opened + sla.acknowledge,
+                    "resolve_due_at": opened + sla.resolve,
+                    "updated_at": self._clock.now(),
+                }
+            )
+        )
+
+    def _redact(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        return redact(text, self._routing.privacy.redact)
+
+
+def _id(case: Case) -> int:
+    if case.id is None:
+        raise RuntimeError("case was not stored")
+    return case.id

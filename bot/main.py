@@ -1,0 +1,144 @@
+"""Composition root: the one place that wires the core, the edges and storage together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from prometheus_client import CollectorRegistry, Gauge
+
+from bot.clock import SystemClock
+from bot.intake import IntakeService
+from bot.outbox import OutboxDispatcher, Sender
+from bot.ports import Clock
+from bot.routing import Routing
+from bot.settings import Settings
+from handlers.api import reports_route
+from handlers.http import Routes, build_http_app
+from handlers.slack.app import build_bolt_app, build_web_client, events_route
+from handlers.slack.listeners import SlackIntake
+from handlers.slack.sender import SlackSender
+from storage.database import create_engine
+from storage.migrate import is_up_to_date
+from storage.repository import SqlCaseStore
+
+log = logging.getLogger(__name__)
+
+OUTBOX_TICK_SECONDS = 2
+
+
+@dataclass
+class Runtime:
+    """Everything one bot process runs, built by `build_runtime`, closed by `close`."""
+
+    settings: Settings
+    routing: Routing
+    clock: Clock
+    store: SqlCaseStore
+    intake: IntakeService
+    dispatcher: OutboxDispatcher
+    web_app: web.Application
+    registry: CollectorRegistry
+    session: aiohttp.ClientSession
+    bolt_app: Any = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _scheduler: AsyncIOScheduler | None = None
+    _socket_handler: Any = None
+
+    async def readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            await self.store.ping()
+            checks["database"] = "ok"
+        except Exception as error:  # readiness reports, it does not crash
+            checks["database"] = f"unreachable: {type(error).__name__}"
+            checks["migrations"] = "unknown"
+            return checks
+        current = await is_up_to_date(self.store.engine)
+        checks["migrations"] = "ok" if current else "pending: run `loopkeeper db upgrade`"
+        return checks
+
+    async def start_background(self) -> None:
+        """Outbox delivery, its APScheduler ticker and Slack Socket Mode, if configured."""
+        self._tasks.append(asyncio.create_task(self.dispatcher.run(idle=OUTBOX_TICK_SECONDS * 5)))
+        scheduler = AsyncIOScheduler()
+        scheduler.add_job(
+            self.dispatcher.wake, "interval", seconds=OUTBOX_TICK_SECONDS, coalesce=True
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+        if self.settings.slack_socket_mode and self.bolt_app is not None:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            assert self.settings.slack_app_token is not None
+            self._socket_handler = AsyncSocketModeHandler(
+                self.bolt_app, self.settings.slack_app_token.get_secret_value()
+            )
+            await self._socket_handler.connect_async()
+
+    async def close(self) -> None:
+        if self._socket_handler is not None:
+            await self._socket_handler.close_async()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.session.close()
+        await self.store.close()
+
+
+async def build_runtime(
+    settings: Settings, routing: Routing, *, clock: Clock | None = None
+) -> Runtime:
+    clock = clock or SystemClock()
+    store = SqlCaseStore(create_engine(settings.database_url), clock=clock)
+    registry = CollectorRegistry()
+    session = aiohttp.ClientSession()
+    senders: dict[str, Sender] = {}
+    dispatcher_holder: list[OutboxDispatcher] = []
+    intake = IntakeService(routing, store, clock, on_enqueued=lambda: dispatcher_holder[0].wake())
+    routes = Routes(readiness=lambda: runtime.readiness(), registry=registry)
+    bolt_app = None
+    if settings.slack_enabled:
+        assert settings.slack_bot_token is not None
+        client = build_web_client(
+            settings.slack_bot_token.get_secret_value(), settings.slack_api_url, session
+        )
+        senders["slack"] = SlackSender(client)
+        bolt_app = build_bolt_app(client, SlackIntake(routing, intake, store, clock))
+        if settings.slack_signing_secret is not None:
+            routes.slack_events = events_route(
+                bolt_app, settings.slack_signing_secret.get_secret_value(), clock
+            )
+    if settings.ingest_token is not None:
+        routes.ingest_reports = reports_route(
+            settings.ingest_token.get_secret_value(), routing, intake, clock
+        )
+    dispatcher = OutboxDispatcher(store, senders, clock)
+    dispatcher_holder.append(dispatcher)
+    Gauge(
+        "loopkeeper_outbox_delivered",
+        "Outbound messages delivered by this process",
+        registry=registry,
+    ).set_function(lambda: dispatcher.delivered)
+    runtime = Runtime(
+        settings=settings,
+        routing=routing,
+        clock=clock,
+        store=store,
+        intake=intake,
+        dispatcher=dispatcher,
+        web_app=build_http_app(routes),
+        registry=registry,
+        session=session,
+        bolt_app=bolt_app,
+    )
+    return runtime

@@ -1,0 +1,173 @@
+"""Domain models: what a report and a case are, independent of any platform or database."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Severity(enum.StrEnum):
+    low = "low"
+    medium = "medium"
+    high = "high"
+    critical = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+    @classmethod
+    def highest(cls, *severities: Severity) -> Severity:
+        return max(severities, key=lambda s: s.rank)
+
+
+_SEVERITY_RANK = {Severity.low: 0, Severity.medium: 1, Severity.high: 2, Severity.critical: 3}
+
+
+class Role(enum.StrEnum):
+    validation = "validation"
+    governance = "governance"
+    prompt = "prompt"
+    platform = "platform"
+    conductor = "conductor"
+
+
+class CaseStatus(enum.StrEnum):
+    new = "new"
+    acknowledged = "acknowledged"
+    needs_info = "needs_info"
+    resolved = "resolved"
+    wont_fix = "wont_fix"
+    duplicate = "duplicate"
+
+    @property
+    def is_closed(self) -> bool:
+        return self in (CaseStatus.resolved, CaseStatus.wont_fix, CaseStatus.duplicate)
+
+
+class Channel(enum.StrEnum):
+    """Where a report came in."""
+
+    slack_reaction = "slack_reaction"
+    slack_shortcut = "slack_shortcut"
+    slack_command = "slack_command"
+    slack_feedback_button = "slack_feedback_button"
+    api = "api"
+    teams = "teams"
+
+
+class FlaggedOutput(BaseModel):
+    """The AI output a report is about (absent for a free-form edge case)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(description="Stable identity of the output: reports with one key share a case")
+    platform: str = "slack"
+    channel_id: str | None = None
+    message_ts: str | None = None
+    author_bot_id: str | None = None
+    text: str | None = None
+    permalink: str | None = None
+    system_hint: str | None = Field(default=None, description="system id from ai_output metadata")
+    trace_id: str | None = None
+    prompt_version: str | None = None
+    model: str | None = None
+
+
+class Reporter(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(description="platform-qualified id, e.g. 'slack:U123' or 'email:a@b.c'")
+    slack_user_id: str | None = None
+    email: str | None = None
+    display: str | None = None
+
+
+class ReportDraft(BaseModel):
+    """A flag as an edge parsed it: the command the service turns into a stored report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reporter: Reporter
+    channel: Channel
+    category_id: str
+    severity: Severity | None = Field(default=None, description="reporter's own severity")
+    comment: str | None = None
+    expected: str | None = Field(default=None, description="what it should have said")
+    output: FlaggedOutput | None = None
+    system_id: str | None = Field(default=None, description="explicit system (ingest API)")
+    reply_channel_id: str | None = Field(
+        default=None, description="Slack channel where the reporter should see the confirmation"
+    )
+    dedupe_key: str | None = Field(
+        default=None, description="platform delivery id (event_id, action id): one report per key"
+    )
+
+
+class Report(BaseModel):
+    id: int | None = None
+    case_id: int
+    reporter_id: str
+    reporter_slack_id: str | None = None
+    reporter_email: str | None = None
+    channel: Channel
+    category_id: str
+    severity: Severity
+    comment: str | None = None
+    expected: str | None = None
+    trace_id: str | None = None
+    prompt_version: str | None = None
+    model: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Case(BaseModel):
+    id: int | None = None
+    output_key: str
+    system_id: str
+    category_id: str
+    severity: Severity
+    status: CaseStatus = CaseStatus.new
+    owner: str | None = Field(default=None, description="person id from routing.yaml")
+    owner_role: Role | None = None
+    output_platform: str | None = None
+    output_channel_id: str | None = None
+    output_ts: str | None = None
+    output_author_bot_id: str | None = None
+    output_excerpt: str | None = None
+    output_permalink: str | None = None
+    trace_id: str | None = None
+    prompt_version: str | None = None
+    model: str | None = None
+    report_count: int = 0
+    acknowledge_due_at: datetime | None = None
+    resolve_due_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+
+
+class TimelineEntry(BaseModel):
+    id: int | None = None
+    case_id: int
+    at: datetime
+    actor: str
+    kind: str
+    detail: dict[str, object] = Field(default_factory=dict)
+
+
+class OutboundMessage(BaseModel):
+    """A message waiting in the outbox; `dedupe_key` makes enqueueing it twice harmless."""
+
+    id: int | None = None
+    dedupe_key: str
+    platform: str = "slack"
+    method: str
+    payload: dict[str, object]
+    attempts: int = 0
+    next_attempt_at: datetime
+    last_error: str | None = None
+    delivered_at: datetime | None = None

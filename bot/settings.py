@@ -1,0 +1,90 @@
+"""Settings from the environment (and a `.env` file), as DESIGN.md's contract names them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./loopkeeper.db"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL, validation_alias=_env("LOOPKEEPER_DATABASE_URL")
+    )
+    config_path: Path = Field(Path("./routing.yaml"), validation_alias=_env("LOOPKEEPER_CONFIG"))
+    host: str = Field("127.0.0.1", validation_alias=_env("LOOPKEEPER_HOST"))
+    port: int = Field(3000, ge=0, le=65535, validation_alias=_env("LOOPKEEPER_PORT"))
+    env: Literal["development", "production"] = Field(
+        "development", validation_alias=_env("LOOPKEEPER_ENV")
+    )
+    ingest_token: SecretStr | None = Field(None, validation_alias=_env("LOOPKEEPER_INGEST_TOKEN"))
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
+
+    microsoft_app_id: str | None = Field(None, validation_alias=_env("MICROSOFT_APP_ID"))
+    microsoft_app_password: SecretStr | None = Field(
+        None, validation_alias=_env("MICROSOFT_APP_PASSWORD")
+    )
+    microsoft_app_type: str | None = Field(None, validation_alias=_env("MICROSOFT_APP_TYPE"))
+    microsoft_app_tenant_id: str | None = Field(
+        None, validation_alias=_env("MICROSOFT_APP_TENANT_ID")
+    )
+
+    @property
+    def slack_http_enabled(self) -> bool:
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    @property
+    def slack_socket_mode(self) -> bool:
+        return self.slack_bot_token is not None and self.slack_app_token is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_http_enabled or self.slack_socket_mode
+
+    def problems(self) -> list[str]:
+        """Settings that cannot work together; in production also every insecure mode."""
+        found: list[str] = []
+        if self.slack_bot_token and not (self.slack_signing_secret or self.slack_app_token):
+            found.append(
+                "SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP) nor "
+                "SLACK_APP_TOKEN (Socket Mode) is: Slack cannot reach the bot"
+            )
+        if (self.slack_signing_secret or self.slack_app_token) and not self.slack_bot_token:
+            found.append("SLACK_SIGNING_SECRET/SLACK_APP_TOKEN set without SLACK_BOT_TOKEN")
+        app_token = self.slack_app_token.get_secret_value() if self.slack_app_token else ""
+        if app_token and not app_token.startswith("xapp-"):
+            found.append("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-'")
+        if self.env == "production":
+            found.extend(self._insecure_in_production())
+        return found
+
+    def _insecure_in_production(self) -> list[str]:
+        found: list[str] = []
+        if not self.slack_api_url.startswith("https://"):
+            found.append("SLACK_API_URL must use https in production")
+        token = self.ingest_token.get_secret_value() if self.ingest_token else None
+        if token is not None and len(token) < 24:
+            found.append("LOOPKEEPER_INGEST_TOKEN must be at least 24 characters in production")
+        if not self.microsoft_app_id and self.host not in LOOPBACK_HOSTS:
+            found.append(
+                "Teams local emulator mode (no MICROSOFT_APP_ID) is loopback-only: "
+                "set the Microsoft credentials or listen on 127.0.0.1 behind a proxy"
+            )
+        return found

@@ -1,0 +1,127 @@
+"""Factories for the Slack edge: Web API client, bolt app, the `/slack/events` route."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.ports import Clock
+from handlers.slack.listeners import SlackIntake
+
+log = logging.getLogger(__name__)
+
+
+def build_web_client(token: str, base_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
+    """One client over the shared session, retrying rate limits, 5xx and dropped connections."""
+    if not base_url.endswith("/"):
+        base_url += "/"
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        session=session,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_bolt_app(client: AsyncWebClient, intake: SlackIntake) -> AsyncApp:
+    app = AsyncApp(
+        client=client,
+        # The route verifies signatures itself so it can answer 401 before parsing anything.
+        request_verification_enabled=False,
+        # Listeners finish (the report is committed) before Slack gets its ack.
+        process_before_response=True,
+        raise_error_for_unhandled_request=True,
+    )
+    intake.register(app)
+    app.error(_on_error)
+    return app
+
+
+async def _on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    if isinstance(error, BoltUnhandledRequestError):
+        log.info(
+            "ignored Slack request nobody handles: type=%s callback_id=%s command=%s",
+            body.get("type"),
+            body.get("callback_id") or (body.get("view") or {}).get("callback_id"),
+            body.get("command"),
+        )
+        return BoltResponse(status=200, body="")
+    log.error("Slack listener failed: %s", error, exc_info=error)
+    # 500 makes Slack retry an event; the delivery key keeps a retry from filing twice.
+    return BoltResponse(status=500, body="")
+
+
+class _EpochClock:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock.now().timestamp()
+
+
+def events_route(
+    app: AsyncApp, signing_secret: str, clock: Clock
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """`POST /slack/events`: 401 unless signed by Slack, 400 unless parseable, then bolt."""
+    verifier = SignatureVerifier(signing_secret, clock=_EpochClock(clock))  # type: ignore[arg-type]
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        if not verifier.is_valid_request(body, dict(request.headers)):
+            return web.json_response({"error": "invalid or stale Slack signature"}, status=401)
+        problem = _malformed(body, request.content_type)
+        if problem:
+            return web.json_response({"error": problem}, status=400)
+        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    return handle
+
+
+def _malformed(body: bytes, content_type: str) -> str | None:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "body is not UTF-8"
+    if content_type == "application/json":
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as error:
+            return f"body is not valid JSON: {error.msg}"
+        if not isinstance(parsed, dict) or "type" not in parsed:
+            return "JSON body must be an object with a 'type'"
+        return None
+    form = parse_qs(text, keep_blank_values=True)
+    if "payload" in form:
+        try:
+            payload = json.loads(form["payload"][0])
+        except json.JSONDecodeError as error:
+            return f"payload is not valid JSON: {error.msg}"
+        if not isinstance(payload, dict) or "type" not in payload:
+            return "payload must be an object with a 'type'"
+        return None
+    if "command" in form:
+        return None
+    return "expected an Events API JSON body, an interactivity payload or a slash command"

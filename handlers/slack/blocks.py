@@ -1,0 +1,204 @@
+"""Block Kit rendering for intake: the report modal, confirmations, `/loopkeeper` answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.intake import FiledReport
+from bot.models import Severity
+from bot.ports import ReportWithCase
+from bot.routing import Routing
+
+REPORT_MODAL = "report_ai_output_modal"
+SEVERITY_DEFAULT = "default"
+METADATA_LIMIT = 3000
+
+SEVERITY_LABELS = {
+    Severity.low: "Low",
+    Severity.medium: "Medium",
+    Severity.high: "High",
+    Severity.critical: "Critical",
+}
+STATUS_LABELS = {
+    "new": "New",
+    "acknowledged": "Acknowledged",
+    "needs_info": "Needs info",
+    "resolved": "Resolved",
+    "wont_fix": "Won't fix",
+    "duplicate": "Duplicate",
+}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:75], "emoji": True}
+
+
+def _option(label: str, value: str) -> dict[str, Any]:
+    return {"text": _plain(label), "value": value}
+
+
+def report_modal(
+    routing: Routing,
+    metadata: dict[str, Any],
+    *,
+    free_form: bool,
+    initial_text: str | None = None,
+    excerpt: str | None = None,
+) -> dict[str, Any]:
+    """The modal behind the shortcut and `/loopkeeper report`."""
+    categories = [_option(c.label, c.id) for c in routing.categories]
+    severities = [_option("Category default", SEVERITY_DEFAULT)] + [
+        _option(label, s.value) for s, label in SEVERITY_LABELS.items()
+    ]
+    blocks: list[dict[str, Any]] = []
+    if excerpt:
+        quoted = "\n".join(f">{line}" for line in excerpt[:500].splitlines())
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quoted}})
+    blocks += [
+        {
+            "type": "input",
+            "block_id": "category",
+            "label": _plain("What kind of problem?"),
+            "element": {
+                "type": "static_select",
+                "action_id": "value",
+                "placeholder": _plain("Choose a category"),
+                "options": categories[:100],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "severity",
+            "optional": True,
+            "label": _plain("How bad is it?"),
+            "element": {
+                "type": "static_select",
+                "action_id": "value",
+                "initial_option": severities[0],
+                "options": severities,
+            },
+        },
+        _text_input(
+            "wrong",
+            "Describe the edge case" if free_form else "What was wrong?",
+            optional=not free_form,
+            initial=initial_text,
+        ),
+        _text_input("expected", "What should it have said?", optional=True),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": REPORT_MODAL,
+        "title": _plain("Report an edge case" if free_form else "Report AI output"),
+        "submit": _plain("Report"),
+        "close": _plain("Cancel"),
+        "private_metadata": _fit_metadata(metadata),
+        "blocks": blocks,
+    }
+
+
+def _text_input(
+    block_id: str, label: str, *, optional: bool, initial: str | None = None
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": "value",
+        "multiline": True,
+        "max_length": 3000,
+    }
+    if initial:
+        element["initial_value"] = initial[:3000]
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": _plain(label),
+        "element": element,
+    }
+
+
+def _fit_metadata(metadata: dict[str, Any]) -> str:
+    """Slack caps private_metadata at 3,000 characters: shorten the message text to fit."""
+    encoded = json.dumps(metadata, separators=(",", ":"))
+    text = metadata.get("text")
+    while len(encoded) > METADATA_LIMIT and isinstance(text, str) and text:
+        text = text[: max(0, len(text) - (len(encoded) - METADATA_LIMIT) - 16)]
+        metadata = {**metadata, "text": text}
+        encoded = json.dumps(metadata, separators=(",", ":"))
+    return encoded
+
+
+def confirmation_text(filed: FiledReport) -> str:
+    case = filed.case
+    owner = filed.owner.display if filed.owner else "nobody yet"
+    role = f" ({case.owner_role.value})" if case.owner_role else ""
+    system = filed.attribution.system.name
+    if filed.report_updated:
+        lead = f"Updated your report on case #{case.id}"
+    elif filed.reopened:
+        lead = f"Thanks, case #{case.id} was closed and is now reopened"
+    elif filed.case_created:
+        lead = f"Thanks, your report opened case #{case.id}"
+    else:
+        others = case.report_count - 1
+        people = "person" if others == 1 else "people"
+        lead = f"Thanks, you joined case #{case.id} ({others} other {people} flagged this too)"
+    return (
+        f"{lead}: *{filed.category.label}*, {case.severity.value} severity, "
+        f"for *{system}*, routed to *{owner}*{role}."
+    )
+
+
+def confirmation_blocks(filed: FiledReport) -> list[dict[str, Any]]:
+    text = confirmation_text(filed)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    details = []
+    if filed.case.trace_id:
+        details.append(f"trace `{filed.case.trace_id}`")
+    if filed.case.acknowledge_due_at:
+        due = int(filed.case.acknowledge_due_at.timestamp())
+        details.append(f"acknowledge by <!date^{due}^{{date_short_pretty}} {{time}}|{due}>")
+    if details:
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(details)}]}
+        )
+    return blocks
+
+
+def mine_text(items: list[ReportWithCase], routing: Routing) -> str:
+    if not items:
+        return (
+            "You haven't reported anything yet. React to an AI message with a mapped emoji, "
+            "use the *Report AI output* shortcut, or `/loopkeeper report`."
+        )
+    lines = ["*Your reports*"]
+    for item in items:
+        case, report = item.case, item.report
+        category = routing.category(report.category_id)
+        system = routing.system(case.system_id)
+        lines.append(
+            f"• Case #{case.id} · {STATUS_LABELS.get(case.status.value, case.status.value)} · "
+            f"{category.label if category else report.category_id} · "
+            f"{system.name if system else case.system_id} · "
+            f"reported <!date^{int(report.created_at.timestamp())}^{{date_short}}|"
+            f"{report.created_at:%Y-%m-%d}>"
+        )
+    return "\n".join(lines)
+
+
+def help_text(routing: Routing) -> str:
+    labels = {c.id: c.label for c in routing.categories}
+    reactions = ", ".join(
+        f":{emoji}: {labels.get(cat, cat)}" for emoji, cat in routing.reactions.items()
+    )
+    lines = [
+        "*loopkeeper* routes flags on AI output to the people who own that AI system.",
+        "• `/loopkeeper report [what happened]` — report an edge case that isn't one message",
+        "• `/loopkeeper mine` — your reports and where their cases stand",
+        "• `/loopkeeper help` — this help",
+        "• Message menu → *Report AI output* — flag one AI message with details",
+    ]
+    if reactions:
+        lines.append(f"• React to an AI message to flag it: {reactions}")
+    return "\n".join(lines)

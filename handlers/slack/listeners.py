@@ -1,0 +1,268 @@
+"""Bolt listeners for intake: parse the payload, call the core, render the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.intake import Confirmation, IntakeError, IntakeService
+from bot.models import Channel, FlaggedOutput, ReportDraft, Severity
+from bot.ports import CaseStore, Clock
+from bot.routing import Routing
+from handlers.slack import blocks
+from handlers.slack.confirm import confirmation
+from handlers.slack.parse import is_negative_feedback, message_output, reporter
+
+log = logging.getLogger(__name__)
+
+SHORTCUT = "report_ai_output"
+COMMAND = "/loopkeeper"
+FEEDBACK_CATEGORY = "other"
+FETCH_TIMEOUT = 2.0
+
+
+class SlackIntake:
+    """The intake listeners, holding what they need instead of reaching for globals."""
+
+    def __init__(
+        self,
+        routing: Routing,
+        intake: IntakeService,
+        store: CaseStore,
+        clock: Clock,
+    ) -> None:
+        self.routing = routing
+        self.intake = intake
+        self.store = store
+        self.clock = clock
+
+    def register(self, app: AsyncApp) -> None:
+        app.event("reaction_added")(self.on_reaction)
+        app.shortcut(SHORTCUT)(self.on_shortcut)
+        app.command(COMMAND)(self.on_command)
+        app.view_submission(blocks.REPORT_MODAL)(self.on_report_submitted)
+        app.block_action(re.compile(".*"), matchers=[_is_feedback_buttons])(self.on_feedback_button)
+        # Reactions we do not map and plain messages are expected traffic, not errors.
+        app.event("reaction_removed")(_ignore)
+        app.event("message")(_ignore)
+
+    # --- reactions -------------------------------------------------------------------------
+
+    async def on_reaction(
+        self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        category = self.routing.reactions.get(str(event.get("reaction", "")).split("::")[0])
+        item = event.get("item") or {}
+        if category is None or item.get("type") != "message":
+            return
+        channel, ts, user = item.get("channel"), item.get("ts"), event.get("user")
+        if not (channel and ts and user):
+            log.warning("reaction_added without channel/ts/user ignored: %s", body.get("event_id"))
+            return
+        output = await fetch_output(client, channel, ts)
+        draft = ReportDraft(
+            reporter=reporter(user),
+            channel=Channel.slack_reaction,
+            category_id=category,
+            output=output,
+            reply_channel_id=channel,
+            dedupe_key=f"slack:event:{body.get('event_id') or event.get('event_ts')}",
+        )
+        await self.intake.file_report(draft, self._confirm(user, channel))
+
+    # --- shortcut and slash command → modal -------------------------------------------------
+
+    async def on_shortcut(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id")
+        metadata = {
+            "src": "shortcut",
+            "channel": channel,
+            "message": _message_snapshot(message),
+        }
+        text = message.get("text") if isinstance(message.get("text"), str) else None
+        view = blocks.report_modal(self.routing, metadata, free_form=False, excerpt=text)
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    async def on_command(
+        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        words = str(command.get("text") or "").strip()
+        verb, _, rest = words.partition(" ")
+        verb = verb.lower()
+        if verb == "report":
+            await ack()
+            metadata = {"src": "command", "channel": command.get("channel_id")}
+            view = blocks.report_modal(
+                self.routing, metadata, free_form=True, initial_text=rest.strip() or None
+            )
+            await client.views_open(trigger_id=command["trigger_id"], view=view)
+        elif verb == "mine":
+            items = await self.store.reports_by(reporter(command["user_id"]).id)
+            await ack(text=blocks.mine_text(items, self.routing), response_type="ephemeral")
+        elif verb in ("", "help"):
+            await ack(text=blocks.help_text(self.routing), response_type="ephemeral")
+        else:
+            await ack(
+                text=f"I don't know `{verb}`. Try `/loopkeeper help`.\n\n"
+                + blocks.help_text(self.routing),
+                response_type="ephemeral",
+            )
+
+    async def on_report_submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]
+    ) -> None:
+        user = body["user"]["id"]
+        values = _view_values(view)
+        try:
+            metadata = json.loads(view.get("private_metadata") or "{}")
+        except json.JSONDecodeError:
+            metadata = {}
+        category = self.routing.category(values.get("category") or "")
+        free_form = metadata.get("src") == "command"
+        errors: dict[str, str] = {}
+        if category is None:
+            errors["category"] = "Choose what kind of problem this is."
+        severity_value = values.get("severity") or blocks.SEVERITY_DEFAULT
+        severity = None if severity_value == blocks.SEVERITY_DEFAULT else Severity(severity_value)
+        if category and severity and severity.rank < category.severity.rank:
+            errors["severity"] = (
+                f"“{category.label}” is at least {category.severity.value}; "
+                "you can raise the severity, not lower it."
+            )
+        if free_form and not (values.get("wrong") or "").strip():
+            errors["wrong"] = "Describe what happened so the owner can reproduce it."
+        if errors or category is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        channel = metadata.get("channel")
+        snapshot = metadata.get("message")
+        output = (
+            message_output(channel, snapshot) if channel and isinstance(snapshot, dict) else None
+        )
+        draft = ReportDraft(
+            reporter=reporter(user),
+            channel=Channel.slack_command if free_form else Channel.slack_shortcut,
+            category_id=category.id,
+            severity=severity,
+            comment=values.get("wrong"),
+            expected=values.get("expected"),
+            output=output,
+            reply_channel_id=channel,
+            dedupe_key=f"slack:view:{view.get('id')}:{view.get('hash')}",
+        )
+        try:
+            await self.intake.file_report(draft, self._confirm(user, channel))
+        except IntakeError as error:
+            await ack(response_action="errors", errors={"category": str(error)})
+            return
+        await ack()
+
+    # --- feedback buttons of an AI assistant in this app --------------------------------------
+
+    async def on_feedback_button(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
+    ) -> None:
+        message = body.get("message") or {}
+        if not is_negative_feedback(action, message):
+            await ack()
+            return
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        category = (
+            FEEDBACK_CATEGORY
+            if self.routing.category(FEEDBACK_CATEGORY)
+            else self.routing.categories[-1].id
+        )
+        output = message_output(channel, message) if channel and message else None
+        draft = ReportDraft(
+            reporter=reporter(user),
+            channel=Channel.slack_feedback_button,
+            category_id=category,
+            output=output,
+            reply_channel_id=channel,
+            dedupe_key=f"slack:action:{user}:{action.get('action_ts')}",
+        )
+        await self.intake.file_report(draft, self._confirm(user, channel))
+        await ack()
+
+    # --- shared --------------------------------------------------------------------------
+
+    def _confirm(self, user: str, channel: str | None) -> Confirmation:
+        return lambda filed: [confirmation(filed, user, channel, self.clock.now())]
+
+
+async def fetch_output(client: AsyncWebClient, channel: str, ts: str) -> FlaggedOutput:
+    """The flagged message with its text, poster, metadata and permalink.
+
+    If Slack cannot be reached the report is still filed, attributed by channel.
+    """
+    try:
+        history, link = await asyncio.wait_for(
+            asyncio.gather(
+                client.conversations_history(
+                    channel=channel,
+                    latest=ts,
+                    oldest=ts,
+                    inclusive=True,
+                    limit=1,
+                    include_all_metadata=True,
+                ),
+                client.chat_getPermalink(channel=channel, message_ts=ts),
+            ),
+            timeout=FETCH_TIMEOUT,
+        )
+        message = next((m for m in history.get("messages") or [] if m.get("ts") == ts), None)
+        if message is None:
+            # A reply in a thread is not in the channel history; ask the thread.
+            replies = await client.conversations_replies(
+                channel=channel,
+                ts=ts,
+                latest=ts,
+                oldest=ts,
+                inclusive=True,
+                limit=1,
+                include_all_metadata=True,
+            )
+            message = next((m for m in replies.get("messages") or [] if m.get("ts") == ts), None)
+        return message_output(channel, message or {"ts": ts}, permalink=link.get("permalink"))
+    except (SlackApiError, TimeoutError, OSError) as error:
+        log.warning("could not fetch flagged message %s/%s: %s", channel, ts, error)
+        return message_output(channel, {"ts": ts})
+
+
+def _message_snapshot(message: dict[str, Any]) -> dict[str, Any]:
+    keep = ("ts", "text", "bot_id", "metadata", "permalink")
+    return {k: message[k] for k in keep if k in message}
+
+
+def _view_values(view: dict[str, Any]) -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for block_id, actions in ((view.get("state") or {}).get("values") or {}).items():
+        element = actions.get("value") or {}
+        if element.get("type") == "static_select":
+            found[block_id] = (element.get("selected_option") or {}).get("value")
+        else:
+            found[block_id] = element.get("value")
+    return found
+
+
+async def _ignore() -> None:
+    return None
+
+
+async def _is_feedback_buttons(body: dict[str, Any]) -> bool:
+    actions = body.get("actions") or []
+    return bool(actions) and actions[0].get("type") == "feedback_buttons"

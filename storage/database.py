@@ -1,0 +1,74 @@
+"""Engines: one factory for every database URL, with SQLite made safe for a busy process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BEGIN_OPTION = "loopkeeper_sqlite_begin"
+"""Execution option naming how a SQLite transaction begins: `DEFERRED` (reads) or `IMMEDIATE`."""
+
+
+def create_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
+    """An async engine for `url`; SQLite gets WAL, a busy timeout and enforced foreign keys.
+
+    `foreign_keys=False` is for migrations only (SQLite batch mode recreates tables).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(parsed, pool_pre_ping=True)
+    _create_parent_dir(parsed)
+    engine = create_async_engine(parsed)
+    event.listen(engine.sync_engine, "connect", _sqlite_connect(foreign_keys))
+    event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL with its password hidden, for logs and messages."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "<unparseable database URL>"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _create_parent_dir(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_connect(foreign_keys: bool) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN (see _sqlite_begin) instead of the driver's legacy mode,
+        # which starts no transaction for SELECT or DDL.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    return on_connect
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    # Writers begin IMMEDIATE: they take the write lock up front and wait for it (busy_timeout)
+    # rather than failing with SQLITE_BUSY when upgrading a read snapshot to a write.
+    mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")

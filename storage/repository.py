@@ -1,0 +1,337 @@
+"""The SQL implementation of the core's storage ports: CaseStore, CaseTransaction and Outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.models import Case, CaseStatus, OutboundMessage, Report, TimelineEntry
+from bot.ports import Clock, ReportWithCase
+from storage.database import SQLITE_BEGIN_OPTION
+from storage.tables import CaseRow, OutboxRow, ProcessedDeliveryRow, ReportRow, TimelineRow
+
+if TYPE_CHECKING:
+    from bot.ports import CaseStore, CaseTransaction, Outbox
+
+
+class _UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class SqlCaseTransaction:
+    """One unit of work over one session; `SqlCaseStore.transaction` commits or rolls it back."""
+
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+        bind = session.bind
+        assert bind is not None
+        self._dialect = bind.dialect.name
+
+    async def claim_delivery(self, key: str) -> bool:
+        """Record a platform delivery id (Slack event_id, action id); False if already seen."""
+        statement = (
+            _insert(self._dialect, ProcessedDeliveryRow)
+            .values(key=key, seen_at=self._clock.now())
+            .on_conflict_do_nothing(index_elements=[ProcessedDeliveryRow.key])
+            .returning(ProcessedDeliveryRow.key)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def lock_or_create_case(self, case: Case) -> tuple[Case, bool]:
+        """Lock the case of `case.output_key`, creating it from `case` if absent."""
+        statement = (
+            _insert(self._dialect, CaseRow)
+            .values(**_case_values(case))
+            .on_conflict_do_nothing(index_elements=[CaseRow.output_key])
+            .returning(CaseRow.id)
+        )
+        created = (await self._session.execute(statement)).first() is not None
+        row = (
+            await self._session.execute(
+                select(CaseRow)
+                .where(CaseRow.output_key == case.output_key)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        return _case(row), created
+
+    async def lock_case(self, case_id: int) -> Case | None:
+        """The case, locked until the transaction ends (SELECT .. FOR UPDATE); None if absent."""
+        row = (
+            await self._session.execute(
+                select(CaseRow)
+                .where(CaseRow.id == case_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one_or_none()
+        return None if row is None else _case(row)
+
+    async def new_case(self, case: Case) -> Case:
+        """Insert a case that has no shared output key (a free-form edge case)."""
+        row = CaseRow(**_case_values(case))
+        self._session.add(row)
+        await self._session.flush()
+        return _case(row)
+
+    async def save_case(self, case: Case) -> Case:
+        row = await self._session.get(CaseRow, _require_id(case.id, "case"))
+        if row is None:
+            raise LookupError(f"case {case.id} does not exist")
+        for name, value in _case_values(case).items():
+            setattr(row, name, value)
+        await self._session.flush()
+        return _case(row)
+
+    async def find_report(self, case_id: int, reporter_id: str) -> Report | None:
+        row = (
+            await self._session.execute(
+                select(ReportRow).where(
+                    ReportRow.case_id == case_id, ReportRow.reporter_id == reporter_id
+                )
+            )
+        ).scalar_one_or_none()
+        return None if row is None else _report(row)
+
+    async def add_report(self, report: Report) -> Report:
+        row = ReportRow(**_report_values(report))
+        self._session.add(row)
+        await self._session.flush()
+        return _report(row)
+
+    async def save_report(self, report: Report) -> Report:
+        row = await self._session.get(ReportRow, _require_id(report.id, "report"))
+        if row is None:
+            raise LookupError(f"report {report.id} does not exist")
+        for name, value in _report_values(report).items():
+            setattr(row, name, value)
+        await self._session.flush()
+        return _report(row)
+
+    async def case_reports(self, case_id: int) -> list[Report]:
+        rows = await self._session.scalars(
+            select(ReportRow)
+            .where(ReportRow.case_id == case_id)
+            .order_by(ReportRow.created_at, ReportRow.id)
+        )
+        return [_report(row) for row in rows]
+
+    async def append_timeline(self, entry: TimelineEntry) -> TimelineEntry:
+        row = TimelineRow(
+            case_id=entry.case_id,
+            at=entry.at,
+            actor=entry.actor,
+            kind=entry.kind,
+            detail=entry.model_dump(mode="json")["detail"],
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return _timeline_entry(row)
+
+    async def enqueue(self, message: OutboundMessage) -> bool:
+        """Add a message to the outbox; False when one with the same dedupe key exists."""
+        statement = (
+            _insert(self._dialect, OutboxRow)
+            .values(
+                dedupe_key=message.dedupe_key,
+                platform=message.platform,
+                method=message.method,
+                payload=message.model_dump(mode="json")["payload"],
+                attempts=message.attempts,
+                next_attempt_at=message.next_attempt_at,
+                last_error=message.last_error,
+                delivered_at=message.delivered_at,
+                created_at=self._clock.now(),
+            )
+            .on_conflict_do_nothing(index_elements=[OutboxRow.dedupe_key])
+            .returning(OutboxRow.id)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+
+class SqlCaseStore:
+    """Cases, reports, timeline and outbox in SQLite (one process) or PostgreSQL (any number).
+
+    On SQLite, which allows one writer, write transactions of this store are serialised by an
+    asyncio.Lock, so concurrent tasks queue instead of failing with "database is locked". Do not
+    open a transaction (or call an outbox method) while holding one: that would wait forever.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None) -> None:
+        self.engine = engine
+        self._clock: Clock = clock or _UtcClock()
+        sqlite_db = engine.dialect.name == "sqlite"
+        self._write_lock = asyncio.Lock() if sqlite_db else None
+        write_engine = (
+            engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) if sqlite_db else engine
+        )
+        self._read_sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlCaseTransaction]:
+        """A unit of work: commits when the block ends, rolls back if it raises."""
+        async with self._write_session() as session:
+            yield SqlCaseTransaction(session, self._clock)
+
+    async def get_case(self, case_id: int) -> Case | None:
+        async with self._read_sessions() as session:
+            row = await session.get(CaseRow, case_id)
+            return None if row is None else _case(row)
+
+    async def list_cases(
+        self, *, status: CaseStatus | None = None, system_id: str | None = None
+    ) -> list[Case]:
+        """Cases oldest first, optionally only those with this status or of this system."""
+        statement = select(CaseRow).order_by(CaseRow.id)
+        if status is not None:
+            statement = statement.where(CaseRow.status == status)
+        if system_id is not None:
+            statement = statement.where(CaseRow.system_id == system_id)
+        async with self._read_sessions() as session:
+            return [_case(row) for row in await session.scalars(statement)]
+
+    async def reports_by(self, reporter_id: str, limit: int = 20) -> list[ReportWithCase]:
+        """A reporter's most recent reports (by when first filed), newest first, with cases."""
+        statement = (
+            select(ReportRow, CaseRow)
+            .join(CaseRow, ReportRow.case_id == CaseRow.id)
+            .where(ReportRow.reporter_id == reporter_id)
+            .order_by(ReportRow.created_at.desc(), ReportRow.id.desc())
+            .limit(limit)
+        )
+        async with self._read_sessions() as session:
+            rows = await session.execute(statement)
+            return [ReportWithCase(report=_report(r), case=_case(c)) for r, c in rows]
+
+    async def timeline(self, case_id: int) -> list[TimelineEntry]:
+        statement = (
+            select(TimelineRow)
+            .where(TimelineRow.case_id == case_id)
+            .order_by(TimelineRow.at, TimelineRow.id)
+        )
+        async with self._read_sessions() as session:
+            return [_timeline_entry(row) for row in await session.scalars(statement)]
+
+    async def claim_due(
+        self, now: datetime, lease: timedelta, limit: int = 50
+    ) -> list[OutboundMessage]:
+        """Claim undelivered due messages, oldest first, leasing them until `now + lease`."""
+        statement = (
+            select(OutboxRow)
+            .where(OutboxRow.delivered_at.is_(None), OutboxRow.next_attempt_at <= now)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self._write_session() as session:
+            rows = list(await session.scalars(statement))
+            for row in rows:
+                row.attempts += 1
+                row.next_attempt_at = now + lease
+            await session.flush()
+            return [_outbound(row) for row in rows]
+
+    async def mark_delivered(self, message_id: int, at: datetime) -> None:
+        async with self._write_session() as session:
+            await session.execute(
+                update(OutboxRow).where(OutboxRow.id == message_id).values(delivered_at=at)
+            )
+
+    async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
+        async with self._write_session() as session:
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == message_id)
+                .values(last_error=error, next_attempt_at=next_attempt_at)
+            )
+
+    async def pending_count(self) -> int:
+        async with self._read_sessions() as session:
+            statement = select(func.count()).select_from(OutboxRow)
+            return await session.scalar(statement.where(OutboxRow.delivered_at.is_(None))) or 0
+
+    async def prune(self, before: datetime) -> int:
+        """Forget delivery ids seen and outbox messages delivered before `before`; the count."""
+        async with self._write_session() as session:
+            deliveries = await session.execute(
+                delete(ProcessedDeliveryRow).where(ProcessedDeliveryRow.seen_at < before)
+            )
+            delivered = await session.execute(
+                delete(OutboxRow).where(OutboxRow.delivered_at < before)
+            )
+            return int(deliveries.rowcount or 0) + int(delivered.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def ping(self) -> None:
+        """Raise unless the database answers."""
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def _write_session(self) -> AsyncIterator[AsyncSession]:
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_lock is not None:
+                await stack.enter_async_context(self._write_lock)
+            session = await stack.enter_async_context(self._write_sessions())
+            await stack.enter_async_context(session.begin())
+            yield session
+
+
+def _insert(dialect: str, entity: Any) -> Any:
+    """INSERT with ON CONFLICT support for this dialect."""
+    if dialect == "postgresql":
+        return postgresql.insert(entity)
+    if dialect == "sqlite":
+        return sqlite.insert(entity)
+    raise NotImplementedError(f"loopkeeper supports SQLite and PostgreSQL, not {dialect}")
+
+
+def _require_id(value: int | None, what: str) -> int:
+    if value is None:
+        raise ValueError(f"the {what} has no id: it was never stored")
+    return value
+
+
+def _case_values(case: Case) -> dict[str, Any]:
+    return case.model_dump(exclude={"id"})
+
+
+def _report_values(report: Report) -> dict[str, Any]:
+    return report.model_dump(exclude={"id"})
+
+
+def _case(row: CaseRow) -> Case:
+    return Case.model_validate(row, from_attributes=True)
+
+
+def _report(row: ReportRow) -> Report:
+    return Report.model_validate(row, from_attributes=True)
+
+
+def _timeline_entry(row: TimelineRow) -> TimelineEntry:
+    return TimelineEntry.model_validate(row, from_attributes=True)
+
+
+def _outbound(row: OutboxRow) -> OutboundMessage:
+    return OutboundMessage.model_validate(row, from_attributes=True)
+
+
+if TYPE_CHECKING:
+
+    def _implements_ports(
+        store: SqlCaseStore, tx: SqlCaseTransaction
+    ) -> tuple[CaseStore, Outbox, CaseTransaction]:
+        return store, store, tx

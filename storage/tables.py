@@ -1,0 +1,184 @@
+"""The database schema: SQLAlchemy 2 typed tables. Rows never leave storage/."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.models import CaseStatus, Channel, Role, Severity
+
+ENUM_LENGTH = 32
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database.
+
+    PostgreSQL stores `timestamptz`. SQLite has no time zones: values are stored as naive UTC
+    text (so they still sort and compare correctly) and read back as aware UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the domain uses timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    """An enum stored as its string value (VARCHAR), with no database-side type or CHECK."""
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=False,
+        length=ENUM_LENGTH,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+# BIGINT on PostgreSQL; INTEGER on SQLite, where only `INTEGER PRIMARY KEY` auto-increments.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+# Deterministic constraint names, identical on every database and in the migrations.
+NAMING_CONVENTION = {
+    "pk": "pk_%(table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JsonType}
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_status", "status"),
+        Index("ix_cases_system_id", "system_id"),
+        Index("ix_cases_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    output_key: Mapped[str] = mapped_column(String, unique=True)
+    system_id: Mapped[str] = mapped_column(String)
+    category_id: Mapped[str] = mapped_column(String)
+    severity: Mapped[Severity] = mapped_column(_enum(Severity))
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus))
+    owner: Mapped[str | None] = mapped_column(String)
+    owner_role: Mapped[Role | None] = mapped_column(_enum(Role))
+    output_platform: Mapped[str | None] = mapped_column(String)
+    output_channel_id: Mapped[str | None] = mapped_column(String)
+    output_ts: Mapped[str | None] = mapped_column(String)
+    output_author_bot_id: Mapped[str | None] = mapped_column(String)
+    output_excerpt: Mapped[str | None] = mapped_column(Text)
+    output_permalink: Mapped[str | None] = mapped_column(Text)
+    trace_id: Mapped[str | None] = mapped_column(String)
+    prompt_version: Mapped[str | None] = mapped_column(String)
+    model: Mapped[str | None] = mapped_column(String)
+    report_count: Mapped[int] = mapped_column(Integer, default=0)
+    acknowledge_due_at: Mapped[datetime | None]
+    resolve_due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class ReportRow(Base):
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("case_id", "reporter_id", name="uq_reports_case_id_reporter_id"),
+        Index("ix_reports_reporter_id_created_at", "reporter_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(IdType, ForeignKey("cases.id", ondelete="CASCADE"))
+    reporter_id: Mapped[str] = mapped_column(String)
+    reporter_slack_id: Mapped[str | None] = mapped_column(String)
+    reporter_email: Mapped[str | None] = mapped_column(String)
+    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    category_id: Mapped[str] = mapped_column(String)
+    severity: Mapped[Severity] = mapped_column(_enum(Severity))
+    comment: Mapped[str | None] = mapped_column(Text)
+    expected: Mapped[str | None] = mapped_column(Text)
+    trace_id: Mapped[str | None] = mapped_column(String)
+    prompt_version: Mapped[str | None] = mapped_column(String)
+    model: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TimelineRow(Base):
+    __tablename__ = "case_timeline"
+    __table_args__ = (Index("ix_case_timeline_case_id_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(IdType, ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String)
+    kind: Mapped[str] = mapped_column(String)
+    detail: Mapped[dict[str, Any]]
+
+
+class ProcessedDeliveryRow(Base):
+    """A platform delivery (Slack event_id, action id) already handled: retries are dropped."""
+
+    __tablename__ = "processed_deliveries"
+    __table_args__ = (Index("ix_processed_deliveries_seen_at", "seen_at"),)
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    seen_at: Mapped[datetime]
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_delivered_at_next_attempt_at", "delivered_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String, unique=True)
+    platform: Mapped[str] = mapped_column(String)
+    method: Mapped[str] = mapped_column(String)
+    payload: Mapped[dict[str, Any]]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

@@ -1,0 +1,143 @@
+"""A fake Slack Web API on an ephemeral port: records every call, answers like Slack does."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+BOT_TOKEN = "xoxb-test-token"
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+
+
+@dataclass
+class Failure:
+    status: int
+    error: str = "internal_error"
+    retry_after: int | None = None
+
+
+@dataclass
+class FakeSlack:
+    team_domain: str = "acme"
+    calls: list[Call] = field(default_factory=list)
+    messages: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
+    url: str = ""
+    _runner: web.AppRunner | None = None
+    _ts: int = 0
+
+    def add_message(self, channel: str, message: dict[str, Any]) -> dict[str, Any]:
+        """Put a message in a channel's history, as if someone (or some bot) posted it."""
+        self.messages[channel][message["ts"]] = message
+        return message
+
+    def fail(self, method: str, *failures: Failure) -> None:
+        """Answer the next calls of `method` with these failures, in order."""
+        self.failures[method].extend(failures)
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        return [c.args for c in self.calls if c.method == method]
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/api/"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _arguments(request)
+        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            return web.json_response({"ok": False, "error": "not_authed"})
+        self.calls.append(Call(method, args))
+        if self.failures[method]:
+            failure = self.failures[method].pop(0)
+            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
+            return web.json_response(
+                {"ok": False, "error": failure.error}, status=failure.status, headers=headers
+            )
+        answer = getattr(self, "_" + method.replace(".", "_"), None)
+        body = answer(args) if answer else {"ok": True}
+        return web.json_response(body)
+
+    def _next_ts(self) -> str:
+        self._ts += 1
+        return f"1800000000.{self._ts:06d}"
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": f"https://{self.team_domain}.slack.com/",
+            "team": "Acme",
+            "team_id": "T0ACME",
+            "user": "loopkeeper",
+            "user_id": "U0LOOPKEEPER",
+            "bot_id": "B0LOOPKEEPER",
+        }
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self.messages.get(str(args.get("channel")), {})
+        wanted = channel.get(str(args.get("latest")))
+        if wanted is None:
+            return {"ok": True, "messages": [], "has_more": False}
+        return {"ok": True, "messages": [wanted], "has_more": False}
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self._conversations_history({**args, "latest": args.get("ts")})
+
+    def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = str(args.get("message_ts", ""))
+        return {
+            "ok": True,
+            "channel": args.get("channel"),
+            "permalink": f"https://{self.team_domain}.slack.com/archives/"
+            f"{args.get('channel')}/p{ts.replace('.', '')}",
+        }
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channel": args.get("channel"), "ts": self._next_ts()}
+
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        return {"ok": True, "view": {**(view or {}), "id": f"V{len(self.calls):08d}"}}
+
+
+async def _arguments(request: web.Request) -> dict[str, Any]:
+    raw = await request.text()
+    args: dict[str, Any] = dict(parse_qsl(request.query_string))
+    if request.content_type == "application/json" and raw:
+        args.update(json.loads(raw))
+    elif raw:
+        args.update(dict(parse_qsl(raw, keep_blank_values=True)))
+    for key in ("view", "blocks"):
+        if isinstance(args.get(key), str):
+            args[key] = json.loads(args[key])
+    return args

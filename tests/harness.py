@@ -1,0 +1,231 @@
+"""The bot under test: a real runtime on an ephemeral port, Slack faked at the network."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from bot.clock import ManualClock
+from bot.main import Runtime, build_runtime
+from bot.routing import Routing, load_routing
+from bot.settings import Settings
+from tests.fake_slack import BOT_TOKEN, FakeSlack
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+INGEST_TOKEN = "test-ingest-token-0123456789abcdef"
+ROUTING_FILE = Path(__file__).parent / "data" / "routing.yaml"
+
+_ids = itertools.count(1)
+
+
+def slack_signature(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> str:
+    """What Slack puts in X-Slack-Signature: v0=HMAC-SHA256(secret, 'v0:ts:body')."""
+    base = b"v0:" + str(timestamp).encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class BotUnderTest:
+    runtime: Runtime
+    slack: FakeSlack
+    clock: ManualClock
+    base_url: str
+    http: aiohttp.ClientSession
+
+    @property
+    def routing(self) -> Routing:
+        return self.runtime.routing
+
+    async def post_signed(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        secret: str = SIGNING_SECRET,
+        extra_headers: dict[str, str] | None = None,
+    ) -> aiohttp.ClientResponse:
+        ts = int(self.clock.now().timestamp()) if timestamp is None else timestamp
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": str(ts),
+            "X-Slack-Signature": slack_signature(body, ts, secret),
+            **(extra_headers or {}),
+        }
+        response = await self.http.post(f"{self.base_url}/slack/events", data=body, headers=headers)
+        await response.read()
+        return response
+
+    async def send_event(
+        self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None
+    ) -> aiohttp.ClientResponse:
+        envelope = {
+            "token": "legacy-unused",
+            "team_id": "T0ACME",
+            "api_app_id": "A0LOOPKEEPER",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_ids):08d}",
+            "event_time": int(self.clock.now().timestamp()),
+            "authorizations": [{"team_id": "T0ACME", "user_id": "U0LOOPKEEPER", "is_bot": True}],
+        }
+        headers = {}
+        if retry is not None:
+            headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return await self.post_signed(
+            json.dumps(envelope).encode(), "application/json", extra_headers=headers
+        )
+
+    async def react(
+        self, user: str, emoji: str, channel: str, ts: str, *, event_id: str | None = None
+    ) -> aiohttp.ClientResponse:
+        event = {
+            "type": "reaction_added",
+            "user": user,
+            "reaction": emoji,
+            "item": {"type": "message", "channel": channel, "ts": ts},
+            "item_user": "U0SOMEONE",
+            "event_ts": f"{int(self.clock.now().timestamp())}.{next(_ids):06d}",
+        }
+        return await self.send_event(event, event_id=event_id)
+
+    async def interact(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post_signed(body, "application/x-www-form-urlencoded")
+
+    async def command(
+        self, user: str, text: str, channel: str = "C0GENERAL"
+    ) -> aiohttp.ClientResponse:
+        body = urlencode(
+            {
+                "token": "legacy-unused",
+                "team_id": "T0ACME",
+                "team_domain": "acme",
+                "channel_id": channel,
+                "channel_name": "general",
+                "user_id": user,
+                "user_name": user.lower(),
+                "command": "/loopkeeper",
+                "text": text,
+                "api_app_id": "A0LOOPKEEPER",
+                "response_url": "https://hooks.slack.invalid/commands/1",
+                "trigger_id": f"trigger.{next(_ids)}",
+            }
+        ).encode()
+        return await self.post_signed(body, "application/x-www-form-urlencoded")
+
+    async def ingest(
+        self, body: Any, *, token: str | None = INGEST_TOKEN
+    ) -> aiohttp.ClientResponse:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        response = await self.http.post(
+            f"{self.base_url}/api/v1/reports",
+            data=data,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        await response.read()
+        return response
+
+    async def deliver(self) -> int:
+        """Run the outbox now, as the background loop would."""
+        return await self.runtime.dispatcher.drain()
+
+
+def shortcut_payload(user: str, channel: str, message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "message_action",
+        "callback_id": "report_ai_output",
+        "trigger_id": f"trigger.{next(_ids)}",
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": "T0ACME", "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0ACME"},
+        "channel": {"id": channel, "name": "support"},
+        "message": message,
+        "message_ts": message["ts"],
+        "response_url": "https://hooks.slack.invalid/actions/1",
+        "token": "legacy-unused",
+    }
+
+
+def view_submission(
+    user: str, view: dict[str, Any], values: dict[str, str | None]
+) -> dict[str, Any]:
+    """Submit `view` (as the bot opened it) with these block values filled in."""
+    state: dict[str, dict[str, Any]] = {}
+    for block in view["blocks"]:
+        if block.get("type") != "input":
+            continue
+        element = block["element"]
+        value = values.get(block["block_id"])
+        if element["type"] == "static_select":
+            chosen = (
+                {"value": value, "text": {"type": "plain_text", "text": str(value)}}
+                if value
+                else None
+            )
+            state[block["block_id"]] = {
+                "value": {"type": "static_select", "selected_option": chosen}
+            }
+        else:
+            state[block["block_id"]] = {"value": {"type": "plain_text_input", "value": value}}
+    return {
+        "type": "view_submission",
+        "team": {"id": "T0ACME", "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0ACME"},
+        "api_app_id": "A0LOOPKEEPER",
+        "trigger_id": f"trigger.{next(_ids)}",
+        "view": {
+            **view,
+            "id": f"V{next(_ids):08d}",
+            "hash": f"{next(_ids)}.abc",
+            "state": {"values": state},
+            "team_id": "T0ACME",
+            "app_id": "A0LOOPKEEPER",
+        },
+    }
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def bot(database_url: str, slack: FakeSlack) -> AsyncIterator[BotUnderTest]:
+    clock = ManualClock(now_utc())
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.url,
+        ingest_token=INGEST_TOKEN,
+    )
+    runtime = await build_runtime(settings, load_routing(ROUTING_FILE), clock=clock)
+    server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
+    await server.start_server()
+    async with aiohttp.ClientSession() as http:
+        yield BotUnderTest(runtime, slack, clock, str(server.make_url("")).rstrip("/"), http)
+    await server.close()
+    await runtime.close()
