@@ -152,7 +152,8 @@ class IntakeService:
                 "closed_at": None,
                 "owner": candidate.owner,
                 "owner_role": candidate.owner_role,
-                "created_at": case.created_at,
+                "reopened_at": now,
+                "acknowledged_at": None,
             }
         )
         await tx.append_timeline(
@@ -214,7 +215,7 @@ class IntakeService:
         reports = await tx.case_reports(_id(case))
         severity = Severity.highest(*(r.severity for r in reports))
         sla = self._routing.sla[severity]
-        opened = case.created_at
+        opened = case.opened_at
         return await tx.save_case(
             case.model_copy(
                 update={

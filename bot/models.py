@@ -148,6 +148,15 @@ class Case(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    reopened_at: datetime | None = None
+    slack_card_channel: str | None = None
+    slack_card_ts: str | None = None
+
+    @property
+    def opened_at(self) -> datetime:
+        """When the current round of triage began: creation, or the latest reopening."""
+        return self.reopened_at or self.created_at
 
 
 class TimelineEntry(BaseModel):

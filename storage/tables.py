@@ -118,6 +118,10 @@ class CaseRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    acknowledged_at: Mapped[datetime | None]
+    reopened_at: Mapped[datetime | None]
+    slack_card_channel: Mapped[str | None] = mapped_column(String)
+    slack_card_ts: Mapped[str | None] = mapped_column(String)
 
 
 class ReportRow(Base):
@@ -182,3 +186,14 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class DirectoryRow(Base):
+    """A person's chat-platform user id, as looked up by e-mail (cached; None = not found)."""
+
+    __tablename__ = "directory"
+
+    person_id: Mapped[str] = mapped_column(String, primary_key=True)
+    platform: Mapped[str] = mapped_column(String, primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String)
+    looked_up_at: Mapped[datetime]
