@@ -4,19 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import enum
+import io
+import json
 import logging
 import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
+from bot.models import Case, CaseStatus
 from bot.routing import Routing, RoutingError, load_routing
 from bot.settings import Settings
+from bot.sla import sla_state
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from storage.audit import AuditResult
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="loopkeeper: flag bad AI outputs in chat, route them to their owners, close the loop.",
@@ -25,6 +42,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+audit_app = typer.Typer(help="Audit trail checks.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 out = Console()
 err = Console(stderr=True)
@@ -187,6 +206,176 @@ def _describe_connections(settings: Settings, base: str) -> None:
     else:
         out.print("Ingest API: off (set LOOPKEEPER_INGEST_TOKEN to accept forwarded thumbs-downs).")
     out.print(f"Health: {base}/healthz · readiness: {base}/readyz · metrics: {base}/metrics")
+
+
+# --- reading the database: `cases`, `audit verify` ---------------------------------------------
+
+
+class CaseFormat(enum.StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+CASE_COLUMNS = ("Case", "Status", "Severity", "System", "Category", "Owner", "Reporters")
+CASE_EXPORT_FIELDS = [
+    "case", "status", "severity", "system", "category", "owner", "reporters", "opened_at", "sla",
+    "acknowledge_due_at", "acknowledged_at", "resolve_due_at", "closed_at", "trace_id",
+    "permalink",
+]  # fmt: skip
+
+
+@app.command("cases")
+def list_cases(
+    status: Annotated[
+        CaseStatus | None, typer.Option(help="only cases with this status", case_sensitive=False)
+    ] = None,
+    system: Annotated[str | None, typer.Option(help="only cases of this AI system (id)")] = None,
+    output_format: Annotated[
+        CaseFormat, typer.Option("--format", help="table for people; csv or json to export")
+    ] = CaseFormat.table,
+) -> None:
+    """List cases, oldest first, with where each stands against its SLA."""
+    from storage.repository import SqlCaseStore
+
+    async def read(engine: AsyncEngine) -> list[Case]:
+        return await SqlCaseStore(engine).list_cases(status=status, system_id=system)
+
+    found = _on_database(_settings().database_url, read)
+    now = datetime.now(UTC)
+    if output_format is CaseFormat.table:
+        _print_case_table(found, now)
+        return
+    records = [_case_record(case, now) for case in found]
+    if output_format is CaseFormat.json:
+        typer.echo(json.dumps(records, indent=2, ensure_ascii=False))
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CASE_EXPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
+    typer.echo(buffer.getvalue(), nl=False)
+
+
+def _case_record(case: Case, now: datetime) -> dict[str, Any]:
+    """One case as an export row (CASE_EXPORT_FIELDS): the table's columns, deadlines, trace."""
+    return {
+        "case": case.id,
+        "status": case.status.value,
+        "severity": case.severity.value,
+        "system": case.system_id,
+        "category": case.category_id,
+        "owner": case.owner,
+        "reporters": case.report_count,
+        "opened_at": _iso(case.created_at),
+        "sla": sla_state(case, now),
+        "acknowledge_due_at": _iso(case.acknowledge_due_at),
+        "acknowledged_at": _iso(case.acknowledged_at),
+        "resolve_due_at": _iso(case.resolve_due_at),
+        "closed_at": _iso(case.closed_at),
+        "trace_id": case.trace_id,
+        "permalink": case.output_permalink,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _print_case_table(cases: list[Case], now: datetime) -> None:
+    if not cases:
+        out.print("No cases.")
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for heading in CASE_COLUMNS:
+        table.add_column(heading, justify="right" if heading in ("Case", "Reporters") else "left")
+    table.add_column("Opened (UTC)", no_wrap=True)
+    table.add_column("SLA", no_wrap=True)
+    for case in cases:
+        sla = sla_state(case, now)
+        late = "overdue" in sla or "missed" in sla
+        cells = (
+            f"#{case.id}",
+            case.status.value,
+            case.severity.value,
+            case.system_id,
+            case.category_id,
+            case.owner or "—",
+            str(case.report_count),
+            case.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+        )
+        table.add_row(*(Text(cell) for cell in cells), Text(sla, style="red" if late else ""))
+    # Piped or redirected output is not cut to 80 columns.
+    console = out if out.is_terminal else Console(width=1000)
+    console.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain of every case's timeline; exit 1 if any entry was altered."""
+    from storage.audit import verify_chain
+
+    result: AuditResult = _on_database(_settings().database_url, verify_chain)
+    if result.first_broken is None:
+        out.print(
+            f"[green]✓[/green] {_plural(result.entries, 'timeline entry', 'timeline entries')} "
+            f"in {_plural(result.cases, 'case', 'cases')} verified",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    out.print(
+        f"[red]✗[/red] {escape(result.first_broken.describe())}", highlight=False, soft_wrap=True
+    )
+    err.print(
+        f"{result.broken} of {_plural(result.entries, 'timeline entry', 'timeline entries')} "
+        f"in {_plural(result.cases, 'case', 'cases')} failed verification.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(1)
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _on_database(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run `work` on a migrated database; a missing or outdated one is an error, not a trace."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage.database import create_engine, redact_url
+    from storage.migrate import current_revision, head_revision
+
+    shown = redact_url(url)
+    parsed = make_url(url)
+    file = parsed.database or ""
+    on_disk = parsed.get_backend_name() == "sqlite" and file not in ("", ":memory:")
+    if on_disk and not file.startswith("file:") and not Path(file).expanduser().exists():
+        err.print(f"No database at {escape(shown)}: check LOOPKEEPER_DATABASE_URL.")
+        raise typer.Exit(1)
+
+    async def run() -> T:
+        engine = create_engine(url)
+        try:
+            revision = await current_revision(engine)
+            if revision != head_revision():
+                at = f"is at revision {revision}" if revision else "has no loopkeeper tables"
+                err.print(
+                    f"Database {escape(shown)} {at}; this loopkeeper needs {head_revision()}. "
+                    "Run `loopkeeper db upgrade`."
+                )
+                raise typer.Exit(1)
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except (OSError, SQLAlchemyError) as error:
+        err.print(f"Cannot read database {escape(shown)}: {escape(str(error))}")
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

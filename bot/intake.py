@@ -7,18 +7,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.attribution import Attribution, attribute
+from bot.escalation import schedule
 from bot.models import (
     Case,
     CaseStatus,
     OutboundMessage,
     Report,
     ReportDraft,
+    Role,
     Severity,
     TimelineEntry,
 )
-from bot.ports import CaseStore, CaseTransaction, Clock
+from bot.ports import CaseStore, CaseTransaction, Clock, Directory, Notices
 from bot.privacy import excerpt, redact
-from bot.routing import Category, Person, Routing
+from bot.routing import Category, Person, Routing, System
 
 EXCERPT_LIMIT = 1000
 COMMENT_LIMIT = 3000
@@ -43,6 +45,13 @@ class FiledReport:
 Confirmation = Callable[[FiledReport], Sequence[OutboundMessage]]
 
 
+@dataclass(frozen=True)
+class Route:
+    owner: str | None
+    role: Role
+    note: str | None = None
+
+
 class IntakeService:
     def __init__(
         self,
@@ -50,11 +59,16 @@ class IntakeService:
         store: CaseStore,
         clock: Clock,
         on_enqueued: Callable[[], None] | None = None,
+        *,
+        notices: Notices | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self._routing = routing
         self._store = store
         self._clock = clock
         self._on_enqueued = on_enqueued
+        self._notices = notices
+        self._directory = directory
 
     async def file_report(
         self, draft: ReportDraft, confirm: Confirmation | None = None
@@ -68,13 +82,15 @@ class IntakeService:
             raise IntakeError(f"unknown category '{draft.category_id}'")
         attribution = attribute(self._routing, draft.output, draft.system_id)
         severity = Severity.highest(category.severity, draft.severity or category.severity)
+        route = await self._route(attribution.system, category.route_to)
         queued = False
         async with self._store.transaction() as tx:
             if draft.dedupe_key and not await tx.claim_delivery(draft.dedupe_key):
                 return None
-            case, created, reopened = await self._open_case(tx, draft, category, attribution)
+            case, created, reopened = await self._open_case(tx, draft, category, attribution, route)
             report, updated = await self._upsert_report(tx, case, draft, severity)
             case = await self._refresh_case(tx, case)
+            queued = await self._announce(tx, case, created, reopened, updated, route)
             filed = FiledReport(
                 case=case,
                 report=report,
@@ -97,18 +113,19 @@ class IntakeService:
         draft: ReportDraft,
         category: Category,
         attribution: Attribution,
+        route: Route,
     ) -> tuple[Case, bool, bool]:
         now = self._clock.now()
         output = draft.output
         keep_text = self._routing.privacy.store_output_text
         text = excerpt(output.text, EXCERPT_LIMIT) if output and keep_text else None
-        owner_role = category.route_to
+        owner_role = route.role
         candidate = Case(
             output_key=output.key if output else f"adhoc:{uuid.uuid4()}",
             system_id=attribution.system.id,
             category_id=category.id,
             severity=category.severity,
-            owner=self._routing.owner_of(attribution.system, owner_role),
+            owner=route.owner,
             owner_role=owner_role,
             output_platform=output.platform if output else None,
             output_channel_id=output.channel_id if output else None,
@@ -166,6 +183,69 @@ class IntakeService:
             )
         )
         return case, False, True
+
+    async def _route(self, system: System, role: Role) -> Route:
+        """The routed owner; one Slack cannot reach falls back to the system's conductor."""
+        owner = self._routing.owner_of(system, role)
+        if owner is None or self._directory is None:
+            return Route(owner, role)
+        if await self._directory.slack_user(owner) is not None:
+            return Route(owner, role)
+        conductor = self._routing.owner_of(system, Role.conductor)
+        person = self._routing.person(owner)
+        name = person.display if person else owner
+        if person is not None and person.email:
+            missing = f"no Slack id in routing.yaml and {person.email} is not in Slack"
+        else:
+            missing = "no Slack id or e-mail in routing.yaml"
+        why = f"{name} ({role.value} owner) can't be reached in Slack ({missing}), "
+        if conductor is None or conductor == owner:
+            return Route(owner, role, why + "and there is no conductor to fall back to.")
+        fallback = self._routing.person(conductor)
+        fallback_name = fallback.display if fallback else conductor
+        return Route(
+            conductor, Role.conductor, why + f"so it went to the conductor, {fallback_name}."
+        )
+
+    async def _announce(
+        self,
+        tx: CaseTransaction,
+        case: Case,
+        created: bool,
+        reopened: bool,
+        updated: bool,
+        route: Route,
+    ) -> bool:
+        """Card and timers for the case; its thread says why routing fell back, or what changed."""
+        if self._notices is None or case.status.is_closed:
+            return False
+        await schedule(tx, self._routing, case)
+        messages = []
+        if created or reopened:
+            messages += self._notices.card(
+                case,
+                key=f"card:{case.id}:{'reopen' if reopened else 'open'}:{case.opened_at.isoformat()}",
+                opening=True,
+            )
+            if reopened:
+                messages += self._notices.thread(
+                    case,
+                    "🔁 Reopened: the same output was flagged again after the case closed.",
+                    key=f"reopen:{case.id}:{case.opened_at.isoformat()}",
+                )
+            if route.note:
+                messages += self._notices.thread(
+                    case,
+                    f"⚠️ {route.note}",
+                    key=f"route-note:{case.id}:{case.opened_at.isoformat()}",
+                )
+        else:
+            stamp = f"{case.report_count}:{case.updated_at.isoformat()}:{updated}"
+            messages += self._notices.card(case, key=f"card:{case.id}:report:{stamp}")
+        queued = False
+        for message in messages:
+            queued = await tx.enqueue(message) or queued
+        return queued
 
     async def _upsert_report(
         self, tx: CaseTransaction, case: Case, draft: ReportDraft, severity: Severity

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,16 +15,22 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from prometheus_client import CollectorRegistry, Gauge
 
 from bot.clock import SystemClock
+from bot.escalation import TimerService
 from bot.intake import IntakeService
 from bot.outbox import OutboxDispatcher, Sender
 from bot.ports import Clock
 from bot.routing import Routing
 from bot.settings import Settings
+from bot.triage import TriageService
 from handlers.api import reports_route
 from handlers.http import Routes, build_http_app
 from handlers.slack.app import build_bolt_app, build_web_client, events_route
+from handlers.slack.directory import SlackDirectory
 from handlers.slack.listeners import SlackIntake
+from handlers.slack.messenger import CaseMessenger
+from handlers.slack.notices import SlackNotices
 from handlers.slack.sender import SlackSender
+from handlers.slack.triage import SlackTriage
 from storage.database import create_engine
 from storage.migrate import is_up_to_date
 from storage.repository import SqlCaseStore
@@ -31,6 +38,7 @@ from storage.repository import SqlCaseStore
 log = logging.getLogger(__name__)
 
 OUTBOX_TICK_SECONDS = 2
+TIMER_TICK_SECONDS = 5
 
 
 @dataclass
@@ -42,6 +50,8 @@ class Runtime:
     clock: Clock
     store: SqlCaseStore
     intake: IntakeService
+    triage: TriageService
+    timers: TimerService
     dispatcher: OutboxDispatcher
     web_app: web.Application
     registry: CollectorRegistry
@@ -71,6 +81,14 @@ class Runtime:
         scheduler.add_job(
             self.dispatcher.wake, "interval", seconds=OUTBOX_TICK_SECONDS, coalesce=True
         )
+        # The ticker only says "look now"; what is due lives in the timers table.
+        scheduler.add_job(
+            self._fire_timers,
+            "interval",
+            seconds=TIMER_TICK_SECONDS,
+            coalesce=True,
+            max_instances=1,
+        )
         scheduler.start()
         self._scheduler = scheduler
         if self.settings.slack_socket_mode and self.bolt_app is not None:
@@ -81,6 +99,12 @@ class Runtime:
                 self.bolt_app, self.settings.slack_app_token.get_secret_value()
             )
             await self._socket_handler.connect_async()
+
+    async def _fire_timers(self) -> None:
+        try:
+            await self.timers.fire_due()
+        except Exception:
+            log.exception("firing timers failed; retrying on the next tick")
 
     async def close(self) -> None:
         if self._socket_handler is not None:
@@ -103,17 +127,35 @@ async def build_runtime(
     registry = CollectorRegistry()
     session = aiohttp.ClientSession()
     senders: dict[str, Sender] = {}
-    dispatcher_holder: list[OutboxDispatcher] = []
-    intake = IntakeService(routing, store, clock, on_enqueued=lambda: dispatcher_holder[0].wake())
-    routes = Routes(readiness=lambda: runtime.readiness(), registry=registry)
-    bolt_app = None
+    wake: list[Callable[[], None]] = []
+
+    def on_enqueued() -> None:
+        for callback in wake:
+            callback()
+
+    notices = SlackNotices(clock)
+    directory = None
+    client = None
     if settings.slack_enabled:
         assert settings.slack_bot_token is not None
         client = build_web_client(
             settings.slack_bot_token.get_secret_value(), settings.slack_api_url, session
         )
-        senders["slack"] = SlackSender(client)
-        bolt_app = build_bolt_app(client, SlackIntake(routing, intake, store, clock))
+        directory = SlackDirectory(routing, store, client, clock)
+    intake = IntakeService(
+        routing, store, clock, on_enqueued, notices=notices if client else None, directory=directory
+    )
+    triage = TriageService(routing, store, clock, notices, on_enqueued)
+    timers = TimerService(routing, store, store, clock, notices, on_enqueued)
+    routes = Routes(readiness=lambda: runtime.readiness(), registry=registry)
+    bolt_app = None
+    if client is not None and directory is not None:
+        senders["slack"] = SlackSender(client, CaseMessenger(routing, store, client, directory))
+        bolt_app = build_bolt_app(
+            client,
+            SlackIntake(routing, intake, store, clock, directory),
+            SlackTriage(routing, triage, store, directory),
+        )
         if settings.slack_signing_secret is not None:
             routes.slack_events = events_route(
                 bolt_app, settings.slack_signing_secret.get_secret_value(), clock
@@ -123,18 +165,25 @@ async def build_runtime(
             settings.ingest_token.get_secret_value(), routing, intake, clock
         )
     dispatcher = OutboxDispatcher(store, senders, clock)
-    dispatcher_holder.append(dispatcher)
+    wake.append(dispatcher.wake)
     Gauge(
         "loopkeeper_outbox_delivered",
         "Outbound messages delivered by this process",
         registry=registry,
     ).set_function(lambda: dispatcher.delivered)
+    Gauge(
+        "loopkeeper_timers_fired",
+        "Escalation and SLA timers fired by this process",
+        registry=registry,
+    ).set_function(lambda: timers.fired)
     runtime = Runtime(
         settings=settings,
         routing=routing,
         clock=clock,
         store=store,
         intake=intake,
+        triage=triage,
+        timers=timers,
         dispatcher=dispatcher,
         web_app=build_http_app(routes),
         registry=registry,

@@ -180,3 +180,22 @@ class OutboundMessage(BaseModel):
     next_attempt_at: datetime
     last_error: str | None = None
     delivered_at: datetime | None = None
+
+
+class TimerKind(enum.StrEnum):
+    escalation = "escalation"
+    acknowledge_breach = "acknowledge_breach"
+    resolve_breach = "resolve_breach"
+
+
+class Timer(BaseModel):
+    """A durable timer: a row with a due time, claimed under a lease, fired at most once."""
+
+    id: int | None = None
+    key: str = Field(description="unique: scheduling the same timer twice is harmless")
+    case_id: int
+    kind: TimerKind
+    step: int = 0
+    due_at: datetime
+    lease_until: datetime | None = None
+    fired_at: datetime | None = None

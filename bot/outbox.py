@@ -71,7 +71,12 @@ class OutboxDispatcher:
             claimed = await self._outbox.claim_due(self._clock.now(), self._lease, self._batch)
             if not claimed:
                 return delivered
-            results = await asyncio.gather(*(self._deliver(m) for m in claimed))
+            lanes: dict[object, list[OutboundMessage]] = {}
+            for message in claimed:
+                lanes.setdefault(message.payload.get("case_id") or message.id, []).append(message)
+            results = await asyncio.gather(
+                *(self._deliver_in_order(lane) for lane in lanes.values())
+            )
             delivered += sum(results)
 
     async def run(self, idle: float = 1.0) -> None:
@@ -84,6 +89,13 @@ class OutboxDispatcher:
                 await self.drain()
             except Exception:
                 log.exception("outbox delivery round failed; retrying on the next round")
+
+    async def _deliver_in_order(self, lane: list[OutboundMessage]) -> int:
+        """Messages about one case go out in the order they were queued (card before replies)."""
+        delivered = 0
+        for message in lane:
+            delivered += await self._deliver(message)
+        return delivered
 
     async def _deliver(self, message: OutboundMessage) -> bool:
         assert message.id is not None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.models import Case, CaseStatus, OutboundMessage, Report, TimelineEntry
+from bot.models import Case, CaseStatus, OutboundMessage, Report, TimelineEntry, Timer
 
 
 class Clock(Protocol):
@@ -41,6 +41,10 @@ class CaseTransaction(Protocol):
         """Insert a case that has no shared output key (a free-form edge case)."""
         ...
 
+    async def lock_case(self, case_id: int) -> Case | None:
+        """The case, locked until the transaction ends; None if there is no such case."""
+        ...
+
     async def save_case(self, case: Case) -> Case: ...
 
     async def find_report(self, case_id: int, reporter_id: str) -> Report | None: ...
@@ -55,6 +59,14 @@ class CaseTransaction(Protocol):
 
     async def enqueue(self, message: OutboundMessage) -> bool:
         """Add a message to the outbox; False when one with the same dedupe key exists."""
+        ...
+
+    async def schedule_timer(self, timer: Timer) -> bool:
+        """Add a timer; False when one with the same key exists."""
+        ...
+
+    async def finish_timer(self, timer_id: int, at: datetime) -> bool:
+        """Mark a timer fired; False if it already was (another worker got there first)."""
         ...
 
 
@@ -73,6 +85,32 @@ class CaseStore(Protocol):
 
     async def timeline(self, case_id: int) -> list[TimelineEntry]: ...
 
+    async def case_for_card(self, channel: str, ts: str) -> Case | None:
+        """The case whose Slack card is the message `ts` in `channel`."""
+        ...
+
+    async def record_card(self, case_id: int, channel: str, ts: str) -> None:
+        """Remember where a case's Slack card was posted."""
+        ...
+
+    async def cached_user(self, person_id: str, platform: str) -> tuple[bool, str | None]:
+        """(known, user id) from the directory cache; known=False means never looked up."""
+        ...
+
+    async def cache_user(
+        self, person_id: str, platform: str, user_id: str | None, at: datetime
+    ) -> None: ...
+
+    async def cached_person(self, platform: str, user_id: str) -> str | None:
+        """The person whose cached user id on `platform` is `user_id`."""
+        ...
+
+
+class TimerQueue(Protocol):
+    async def claim_timers(self, now: datetime, lease: timedelta, limit: int = 100) -> list[Timer]:
+        """Claim due, unfired timers whose lease is free, leasing them until `now + lease`."""
+        ...
+
 
 class Outbox(Protocol):
     async def claim_due(
@@ -90,3 +128,40 @@ class Outbox(Protocol):
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None: ...
 
     async def pending_count(self) -> int: ...
+
+
+class Notices(Protocol):
+    """Builds the outbox messages that announce and update a case on a chat platform.
+
+    `key` makes each notice idempotent: the same key is never sent twice.
+    """
+
+    def card(self, case: Case, key: str, *, opening: bool = False) -> list[OutboundMessage]:
+        """Refresh the case card; `opening` posts it in the triage channel if it isn't there."""
+        ...
+
+    def thread(self, case: Case, text: str, key: str) -> list[OutboundMessage]:
+        """One short reply in the case card's thread."""
+        ...
+
+    def direct(self, person_id: str, text: str, case: Case, key: str) -> list[OutboundMessage]:
+        """A direct message to a person of routing.yaml about the case."""
+        ...
+
+    def reporter(
+        self, report: Report, text: str, case: Case, key: str, *, ask: bool = False
+    ) -> list[OutboundMessage]:
+        """A direct message to a reporter; `ask` adds a button to answer the owner's question."""
+        ...
+
+
+class Directory(Protocol):
+    """Maps people of routing.yaml to chat accounts and back."""
+
+    async def slack_user(self, person_id: str) -> str | None:
+        """The person's Slack user id (from routing.yaml or looked up by e-mail), or None."""
+        ...
+
+    async def person_for_slack_user(self, user_id: str) -> str | None:
+        """The routing.yaml person behind a Slack user id, or None."""
+        ...

@@ -12,10 +12,19 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.models import Case, CaseStatus, OutboundMessage, Report, TimelineEntry
+from bot.models import Case, CaseStatus, OutboundMessage, Report, TimelineEntry, Timer
 from bot.ports import Clock, ReportWithCase
+from storage.audit import GENESIS_HASH, entry_hash, stored_detail
 from storage.database import SQLITE_BEGIN_OPTION
-from storage.tables import CaseRow, OutboxRow, ProcessedDeliveryRow, ReportRow, TimelineRow
+from storage.tables import (
+    CaseRow,
+    DirectoryRow,
+    OutboxRow,
+    ProcessedDeliveryRow,
+    ReportRow,
+    TimelineRow,
+    TimerRow,
+)
 
 if TYPE_CHECKING:
     from bot.ports import CaseStore, CaseTransaction, Outbox
@@ -127,16 +136,53 @@ class SqlCaseTransaction:
         return [_report(row) for row in rows]
 
     async def append_timeline(self, entry: TimelineEntry) -> TimelineEntry:
+        """Append to the case's hash chain (storage/audit.py), under the case's row lock."""
+        locked = await self._session.scalar(
+            select(CaseRow.id).where(CaseRow.id == entry.case_id).with_for_update()
+        )
+        if locked is None:
+            raise LookupError(f"case {entry.case_id} does not exist")
+        prev_hash = await self._session.scalar(
+            select(TimelineRow.hash)
+            .where(TimelineRow.case_id == entry.case_id)
+            .order_by(TimelineRow.id.desc())
+            .limit(1)
+        )
+        prev_hash = prev_hash or GENESIS_HASH
+        detail = stored_detail(entry.model_dump(mode="json")["detail"])
         row = TimelineRow(
             case_id=entry.case_id,
             at=entry.at,
             actor=entry.actor,
             kind=entry.kind,
-            detail=entry.model_dump(mode="json")["detail"],
+            detail=detail,
+            prev_hash=prev_hash,
+            hash=entry_hash(prev_hash, entry.case_id, entry.at, entry.actor, entry.kind, detail),
         )
         self._session.add(row)
         await self._session.flush()
         return _timeline_entry(row)
+
+    async def schedule_timer(self, timer: Timer) -> bool:
+        """Add a timer; False when one with the same key exists."""
+        values = timer.model_dump(exclude={"id"})
+        statement = (
+            _insert(self._dialect, TimerRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[TimerRow.key])
+            .returning(TimerRow.id)
+        )
+        return (await self._session.execute(statement)).first() is not None
+
+    async def finish_timer(self, timer_id: int, at: datetime) -> bool:
+        """Mark a timer fired; False if it already was (another worker got there first)."""
+        result = await self._session.execute(
+            update(TimerRow)
+            .where(TimerRow.id == timer_id, TimerRow.fired_at.is_(None))
+            .values(fired_at=at)
+            .returning(TimerRow.id)
+        )
+        return result.first() is not None
 
     async def enqueue(self, message: OutboundMessage) -> bool:
         """Add a message to the outbox; False when one with the same dedupe key exists."""
@@ -242,6 +288,33 @@ class SqlCaseStore:
             await session.flush()
             return [_outbound(row) for row in rows]
 
+    async def claim_timers(self, now: datetime, lease: timedelta, limit: int = 100) -> list[Timer]:
+        """Claim due, unfired timers whose lease is free, leasing them until `now + lease`."""
+        statement = (
+            select(TimerRow)
+            .where(
+                TimerRow.fired_at.is_(None),
+                TimerRow.due_at <= now,
+                (TimerRow.lease_until.is_(None)) | (TimerRow.lease_until <= now),
+            )
+            .order_by(TimerRow.due_at, TimerRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self._write_session() as session:
+            rows = list(await session.scalars(statement))
+            for row in rows:
+                row.lease_until = now + lease
+            await session.flush()
+            return [Timer.model_validate(row, from_attributes=True) for row in rows]
+
+    async def case_timers(self, case_id: int) -> list[Timer]:
+        async with self._read_sessions() as session:
+            rows = await session.scalars(
+                select(TimerRow).where(TimerRow.case_id == case_id).order_by(TimerRow.id)
+            )
+            return [Timer.model_validate(row, from_attributes=True) for row in rows]
+
     async def mark_delivered(self, message_id: int, at: datetime) -> None:
         async with self._write_session() as session:
             await session.execute(
@@ -271,6 +344,55 @@ class SqlCaseStore:
                 delete(OutboxRow).where(OutboxRow.delivered_at < before)
             )
             return int(deliveries.rowcount or 0) + int(delivered.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def case_for_card(self, channel: str, ts: str) -> Case | None:
+        async with self._read_sessions() as session:
+            row = (
+                await session.execute(
+                    select(CaseRow).where(
+                        CaseRow.slack_card_channel == channel, CaseRow.slack_card_ts == ts
+                    )
+                )
+            ).scalar_one_or_none()
+            return None if row is None else _case(row)
+
+    async def record_card(self, case_id: int, channel: str, ts: str) -> None:
+        async with self._write_session() as session:
+            await session.execute(
+                update(CaseRow)
+                .where(CaseRow.id == case_id)
+                .values(slack_card_channel=channel, slack_card_ts=ts)
+            )
+
+    async def cached_user(self, person_id: str, platform: str) -> tuple[bool, str | None]:
+        async with self._read_sessions() as session:
+            row = await session.get(DirectoryRow, (person_id, platform))
+            return (False, None) if row is None else (True, row.user_id)
+
+    async def cache_user(
+        self, person_id: str, platform: str, user_id: str | None, at: datetime
+    ) -> None:
+        async with self._write_session() as session:
+            row = await session.get(DirectoryRow, (person_id, platform))
+            if row is None:
+                session.add(
+                    DirectoryRow(
+                        person_id=person_id, platform=platform, user_id=user_id, looked_up_at=at
+                    )
+                )
+            else:
+                row.user_id = user_id
+                row.looked_up_at = at
+
+    async def cached_person(self, platform: str, user_id: str) -> str | None:
+        async with self._read_sessions() as session:
+            return (
+                await session.execute(
+                    select(DirectoryRow.person_id).where(
+                        DirectoryRow.platform == platform, DirectoryRow.user_id == user_id
+                    )
+                )
+            ).scalar_one_or_none()
 
     async def ping(self) -> None:
         """Raise unless the database answers."""

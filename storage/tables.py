@@ -24,9 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.models import CaseStatus, Channel, Role, Severity
+from bot.models import CaseStatus, Channel, Role, Severity, TimerKind
 
 ENUM_LENGTH = 32
+HASH_LENGTH = 64  # hex SHA-256, the case timeline's chain
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -149,8 +150,20 @@ class ReportRow(Base):
 
 
 class TimelineRow(Base):
+    """One event in a case's history: append-only and hash-chained per case (storage/audit.py).
+
+    The database refuses UPDATE and DELETE on this table (triggers, migration 0003), so deleting
+    a case that has a timeline is refused too. A SQLite batch migration that recreates this
+    table drops those triggers: such a migration must create them again.
+    """
+
     __tablename__ = "case_timeline"
-    __table_args__ = (Index("ix_case_timeline_case_id_at", "case_id", "at"),)
+    __table_args__ = (
+        Index("ix_case_timeline_case_id_at", "case_id", "at"),
+        Index("ix_case_timeline_case_id_id", "case_id", "id"),
+        # A chain never forks: one successor per entry (and one first entry) per case.
+        UniqueConstraint("case_id", "prev_hash", name="uq_case_timeline_case_id_prev_hash"),
+    )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     case_id: Mapped[int] = mapped_column(IdType, ForeignKey("cases.id", ondelete="CASCADE"))
@@ -158,6 +171,8 @@ class TimelineRow(Base):
     actor: Mapped[str] = mapped_column(String)
     kind: Mapped[str] = mapped_column(String)
     detail: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
 
 
 class ProcessedDeliveryRow(Base):
@@ -197,3 +212,17 @@ class DirectoryRow(Base):
     platform: Mapped[str] = mapped_column(String, primary_key=True)
     user_id: Mapped[str | None] = mapped_column(String)
     looked_up_at: Mapped[datetime]
+
+
+class TimerRow(Base):
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_fired_at_due_at", "fired_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String, unique=True)
+    case_id: Mapped[int] = mapped_column(IdType, ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[TimerKind] = mapped_column(_enum(TimerKind))
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    fired_at: Mapped[datetime | None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import socket
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,11 +31,14 @@ class Failure:
 @dataclass
 class FakeSlack:
     team_domain: str = "acme"
-    calls: list[Call] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)  # calls answered ok
+    refused: list[Call] = field(default_factory=list)  # calls answered with a failure
     messages: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
     failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
+    users: dict[str, str] = field(default_factory=dict)  # e-mail -> user id
+    storm: tuple[float, Failure, random.Random] | None = None
     url: str = ""
     _runner: web.AppRunner | None = None
     _ts: int = 0
@@ -47,6 +51,10 @@ class FakeSlack:
     def fail(self, method: str, *failures: Failure) -> None:
         """Answer the next calls of `method` with these failures, in order."""
         self.failures[method].extend(failures)
+
+    def start_storm(self, rate: float, failure: Failure, seed: int = 7) -> None:
+        """Answer a share `rate` of all calls (but auth.test) with `failure`, at random."""
+        self.storm = (rate, failure, random.Random(seed))
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         return [c.args for c in self.calls if c.method == method]
@@ -72,9 +80,15 @@ class FakeSlack:
         args = await _arguments(request)
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return web.json_response({"ok": False, "error": "not_authed"})
-        self.calls.append(Call(method, args))
-        if self.failures[method]:
-            failure = self.failures[method].pop(0)
+        failure = self.failures[method].pop(0) if self.failures[method] else None
+        if failure is None and self.storm and method != "auth.test":
+            rate, storm_failure, dice = self.storm
+            failure = storm_failure if dice.random() < rate else None
+        if failure is None:
+            self.calls.append(Call(method, args))
+        else:
+            self.refused.append(Call(method, args))
+        if failure is not None:
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
             return web.json_response(
                 {"ok": False, "error": failure.error}, status=failure.status, headers=headers
@@ -122,6 +136,22 @@ class FakeSlack:
 
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": self._next_ts()}
+
+    def _users_lookupByEmail(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(args.get("email", "")).lower())
+        if user is None:
+            return {"ok": False, "error": "users_not_found"}
+        return {"ok": True, "user": {"id": user, "profile": {"email": args.get("email")}}}
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        emails = {user: email for email, user in self.users.items()}
+        user = str(args.get("user"))
+        if user not in emails:
+            return {"ok": True, "user": {"id": user, "profile": {}}}
+        return {"ok": True, "user": {"id": user, "profile": {"email": emails[user]}}}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args.get("view")

@@ -171,7 +171,9 @@ def view_submission(
             continue
         element = block["element"]
         value = values.get(block["block_id"])
-        if element["type"] == "static_select":
+        if element["type"] == "users_select":
+            state[block["block_id"]] = {"value": {"type": "users_select", "selected_user": value}}
+        elif element["type"] == "static_select":
             chosen = (
                 {"value": value, "text": {"type": "plain_text", "text": str(value)}}
                 if value
@@ -196,6 +198,31 @@ def view_submission(
             "team_id": "T0ACME",
             "app_id": "A0LOOPKEEPER",
         },
+    }
+
+
+def button_press(
+    user: str, action_id: str, value: str, channel: str = "C0TRIAGE", message_ts: str = "1.0"
+) -> dict[str, Any]:
+    """A block_actions payload: `user` pressed the button `action_id` on a message."""
+    return {
+        "type": "block_actions",
+        "team": {"id": "T0ACME", "domain": "acme"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0ACME"},
+        "api_app_id": "A0LOOPKEEPER",
+        "trigger_id": f"trigger.{next(_ids)}",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+        "channel": {"id": channel, "name": "triage"},
+        "message": {"type": "message", "ts": message_ts, "text": "card"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "triage",
+                "value": value,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
     }
 
 

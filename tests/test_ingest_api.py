@@ -33,7 +33,7 @@ async def test_forwarded_thumbs_down_opens_a_case_and_confirms(bot: BotUnderTest
     assert case is not None
     assert (case.trace_id, case.prompt_version) == ("trace-123", "v12")
     await bot.deliver()
-    [dm] = bot.slack.calls_to("chat.postMessage")
+    [dm] = [c for c in bot.slack.calls_to("chat.postMessage") if c["channel"] == "U0REPORTER"]
     assert dm["channel"] == "U0REPORTER"
     assert f"case #{case.id}" in dm["text"]
 

@@ -58,7 +58,7 @@ async def test_reaction_files_a_report_routed_to_the_owner_and_confirms(bot: Bot
     assert report.channel is Channel.slack_reaction
 
     assert bot.slack.calls_to("chat.postEphemeral") == []
-    assert await bot.deliver() == 1
+    assert await bot.deliver() == 2  # the confirmation and the case card
     [confirmation] = bot.slack.calls_to("chat.postEphemeral")
     assert confirmation["channel"] == "C0SUPPORT"
     assert confirmation["user"] == "U0REPORTER"

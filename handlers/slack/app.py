@@ -19,13 +19,43 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ports import Clock
 from handlers.slack.listeners import SlackIntake
+from handlers.slack.triage import SlackTriage
 
 log = logging.getLogger(__name__)
+
+
+class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """Waits out a short rate limit in place; longer ones fail fast to the outbox's backoff,
+    which honours Retry-After without holding a request open."""
+
+    def __init__(self, max_wait_seconds: float = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_wait_seconds = max_wait_seconds
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        waits = [v for k, v in response.headers.items() if k.lower() == "retry-after"]
+        try:
+            wait = float(waits[0][0]) if waits else 1.0
+        except (TypeError, ValueError, IndexError):
+            return False
+        return wait <= self.max_wait_seconds
 
 
 def build_web_client(token: str, base_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
@@ -39,13 +69,13 @@ def build_web_client(token: str, base_url: str, session: aiohttp.ClientSession) 
         timeout=10,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+            ShortRateLimitRetry(max_retry_count=1),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
 
 
-def build_bolt_app(client: AsyncWebClient, intake: SlackIntake) -> AsyncApp:
+def build_bolt_app(client: AsyncWebClient, intake: SlackIntake, triage: SlackTriage) -> AsyncApp:
     app = AsyncApp(
         client=client,
         # The route verifies signatures itself so it can answer 401 before parsing anything.
@@ -55,6 +85,7 @@ def build_bolt_app(client: AsyncWebClient, intake: SlackIntake) -> AsyncApp:
         raise_error_for_unhandled_request=True,
     )
     intake.register(app)
+    triage.register(app)
     app.error(_on_error)
     return app
 

@@ -196,6 +196,7 @@ def help_text(routing: Routing) -> str:
         "*loopkeeper* routes flags on AI output to the people who own that AI system.",
         "• `/loopkeeper report [what happened]` — report an edge case that isn't one message",
         "• `/loopkeeper mine` — your reports and where their cases stand",
+        "• `/loopkeeper cases` — the open cases routed to you, oldest first",
         "• `/loopkeeper help` — this help",
         "• Message menu → *Report AI output* — flag one AI message with details",
     ]

@@ -14,11 +14,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intake import Confirmation, IntakeError, IntakeService
 from bot.models import Channel, FlaggedOutput, ReportDraft, Severity
-from bot.ports import CaseStore, Clock
+from bot.ports import CaseStore, Clock, Directory
 from bot.routing import Routing
 from handlers.slack import blocks
 from handlers.slack.confirm import confirmation
 from handlers.slack.parse import is_negative_feedback, message_output, reporter
+from handlers.slack.triage import cases_text
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,13 @@ class SlackIntake:
         intake: IntakeService,
         store: CaseStore,
         clock: Clock,
+        directory: Directory | None = None,
     ) -> None:
         self.routing = routing
         self.intake = intake
         self.store = store
         self.clock = clock
+        self.directory = directory
 
     def register(self, app: AsyncApp) -> None:
         app.event("reaction_added")(self.on_reaction)
@@ -49,9 +52,8 @@ class SlackIntake:
         app.command(COMMAND)(self.on_command)
         app.view_submission(blocks.REPORT_MODAL)(self.on_report_submitted)
         app.block_action(re.compile(".*"), matchers=[_is_feedback_buttons])(self.on_feedback_button)
-        # Reactions we do not map and plain messages are expected traffic, not errors.
+        # Removed reactions are expected traffic, not errors (a report stays filed).
         app.event("reaction_removed")(_ignore)
-        app.event("message")(_ignore)
 
     # --- reactions -------------------------------------------------------------------------
 
@@ -110,6 +112,8 @@ class SlackIntake:
         elif verb == "mine":
             items = await self.store.reports_by(reporter(command["user_id"]).id)
             await ack(text=blocks.mine_text(items, self.routing), response_type="ephemeral")
+        elif verb == "cases":
+            await ack(text=await self._my_cases(command["user_id"]), response_type="ephemeral")
         elif verb in ("", "help"):
             await ack(text=blocks.help_text(self.routing), response_type="ephemeral")
         else:
@@ -167,6 +171,15 @@ class SlackIntake:
             await ack(response_action="errors", errors={"category": str(error)})
             return
         await ack()
+
+    async def _my_cases(self, user_id: str) -> str:
+        person = await self.directory.person_for_slack_user(user_id) if self.directory else None
+        if person is None:
+            return "You aren't in routing.yaml as anyone's owner, so no cases are routed to you."
+        mine = [
+            c for c in await self.store.list_cases() if c.owner == person and not c.status.is_closed
+        ]
+        return cases_text(mine, self.routing, self.clock.now())
 
     # --- feedback buttons of an AI assistant in this app --------------------------------------
 

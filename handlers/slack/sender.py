@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import OutboundMessage
 from bot.outbox import DeliveryError
+from handlers.slack.messenger import CaseMessenger
 
 # Errors where sending the same request again cannot succeed.
 PERMANENT_ERRORS = frozenset(
@@ -32,24 +36,37 @@ PERMANENT_ERRORS = frozenset(
 
 
 class SlackSender:
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, messenger: CaseMessenger | None = None) -> None:
         self._client = client
+        self._messenger = messenger
 
     async def send(self, message: OutboundMessage) -> None:
         try:
-            await self._client.api_call(message.method, json=dict(message.payload))
+            if message.method.startswith("loopkeeper.") and self._messenger is not None:
+                await self._messenger.deliver(message)
+            else:
+                await self._client.api_call(message.method, json=dict(message.payload))
         except SlackApiError as error:
             code = str(error.response.get("error", "")) if error.response else ""
             status = error.response.status_code if error.response else 0
             if status == 429:
-                retry_after = error.response.headers.get(
-                    "retry-after"
-                ) or error.response.headers.get("Retry-After")
                 raise DeliveryError(
-                    "rate limited", retry_after=float(retry_after) if retry_after else None
+                    "rate limited", retry_after=_retry_after(error.response.headers)
                 ) from error
             raise DeliveryError(
                 f"slack error {code or status}", permanent=code in PERMANENT_ERRORS
             ) from error
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise DeliveryError(f"cannot reach Slack: {error!r}") from error
+
+
+def _retry_after(headers: Mapping[str, Any]) -> float | None:
+    for name, value in headers.items():
+        if name.lower() != "retry-after":
+            continue
+        first = value[0] if isinstance(value, list | tuple) else value
+        try:
+            return float(first)
+        except (TypeError, ValueError):
+            return None
+    return None

@@ -1,0 +1,131 @@
+"""Turns case notices into Web API calls at delivery time: post or update the card, reply in
+its thread, DM people. Raises DeliveryError to retry later when the card isn't posted yet."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.models import Case, OutboundMessage
+from bot.outbox import DeliveryError
+from bot.ports import CaseStore, Directory
+from bot.routing import Routing
+from handlers.slack import notices
+from handlers.slack.card import ANSWER, card_blocks, card_text
+
+log = logging.getLogger(__name__)
+
+
+class CaseMessenger:
+    def __init__(
+        self, routing: Routing, store: CaseStore, client: AsyncWebClient, directory: Directory
+    ) -> None:
+        self._routing = routing
+        self._store = store
+        self._client = client
+        self._directory = directory
+        # Card posts and updates of one case go one at a time within a process.
+        self._card_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def deliver(self, message: OutboundMessage) -> None:
+        payload = message.payload
+        case = await self._store.get_case(int(payload["case_id"]))  # type: ignore[call-overload]
+        if case is None or case.id is None:
+            log.warning("dropping %s for a case that no longer exists", message.method)
+            return
+        if message.method == notices.CARD:
+            async with self._card_locks[case.id]:
+                await self._card(
+                    await self._store.get_case(case.id) or case, bool(payload.get("post"))
+                )
+        elif message.method == notices.THREAD:
+            await self._thread(case, str(payload["text"]))
+        elif message.method == notices.DIRECT:
+            await self._direct(case, str(payload["person"]), str(payload["text"]))
+        elif message.method == notices.REPORTER:
+            await self._reporter(case, payload)
+        else:
+            raise DeliveryError(f"unknown notice {message.method}", permanent=True)
+
+    def _triage_channel(self, case: Case) -> str | None:
+        system = self._routing.system(case.system_id)
+        return system.triage.slack_channel if system else None
+
+    async def _card(self, case: Case, may_post: bool) -> None:
+        assert case.id is not None
+        async with self._store.transaction() as tx:
+            reports = await tx.case_reports(case.id)
+        owner_id = await self._directory.slack_user(case.owner) if case.owner else None
+        text = card_text(case, self._routing)
+        blocks = card_blocks(case, reports, self._routing, owner_id)
+        if case.slack_card_ts and case.slack_card_channel:
+            await self._client.chat_update(
+                channel=case.slack_card_channel, ts=case.slack_card_ts, text=text, blocks=blocks
+            )
+            return
+        channel = self._triage_channel(case)
+        if channel is None:
+            return  # this system triages elsewhere (Teams) or nowhere: nothing to post
+        if not may_post:
+            raise DeliveryError("the card is not posted yet")
+        posted = await self._client.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, unfurl_links=False
+        )
+        await self._store.record_card(case.id, str(posted["channel"]), str(posted["ts"]))
+
+    async def _thread(self, case: Case, text: str) -> None:
+        if self._triage_channel(case) is None:
+            return
+        if not (case.slack_card_channel and case.slack_card_ts):
+            raise DeliveryError("the card is not posted yet")
+        await self._client.chat_postMessage(
+            channel=case.slack_card_channel, thread_ts=case.slack_card_ts, text=text
+        )
+
+    async def _link(self, case: Case) -> str:
+        if not (case.slack_card_channel and case.slack_card_ts):
+            return ""
+        found = await self._client.chat_getPermalink(
+            channel=case.slack_card_channel, message_ts=case.slack_card_ts
+        )
+        return f" <{found['permalink']}|Open case #{case.id}>"
+
+    async def _direct(self, case: Case, person_id: str, text: str) -> None:
+        user = await self._directory.slack_user(person_id)
+        if user is None:
+            raise DeliveryError(f"{person_id} has no Slack account we can find", permanent=True)
+        if self._triage_channel(case) and not case.slack_card_ts:
+            raise DeliveryError("the card is not posted yet")  # so the DM can link to it
+        await self._client.chat_postMessage(channel=user, text=text + await self._link(case))
+
+    async def _reporter(self, case: Case, payload: dict[str, Any]) -> None:
+        user = payload.get("slack_id")
+        if not user and payload.get("email"):
+            found = await self._client.users_lookupByEmail(email=str(payload["email"]))
+            user = (found.get("user") or {}).get("id")
+        if not user:
+            raise DeliveryError("reporter has no Slack account", permanent=True)
+        text = str(payload["text"])
+        blocks: list[dict[str, Any]] = [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+        ]
+        if payload.get("ask"):
+            blocks.append(
+                {
+                    "type": "actions",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": ANSWER,
+                            "text": {"type": "plain_text", "text": "Answer"},
+                            "style": "primary",
+                            "value": str(case.id),
+                        }
+                    ],
+                }
+            )
+        await self._client.chat_postMessage(channel=str(user), text=text, blocks=blocks)

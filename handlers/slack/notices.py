@@ -1,0 +1,57 @@
+"""Case notices for Slack, as outbox messages resolved when they are sent.
+
+The card's location and people's Slack ids are only known at delivery time (the card may not be
+posted yet, an e-mail may still need looking up), so these messages carry case and person ids
+and `CaseMessenger` turns them into Web API calls.
+"""
+
+from __future__ import annotations
+
+from bot.models import Case, OutboundMessage, Report
+from bot.ports import Clock
+
+CARD = "loopkeeper.card"
+THREAD = "loopkeeper.thread"
+DIRECT = "loopkeeper.direct"
+REPORTER = "loopkeeper.reporter"
+
+
+class SlackNotices:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def _message(self, method: str, key: str, payload: dict[str, object]) -> list[OutboundMessage]:
+        return [
+            OutboundMessage(
+                dedupe_key=f"slack:{key}",
+                platform="slack",
+                method=method,
+                payload=payload,
+                next_attempt_at=self._clock.now(),
+            )
+        ]
+
+    def card(self, case: Case, key: str, *, opening: bool = False) -> list[OutboundMessage]:
+        # Only the opening notice may post, so two refreshes racing can't post two cards.
+        return self._message(CARD, key, {"case_id": case.id, "post": opening})
+
+    def thread(self, case: Case, text: str, key: str) -> list[OutboundMessage]:
+        return self._message(THREAD, key, {"case_id": case.id, "text": text})
+
+    def direct(self, person_id: str, text: str, case: Case, key: str) -> list[OutboundMessage]:
+        return self._message(DIRECT, key, {"case_id": case.id, "person": person_id, "text": text})
+
+    def reporter(
+        self, report: Report, text: str, case: Case, key: str, *, ask: bool = False
+    ) -> list[OutboundMessage]:
+        return self._message(
+            REPORTER,
+            key,
+            {
+                "case_id": case.id,
+                "slack_id": report.reporter_slack_id,
+                "email": report.reporter_email,
+                "text": text,
+                "ask": ask,
+            },
+        )
