@@ -222,10 +222,9 @@ class IntakeService:
         await schedule(tx, self._routing, case)
         messages = []
         if created or reopened:
+            round_ = "reopen" if reopened else "open"
             messages += self._notices.card(
-                case,
-                key=f"card:{case.id}:{'reopen' if reopened else 'open'}:{case.opened_at.isoformat()}",
-                opening=True,
+                case, key=f"card:{case.id}:{round_}:{case.opened_at.isoformat()}", opening=True
             )
             if reopened:
                 messages += self._notices.thread(
