@@ -45,8 +45,8 @@ app.add_typer(db_app, name="db")
 audit_app = typer.Typer(help="Audit trail checks.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 EXAMPLE_ROUTING = "routing.example.yaml"
 

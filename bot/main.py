@@ -37,9 +37,6 @@ from storage.repository import SqlCaseStore
 
 log = logging.getLogger(__name__)
 
-OUTBOX_TICK_SECONDS = 2
-TIMER_TICK_SECONDS = 5
-
 
 @dataclass
 class Runtime:
@@ -76,18 +73,13 @@ class Runtime:
 
     async def start_background(self) -> None:
         """Outbox delivery, its APScheduler ticker and Slack Socket Mode, if configured."""
-        self._tasks.append(asyncio.create_task(self.dispatcher.run(idle=OUTBOX_TICK_SECONDS * 5)))
+        tick = self.settings.tick_seconds
+        self._tasks.append(asyncio.create_task(self.dispatcher.run(idle=tick * 5)))
         scheduler = AsyncIOScheduler()
-        scheduler.add_job(
-            self.dispatcher.wake, "interval", seconds=OUTBOX_TICK_SECONDS, coalesce=True
-        )
+        scheduler.add_job(self.dispatcher.wake, "interval", seconds=tick, coalesce=True)
         # The ticker only says "look now"; what is due lives in the timers table.
         scheduler.add_job(
-            self._fire_timers,
-            "interval",
-            seconds=TIMER_TICK_SECONDS,
-            coalesce=True,
-            max_instances=1,
+            self._fire_timers, "interval", seconds=tick, coalesce=True, max_instances=1
         )
         scheduler.start()
         self._scheduler = scheduler

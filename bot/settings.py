@@ -29,6 +29,13 @@ class Settings(BaseSettings):
         "development", validation_alias=_env("LOOPKEEPER_ENV")
     )
     ingest_token: SecretStr | None = Field(None, validation_alias=_env("LOOPKEEPER_INGEST_TOKEN"))
+    tick_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        validation_alias=_env("LOOPKEEPER_TICK_SECONDS"),
+        description="how often each process looks for due timers and undelivered messages",
+    )
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(
