@@ -56,15 +56,13 @@ async def replicas(database_url: str, slack: FakeSlack, tmp_path: Path) -> Async
         port = _free_port()
         log = (tmp_path / f"replica{index}.log").open("w")
         processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    "from bot.cli import main; main()",
-                    "serve",
-                    "--port",
-                    str(port),
-                ],
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                "from bot.cli import main; main()",
+                "serve",
+                "--port",
+                str(port),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -95,8 +93,8 @@ async def replicas(database_url: str, slack: FakeSlack, tmp_path: Path) -> Async
             process.terminate()
         for process in processes:
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(process.wait(), timeout=10)
+            except TimeoutError:
                 process.kill()
 
 
