@@ -199,3 +199,14 @@ class Timer(BaseModel):
     due_at: datetime
     lease_until: datetime | None = None
     fired_at: datetime | None = None
+
+
+class DigestRun(BaseModel):
+    """One digest for one ISO week, posted at most once."""
+
+    id: int
+    digest: str
+    week: str
+    due_at: datetime
+    posted_at: datetime | None = None
+    late: bool = False

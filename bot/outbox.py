@@ -73,7 +73,8 @@ class OutboxDispatcher:
                 return delivered
             lanes: dict[object, list[OutboundMessage]] = {}
             for message in claimed:
-                lanes.setdefault(message.payload.get("case_id") or message.id, []).append(message)
+                lane = message.payload.get("case_id") or message.payload.get("lane") or message.id
+                lanes.setdefault(lane, []).append(message)
             results = await asyncio.gather(
                 *(self._deliver_in_order(lane) for lane in lanes.values())
             )

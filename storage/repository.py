@@ -12,12 +12,13 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.models import Case, CaseStatus, OutboundMessage, Report, TimelineEntry, Timer
+from bot.models import Case, CaseStatus, DigestRun, OutboundMessage, Report, TimelineEntry, Timer
 from bot.ports import Clock, ReportWithCase
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
 from storage.database import SQLITE_BEGIN_OPTION
 from storage.tables import (
     CaseRow,
+    DigestRunRow,
     DirectoryRow,
     OutboxRow,
     ProcessedDeliveryRow,
@@ -184,6 +185,16 @@ class SqlCaseTransaction:
         )
         return result.first() is not None
 
+    async def finish_digest_run(self, run_id: int, at: datetime, *, late: bool) -> bool:
+        """Mark a digest run posted; False if another worker already posted it."""
+        result = await self._session.execute(
+            update(DigestRunRow)
+            .where(DigestRunRow.id == run_id, DigestRunRow.posted_at.is_(None))
+            .values(posted_at=at, late=late)
+            .returning(DigestRunRow.id)
+        )
+        return result.first() is not None
+
     async def enqueue(self, message: OutboundMessage) -> bool:
         """Add a message to the outbox; False when one with the same dedupe key exists."""
         statement = (
@@ -307,6 +318,62 @@ class SqlCaseStore:
                 row.lease_until = now + lease
             await session.flush()
             return [Timer.model_validate(row, from_attributes=True) for row in rows]
+
+    async def ensure_digest_run(self, digest: str, week: str, due_at: datetime) -> None:
+        """Create the (digest, week) run if absent: replicas racing create one row."""
+        statement = (
+            _insert(self.engine.dialect.name, DigestRunRow)
+            .values(digest=digest, week=week, due_at=due_at, late=False)
+            .on_conflict_do_nothing(index_elements=[DigestRunRow.digest, DigestRunRow.week])
+        )
+        async with self._write_session() as session:
+            await session.execute(statement)
+
+    async def claim_digest_runs(self, now: datetime, lease: timedelta) -> list[DigestRun]:
+        """Claim unposted digest runs whose lease is free."""
+        statement = (
+            select(DigestRunRow)
+            .where(
+                DigestRunRow.posted_at.is_(None),
+                DigestRunRow.due_at <= now,
+                (DigestRunRow.lease_until.is_(None)) | (DigestRunRow.lease_until <= now),
+            )
+            .order_by(DigestRunRow.id)
+            .with_for_update(skip_locked=True)
+        )
+        async with self._write_session() as session:
+            rows = list(await session.scalars(statement))
+            for row in rows:
+                row.lease_until = now + lease
+            await session.flush()
+            return [
+                DigestRun(
+                    id=r.id, digest=r.digest, week=r.week, due_at=r.due_at, posted_at=r.posted_at
+                )
+                for r in rows
+            ]
+
+    async def digest_runs(self) -> list[DigestRun]:
+        async with self._read_sessions() as session:
+            rows = await session.scalars(select(DigestRunRow).order_by(DigestRunRow.id))
+            return [
+                DigestRun(
+                    id=r.id,
+                    digest=r.digest,
+                    week=r.week,
+                    due_at=r.due_at,
+                    posted_at=r.posted_at,
+                    late=r.late,
+                )
+                for r in rows
+            ]
+
+    async def has_cases_before(self, moment: datetime) -> bool:
+        async with self._read_sessions() as session:
+            found = await session.scalar(
+                select(CaseRow.id).where(CaseRow.created_at < moment).limit(1)
+            )
+            return found is not None
 
     async def case_timers(self, case_id: int) -> list[Timer]:
         async with self._read_sessions() as session:

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Enum,
@@ -226,3 +227,18 @@ class TimerRow(Base):
     due_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]
     fired_at: Mapped[datetime | None]
+
+
+class DigestRunRow(Base):
+    """One digest for one ISO week: created when due, claimed under a lease, posted once."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("digest", "week", name="uq_digest_runs_digest_week"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    digest: Mapped[str] = mapped_column(String)
+    week: Mapped[str] = mapped_column(String(8))
+    due_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    posted_at: Mapped[datetime | None]
+    late: Mapped[bool] = mapped_column(Boolean, default=False)

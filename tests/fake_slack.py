@@ -38,6 +38,7 @@ class FakeSlack:
     )
     failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
     users: dict[str, str] = field(default_factory=dict)  # e-mail -> user id
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> uploaded bytes
     storm: tuple[float, Failure, random.Random] | None = None
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -62,6 +63,7 @@ class FakeSlack:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
+        app.router.add_post("/upload/{file_id}", self._upload)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         sock = socket.socket()
@@ -100,6 +102,21 @@ class FakeSlack:
     def _next_ts(self) -> str:
         self._ts += 1
         return f"1800000000.{self._ts:06d}"
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["file_id"]] = await request.read()
+        return web.Response(text="OK")
+
+    def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{len(self.calls):08d}"
+        base = self.url.removesuffix("/api/")
+        return {"ok": True, "file_id": file_id, "upload_url": f"{base}/upload/{file_id}"}
+
+    def _files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = args.get("files")
+        if isinstance(files, str):
+            files = json.loads(files)
+        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files or []]}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {

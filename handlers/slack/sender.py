@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -12,6 +14,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.models import OutboundMessage
 from bot.outbox import DeliveryError
 from handlers.slack.messenger import CaseMessenger
+
+FILE = "loopkeeper.file"  # payload: channel, filename, title, content_base64[, comment]
 
 # Errors where sending the same request again cannot succeed.
 PERMANENT_ERRORS = frozenset(
@@ -42,10 +46,14 @@ class SlackSender:
 
     async def send(self, message: OutboundMessage) -> None:
         try:
-            if message.method.startswith("loopkeeper.") and self._messenger is not None:
+            if message.method == FILE:
+                await self._upload(message.payload)
+            elif message.method.startswith("loopkeeper.") and self._messenger is not None:
                 await self._messenger.deliver(message)
             else:
-                await self._client.api_call(message.method, json=dict(message.payload))
+                # "lane" orders messages in the outbox; it is not a Slack argument.
+                arguments = {k: v for k, v in message.payload.items() if k != "lane"}
+                await self._client.api_call(message.method, json=arguments)
         except SlackApiError as error:
             code = str(error.response.get("error", "")) if error.response else ""
             status = error.response.status_code if error.response else 0
@@ -58,6 +66,37 @@ class SlackSender:
             ) from error
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise DeliveryError(f"cannot reach Slack: {error!r}") from error
+
+    async def _upload(self, payload: Mapping[str, object]) -> None:
+        await self._client.files_upload_v2(
+            channel=str(payload["channel"]),
+            filename=str(payload["filename"]),
+            title=str(payload["title"]),
+            content=base64.b64decode(str(payload["content_base64"])),
+        )
+
+
+def file_message(
+    dedupe_key: str,
+    channel: str,
+    filename: str,
+    title: str,
+    content: bytes,
+    now: datetime,
+    lane: str | None = None,
+) -> OutboundMessage:
+    """An outbox message that uploads a file (Slack's v2 upload) to a channel."""
+    payload: dict[str, object] = {
+        "channel": channel,
+        "filename": filename,
+        "title": title,
+        "content_base64": base64.b64encode(content).decode(),
+    }
+    if lane:
+        payload["lane"] = lane
+    return OutboundMessage(
+        dedupe_key=dedupe_key, platform="slack", method=FILE, payload=payload, next_attempt_at=now
+    )
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float | None:
