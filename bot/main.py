@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -22,9 +23,11 @@ from bot.ports import Clock
 from bot.routing import Routing
 from bot.settings import Settings
 from bot.triage import TriageService
+from digests.job import DigestJob, Publisher
 from handlers.api import reports_route
 from handlers.http import Routes, build_http_app
 from handlers.slack.app import build_bolt_app, build_web_client, events_route
+from handlers.slack.digest import publish_to_slack
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.listeners import SlackIntake
 from handlers.slack.messenger import CaseMessenger
@@ -36,6 +39,8 @@ from storage.migrate import is_up_to_date
 from storage.repository import SqlCaseStore
 
 log = logging.getLogger(__name__)
+
+DIGEST_TICK_SECONDS = 30
 
 
 @dataclass
@@ -49,6 +54,7 @@ class Runtime:
     intake: IntakeService
     triage: TriageService
     timers: TimerService
+    digests: DigestJob
     dispatcher: OutboxDispatcher
     web_app: web.Application
     registry: CollectorRegistry
@@ -81,6 +87,14 @@ class Runtime:
         scheduler.add_job(
             self._fire_timers, "interval", seconds=tick, coalesce=True, max_instances=1
         )
+        scheduler.add_job(
+            self._post_digests,
+            "interval",
+            seconds=max(tick, DIGEST_TICK_SECONDS),
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),
+        )
         scheduler.start()
         self._scheduler = scheduler
         if self.settings.slack_socket_mode and self.bolt_app is not None:
@@ -97,6 +111,12 @@ class Runtime:
             await self.timers.fire_due()
         except Exception:
             log.exception("firing timers failed; retrying on the next tick")
+
+    async def _post_digests(self) -> None:
+        try:
+            await self.digests.tick()
+        except Exception:
+            log.exception("digest tick failed; retrying on the next tick")
 
     async def close(self) -> None:
         if self._socket_handler is not None:
@@ -141,7 +161,9 @@ async def build_runtime(
     timers = TimerService(routing, store, store, clock, notices, on_enqueued)
     routes = Routes(readiness=lambda: runtime.readiness(), registry=registry)
     bolt_app = None
+    publishers: list[Publisher] = []
     if client is not None and directory is not None:
+        publishers.append(publish_to_slack)
         senders["slack"] = SlackSender(client, CaseMessenger(routing, store, client, directory))
         bolt_app = build_bolt_app(
             client,
@@ -176,6 +198,7 @@ async def build_runtime(
         intake=intake,
         triage=triage,
         timers=timers,
+        digests=DigestJob(routing, store, clock, publishers, on_enqueued),
         dispatcher=dispatcher,
         web_app=build_http_app(routes),
         registry=registry,

@@ -1,0 +1,107 @@
+"""The weekly digest job: one durable run per (digest, ISO week), posted exactly once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.models import DigestRun, OutboundMessage
+from bot.ports import Clock
+from bot.routing import Digest, Routing
+from digests.aggregate import build_digest
+from digests.model import WeeklyDigest
+from digests.schedule import latest_due
+from digests.week import IsoWeek
+from storage.repository import SqlCaseStore
+
+log = logging.getLogger(__name__)
+
+LATE_AFTER = timedelta(hours=1)
+LATE_NOTE = "⏰ Posted late: loopkeeper was not running at the scheduled time."
+
+
+class Publisher(Protocol):
+    def __call__(
+        self, digest: Digest, weekly: WeeklyDigest, *, key: str, note: str | None, now: datetime
+    ) -> Sequence[OutboundMessage]:
+        """The outbox messages that publish one digest on one platform."""
+        ...
+
+
+class DigestJob:
+    def __init__(
+        self,
+        routing: Routing,
+        store: SqlCaseStore,
+        clock: Clock,
+        publishers: Sequence[Publisher],
+        on_enqueued: Callable[[], None] | None = None,
+        *,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._routing = routing
+        self._store = store
+        self._clock = clock
+        self._publishers = publishers
+        self._on_enqueued = on_enqueued
+        self._lease = lease
+        self._ensured: set[tuple[str, str]] = set()
+
+    async def tick(self) -> int:
+        """Create the runs that are due, then post every unposted one we can claim."""
+        now = self._clock.now()
+        for digest in self._routing.digests:
+            week, due = latest_due(digest.schedule, now)
+            if (digest.name, week) in self._ensured:
+                continue
+            # A fresh install does not post a late digest of weeks it never saw.
+            if now - due > LATE_AFTER and not await self._store.has_cases_before(due):
+                continue
+            await self._store.ensure_digest_run(digest.name, week, due)
+            self._ensured.add((digest.name, week))
+        posted = 0
+        for run in await self._store.claim_digest_runs(now, self._lease):
+            try:
+                posted += await self._post(run, now)
+            except Exception:  # its lease expires and another tick retries it
+                log.exception("digest %s for %s failed", run.digest, run.week)
+        return posted
+
+    async def _post(self, run: DigestRun, now: datetime) -> int:
+        digest = next((d for d in self._routing.digests if d.name == run.digest), None)
+        late = now - run.due_at > LATE_AFTER
+        messages: list[OutboundMessage] = []
+        if digest is not None:
+            weekly = await build_digest(
+                self._store.engine, self._routing, digest, IsoWeek.parse(run.week), now
+            )
+            key = f"digest:{run.digest}:{run.week}"
+            for publish in self._publishers:
+                messages += publish(
+                    digest, weekly, key=key, note=LATE_NOTE if late else None, now=now
+                )
+        async with self._store.transaction() as tx:
+            if not await tx.finish_digest_run(run.id, now, late=late):
+                return 0  # another replica posted it first
+            for message in messages:
+                await tx.enqueue(message)
+        if messages and self._on_enqueued:
+            self._on_enqueued()
+        log.info("digest %s for %s queued%s", run.digest, run.week, " (late)" if late else "")
+        return 1
+
+    async def post_now(self, digest: Digest, week: IsoWeek) -> int:
+        """Queue a digest on demand (`loopkeeper digest --post`), outside the schedule."""
+        now = self._clock.now()
+        weekly = await build_digest(self._store.engine, self._routing, digest, week, now)
+        key = f"digest:{digest.name}:{week}:manual:{now.isoformat()}"
+        queued = 0
+        async with self._store.transaction() as tx:
+            for publish in self._publishers:
+                for message in publish(digest, weekly, key=key, note=None, now=now):
+                    queued += await tx.enqueue(message)
+        if queued and self._on_enqueued:
+            self._on_enqueued()
+        return queued

@@ -1,0 +1,49 @@
+"""Publishing a weekly digest in Slack: Block Kit in the digest channel, then its chart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.models import OutboundMessage
+from bot.routing import Digest
+from digests.chart import render_chart
+from digests.model import WeeklyDigest
+from digests.render_blocks import render_blocks
+from handlers.slack.sender import file_message
+
+
+def publish_to_slack(
+    digest: Digest, weekly: WeeklyDigest, *, key: str, note: str | None, now: datetime
+) -> Sequence[OutboundMessage]:
+    if not digest.slack_channel:
+        return []
+    lane = f"{key}:slack"  # the chart follows its digest, never overtakes it
+    content = render_blocks(weekly, note=note)
+    messages = [
+        OutboundMessage(
+            dedupe_key=f"slack:{key}",
+            platform="slack",
+            method="chat.postMessage",
+            payload={
+                **content,
+                "channel": digest.slack_channel,
+                "unfurl_links": False,
+                "lane": lane,
+            },
+            next_attempt_at=now,
+        )
+    ]
+    if not weekly.quiet:
+        messages.append(
+            file_message(
+                f"slack:{key}:chart",
+                digest.slack_channel,
+                f"loopkeeper-{weekly.week.iso}.png",
+                f"Reports per week, last {len(weekly.series)} weeks",
+                render_chart(weekly),
+                now,
+                lane=lane,
+            )
+        )
+    return messages
