@@ -7,7 +7,7 @@ and `CaseMessenger` turns them into Web API calls.
 
 from __future__ import annotations
 
-from bot.models import Case, OutboundMessage, Report
+from bot.models import Case, Channel, OutboundMessage, Report
 from bot.ports import Clock
 
 CARD = "loopkeeper.card"
@@ -44,6 +44,8 @@ class SlackNotices:
     def reporter(
         self, report: Report, text: str, case: Case, key: str, *, ask: bool = False
     ) -> list[OutboundMessage]:
+        if report.channel is Channel.teams:
+            return []  # told where they reported: Teams
         return self._message(
             REPORTER,
             key,
