@@ -35,7 +35,10 @@ def attribute(
             raise UnknownSystem(f"unknown system '{explicit_system}'")
         return Attribution(named, "explicit")
     if output is not None and output.author_bot_id:
-        by_bot = routing.system_for_slack_bot(output.author_bot_id)
+        if output.platform == "teams":
+            by_bot = _teams_bot(routing, output.author_bot_id)
+        else:
+            by_bot = routing.system_for_slack_bot(output.author_bot_id)
         if by_bot is not None:
             return Attribution(by_bot, "bot")
     if output is not None and output.channel_id:
@@ -44,3 +47,11 @@ def attribute(
             return Attribution(by_channel, "channel")
     fallback = routing.system(routing.fallback_system) if routing.fallback_system else None
     return Attribution(fallback or routing.systems[0], "fallback")
+
+
+def _teams_bot(routing: Routing, bot_id: str) -> System | None:
+    """A Teams bot by id, with or without the `28:` prefix bot accounts carry."""
+    bare = bot_id.removeprefix("28:")
+    return routing.system_for_teams_bot(bot_id) or routing.system_for_teams_bot(
+        bare if bare != bot_id else f"28:{bot_id}"
+    )

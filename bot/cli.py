@@ -31,6 +31,8 @@ from bot.sla import sla_state
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from bot.routing import Digest
+    from digests.model import WeeklyDigest
     from storage.audit import AuditResult
 
 T = TypeVar("T")
@@ -376,6 +378,225 @@ def _on_database(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     except (OSError, SQLAlchemyError) as error:
         err.print(f"Cannot read database {escape(shown)}: {escape(str(error))}")
         raise typer.Exit(1) from None
+
+
+# --- the weekly digest: `digest`, `demo` -------------------------------------------------------
+
+
+class DigestFormat(enum.StrEnum):
+    markdown = "markdown"
+    json = "json"
+    html = "html"
+
+
+POST_ARGUMENTS = ("engine", "settings", "routing", "digest", "weekly", "week", "now")
+"""What `digest --post` offers `digests.post.post_digest`, by keyword; it takes what it names."""
+
+
+def _load_routing_quietly(settings: Settings) -> Routing:
+    """The routing file, or the built-in example when there is none (said on stderr, so that
+    stdout carries only the rendered output)."""
+    path = settings.config_path
+    if not path.exists():
+        if settings.env == "production":
+            err.print(f"No routing file at {path}: set LOOPKEEPER_CONFIG or run `loopkeeper init`.")
+            raise typer.Exit(1)
+        err.print(
+            f"[yellow]No routing file at {path}[/yellow]: using the built-in example "
+            "(set LOOPKEEPER_CONFIG or run `loopkeeper init`)."
+        )
+        from bot.routing import parse_routing
+
+        return parse_routing(_example_text(), f"<built-in {EXAMPLE_ROUTING}>")
+    try:
+        return load_routing(path)
+    except RoutingError as error:
+        _print_problems(error.problems)
+        err.print(f"{len(error.problems)} problem(s) in {path}")
+        raise typer.Exit(1) from None
+
+
+def _chosen_digest(routing: Routing, name: str | None) -> Digest:
+    from bot.routing import Digest, DigestSchedule
+
+    if name is not None:
+        for digest in routing.digests:
+            if digest.name == name:
+                return digest
+        known = ", ".join(d.name for d in routing.digests) or "none"
+        err.print(f"No digest named '{escape(name)}' in the routing file (digests: {known}).")
+        raise typer.Exit(1)
+    if routing.digests:
+        return routing.digests[0]
+    err.print("The routing file has no `digests:`; showing all systems, weeks in UTC.")
+    return Digest(
+        name="weekly",
+        schedule=DigestSchedule(day="mon", time="09:00", timezone="UTC"),
+        systems="all",
+    )
+
+
+@app.command("digest")
+def digest_command(
+    week: Annotated[
+        str | None,
+        typer.Option(
+            help="ISO week, e.g. 2026-W07 (default: the last full week in the digest's time zone)"
+        ),
+    ] = None,
+    output_format: Annotated[
+        DigestFormat, typer.Option("--format", help="markdown, json or html (with the chart)")
+    ] = DigestFormat.markdown,
+    name: Annotated[
+        str | None, typer.Option("--name", help="which `digests:` entry (default: the first)")
+    ] = None,
+    post: Annotated[
+        bool, typer.Option("--post", help="send it to the digest's channels instead of printing")
+    ] = False,
+) -> None:
+    """Render the weekly digest: what went wrong, what is trending, who responded, what next."""
+    import importlib.util
+
+    from digests.week import IsoWeek
+
+    settings = _settings()
+    routing = _load_routing_quietly(settings)
+    digest = _chosen_digest(routing, name)
+    now = datetime.now(UTC)
+    try:
+        zone = digest.schedule.timezone
+        chosen = IsoWeek.parse(week) if week else IsoWeek.last_full_week(now, zone)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--week") from None
+    poster: Callable[..., Any] | None = None
+    if post:
+        if importlib.util.find_spec("digests.post") is None:
+            err.print(
+                "Cannot post: posting a digest needs the bot's Slack settings and its poster "
+                "(digests.post), which this installation does not have. "
+                "Print it with --format markdown, json or html instead."
+            )
+            raise typer.Exit(1)
+        from digests.post import post_digest  # type: ignore[import-not-found,unused-ignore]
+
+        poster = post_digest
+
+    async def work(engine: AsyncEngine) -> str:
+        from digests.aggregate import build_digest
+
+        weekly = await build_digest(engine, routing, digest, chosen, now)
+        if poster is not None:
+            offered = {
+                "engine": engine, "settings": settings, "routing": routing, "digest": digest,
+                "weekly": weekly, "week": chosen, "now": now,
+            }  # fmt: skip
+            result = await _call_with(poster, offered)
+            if isinstance(result, str):
+                return result
+            return f"Posted digest '{digest.name}' for {chosen}."
+        return _render_digest(weekly, output_format)
+
+    result = _on_database(settings.database_url, work)
+    if post:
+        out.print(escape(result), highlight=False)
+    else:
+        typer.echo(result, nl=not result.endswith("\n"))
+
+
+async def _call_with(function: Callable[..., Any], offered: dict[str, Any]) -> Any:
+    """Call `function` with the offered keyword arguments it declares; await it if async."""
+    import inspect
+
+    parameters = inspect.signature(function).parameters
+    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    arguments = {k: v for k, v in offered.items() if takes_all or k in parameters}
+    result = function(**arguments)
+    return await result if inspect.isawaitable(result) else result
+
+
+def _render_digest(weekly: WeeklyDigest, output_format: DigestFormat) -> str:
+    if output_format is DigestFormat.json:
+        from digests.render_json import render_json
+
+        return render_json(weekly) + "\n"
+    if output_format is DigestFormat.html:
+        from digests.render_html import render_html
+
+        chart = None
+        if not weekly.quiet:
+            from digests.chart import render_chart
+
+            chart = render_chart(weekly)
+        return render_html(weekly, chart_png=chart)
+    from digests.render_markdown import render_markdown
+
+    return render_markdown(weekly)
+
+
+@app.command()
+def demo(
+    weeks: Annotated[
+        int, typer.Option(min=1, max=52, help="how many full weeks of feedback, up to last week")
+    ] = 8,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="replace the demo data already in the database")
+    ] = False,
+) -> None:
+    """Seed weeks of realistic, clearly marked demo feedback into the local database."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from digests.demo import DemoSummary, delete_demo, demo_case_count, seed_demo
+    from digests.history import ReplayClock
+    from storage.database import create_engine, redact_url
+    from storage.migrate import upgrade
+    from storage.repository import SqlCaseStore
+
+    settings = _settings()
+    if settings.env == "production":
+        err.print("Refusing to seed demo data with LOOPKEEPER_ENV=production.")
+        raise typer.Exit(1)
+    routing = _load_routing_quietly(settings)
+    timezone = routing.digests[0].schedule.timezone if routing.digests else "UTC"
+    shown = redact_url(settings.database_url)
+    upgrade(settings.database_url)
+
+    async def run() -> tuple[int, int, DemoSummary | None]:
+        engine = create_engine(settings.database_url)
+        clock = ReplayClock()
+        store = SqlCaseStore(engine, clock=clock)
+        try:
+            existing = await demo_case_count(engine)
+            if existing and not yes:
+                return existing, 0, None
+            removed = await delete_demo(engine) if existing else 0
+            summary = await seed_demo(
+                store, clock, routing, now=datetime.now(UTC), tz=timezone, weeks=weeks
+            )
+            return existing, removed, summary
+        finally:
+            await store.close()
+
+    try:
+        existing, removed, summary = asyncio.run(run())
+    except (OSError, SQLAlchemyError) as error:
+        err.print(f"Cannot write demo data to {escape(shown)}: {escape(str(error))}")
+        raise typer.Exit(1) from None
+    if summary is None:
+        err.print(
+            f"{escape(shown)} already holds {_plural(existing, 'demo case', 'demo cases')}. "
+            "Run `loopkeeper demo --yes` to replace them."
+        )
+        raise typer.Exit(1)
+    if removed:
+        out.print(f"Removed {_plural(removed, 'earlier demo case', 'earlier demo cases')}.")
+    out.print(
+        f"Seeded {_plural(summary.cases, 'demo case', 'demo cases')} with "
+        f"{_plural(summary.reports, 'report', 'reports')} on "
+        f"{_plural(summary.systems, 'AI system', 'AI systems')} over "
+        f"{_plural(weeks, 'week', 'weeks')} ({summary.first_week} to {summary.last_week}) "
+        f"into {escape(shown)}. Try: loopkeeper digest",
+        highlight=False,
+    )
 
 
 def main() -> None:

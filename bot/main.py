@@ -17,9 +17,12 @@ from prometheus_client import CollectorRegistry, Gauge
 
 from bot.clock import SystemClock
 from bot.escalation import TimerService
+from bot.fanout import FanOutNotices
+from bot.inbox import Handler as InboxHandler
+from bot.inbox import InboxWorker
 from bot.intake import IntakeService
 from bot.outbox import OutboxDispatcher, Sender
-from bot.ports import Clock
+from bot.ports import Clock, Notices
 from bot.routing import Routing
 from bot.settings import Settings
 from bot.triage import TriageService
@@ -29,6 +32,7 @@ from handlers.http import Routes, build_http_app
 from handlers.slack.app import build_bolt_app, build_web_client, events_route
 from handlers.slack.digest import publish_to_slack
 from handlers.slack.directory import SlackDirectory
+from handlers.slack.inbox import SLACK_REACTION, reaction_acceptor, reaction_handler
 from handlers.slack.listeners import SlackIntake
 from handlers.slack.messenger import CaseMessenger
 from handlers.slack.notices import SlackNotices
@@ -55,11 +59,13 @@ class Runtime:
     triage: TriageService
     timers: TimerService
     digests: DigestJob
+    inbox: InboxWorker
     dispatcher: OutboxDispatcher
     web_app: web.Application
     registry: CollectorRegistry
     session: aiohttp.ClientSession
     bolt_app: Any = None
+    teams: Any = None  # handlers.teams.wiring.TeamsEdge when Teams is on
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _scheduler: AsyncIOScheduler | None = None
     _socket_handler: Any = None
@@ -81,6 +87,7 @@ class Runtime:
         """Outbox delivery, its APScheduler ticker and Slack Socket Mode, if configured."""
         tick = self.settings.tick_seconds
         self._tasks.append(asyncio.create_task(self.dispatcher.run(idle=tick * 5)))
+        self._tasks.append(asyncio.create_task(self.inbox.run(idle=tick * 5)))
         scheduler = AsyncIOScheduler()
         scheduler.add_job(self.dispatcher.wake, "interval", seconds=tick, coalesce=True)
         # The ticker only says "look now"; what is due lives in the timers table.
@@ -128,6 +135,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.session.close()
+        if self.teams is not None:
+            self.teams.close()
         await self.store.close()
 
 
@@ -145,7 +154,8 @@ async def build_runtime(
         for callback in wake:
             callback()
 
-    notices = SlackNotices(clock)
+    slack_notices = SlackNotices(clock)
+    notices: Notices = slack_notices
     directory = None
     client = None
     if settings.slack_enabled:
@@ -154,26 +164,43 @@ async def build_runtime(
             settings.slack_bot_token.get_secret_value(), settings.slack_api_url, session
         )
         directory = SlackDirectory(routing, store, client, clock)
+    teams = None
+    if settings.teams_enabled:  # botbuilder is imported only when Teams is on
+        from handlers.teams.wiring import build_teams_edge
+
+        teams = build_teams_edge(settings, routing, store, clock, slack_enabled=client is not None)
+        notices = FanOutNotices([slack_notices, teams.notices]) if client else teams.notices
+    announced = notices if client is not None or teams is not None else None
+    routed_by = teams.reachability(directory) if teams is not None else directory
     intake = IntakeService(
-        routing, store, clock, on_enqueued, notices=notices if client else None, directory=directory
+        routing, store, clock, on_enqueued, notices=announced, directory=routed_by
     )
     triage = TriageService(routing, store, clock, notices, on_enqueued)
     timers = TimerService(routing, store, store, clock, notices, on_enqueued)
     routes = Routes(readiness=lambda: runtime.readiness(), registry=registry)
     bolt_app = None
     publishers: list[Publisher] = []
+    inbox_handlers: dict[str, InboxHandler] = {}
+    inbox = InboxWorker(store, inbox_handlers, clock)
     if client is not None and directory is not None:
         publishers.append(publish_to_slack)
         senders["slack"] = SlackSender(client, CaseMessenger(routing, store, client, directory))
+        slack_intake = SlackIntake(routing, intake, store, clock, directory)
         bolt_app = build_bolt_app(
-            client,
-            SlackIntake(routing, intake, store, clock, directory),
-            SlackTriage(routing, triage, store, directory),
+            client, slack_intake, SlackTriage(routing, triage, store, directory)
         )
+        inbox_handlers[SLACK_REACTION] = reaction_handler(slack_intake, client)
         if settings.slack_signing_secret is not None:
             routes.slack_events = events_route(
-                bolt_app, settings.slack_signing_secret.get_secret_value(), clock
+                bolt_app,
+                settings.slack_signing_secret.get_secret_value(),
+                clock,
+                accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake),
             )
+    if teams is not None:
+        routes.teams_messages = teams.route(intake, triage)
+        senders["teams"] = teams.sender
+        publishers.append(teams.publisher)
     if settings.ingest_token is not None:
         routes.ingest_reports = reports_route(
             settings.ingest_token.get_secret_value(), routing, intake, clock
@@ -199,10 +226,12 @@ async def build_runtime(
         triage=triage,
         timers=timers,
         digests=DigestJob(routing, store, clock, publishers, on_enqueued),
+        inbox=inbox,
         dispatcher=dispatcher,
         web_app=build_http_app(routes),
         registry=registry,
         session=session,
         bolt_app=bolt_app,
+        teams=teams,
     )
     return runtime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -210,3 +211,51 @@ class DigestRun(BaseModel):
     due_at: datetime
     posted_at: datetime | None = None
     late: bool = False
+
+
+class TeamsCard(BaseModel):
+    """Where a case's Adaptive Card was posted in Teams: its activity is the thread's root."""
+
+    case_id: int
+    conversation_id: str = Field(description="the triage channel's conversation id")
+    activity_id: str
+    posted_at: datetime
+
+
+class TeamsConversation(BaseModel):
+    """Where the bot can post in Teams: a conversation reference, refreshed on every activity."""
+
+    id: str = Field(description="conversation id without a ';messageid=' thread suffix")
+    kind: str = Field(default="channel", description="personal, channel or groupChat")
+    service_url: str
+    tenant_id: str | None = None
+    bot_id: str | None = None
+    bot_name: str | None = None
+    user_id: str | None = Field(default=None, description="the user of a personal (1:1) chat")
+    team_id: str | None = None
+    updated_at: datetime
+
+
+class TeamsUser(BaseModel):
+    """A Teams user the bot has heard from: enough to open a 1:1 chat with them later."""
+
+    key: str = Field(description="aadObjectId, else Teams user id; reporter ids are teams:<key>")
+    user_id: str = Field(description="Teams user id, 29:…")
+    aad_object_id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    service_url: str
+    tenant_id: str | None = None
+    bot_id: str | None = None
+    updated_at: datetime
+
+
+class InboxItem(BaseModel):
+    """A raw inbound flag waiting to become a report."""
+
+    id: int
+    key: str
+    kind: str
+    payload: dict[str, Any]
+    received_at: datetime
+    attempts: int = 0

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.models import Case, CaseStatus, OutboundMessage, Report, TimelineEntry, Timer
+from bot.models import (
+    Case,
+    CaseStatus,
+    OutboundMessage,
+    Report,
+    TeamsCard,
+    TeamsConversation,
+    TeamsUser,
+    TimelineEntry,
+    Timer,
+)
 
 
 class Clock(Protocol):
@@ -103,6 +113,44 @@ class CaseStore(Protocol):
 
     async def cached_person(self, platform: str, user_id: str) -> str | None:
         """The person whose cached user id on `platform` is `user_id`."""
+        ...
+
+
+class TeamsStore(CaseStore, Protocol):
+    """What the Teams edge stores besides cases: card locations and conversation references."""
+
+    async def case_for_teams_card(self, conversation_id: str, activity_id: str) -> Case | None:
+        """The case whose Teams card is the activity `activity_id` in `conversation_id`."""
+        ...
+
+    async def teams_card(self, case_id: int) -> TeamsCard | None:
+        """Where the case's Teams card was posted, if it was."""
+        ...
+
+    async def record_teams_card(self, card: TeamsCard) -> None:
+        """Remember where a case's Teams card was posted."""
+        ...
+
+    async def save_teams_conversation(self, conversation: TeamsConversation) -> None:
+        """Insert or refresh a conversation reference."""
+        ...
+
+    async def teams_conversation(self, conversation_id: str) -> TeamsConversation | None: ...
+
+    async def personal_teams_conversation(self, user_id: str) -> TeamsConversation | None:
+        """The 1:1 chat between the bot and the Teams user `user_id`, if there is one."""
+        ...
+
+    async def latest_teams_conversation(self) -> TeamsConversation | None:
+        """The most recently refreshed conversation (its service URL reaches the tenant)."""
+        ...
+
+    async def save_teams_user(self, user: TeamsUser) -> None:
+        """Insert or refresh a user; a known e-mail is kept when the update carries none."""
+        ...
+
+    async def teams_user(self, key: str) -> TeamsUser | None:
+        """A user by key (aadObjectId, else Teams user id) or by Teams user id."""
         ...
 
 

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_APP_TOKEN"))
     slack_api_url: str = Field("https://slack.com/api/", validation_alias=_env("SLACK_API_URL"))
 
+    teams: Literal["on", "off"] = Field(
+        "on",
+        validation_alias=_env("LOOPKEEPER_TEAMS"),
+        description="serve Teams at POST /api/messages (off: no Teams endpoint at all)",
+    )
     microsoft_app_id: str | None = Field(None, validation_alias=_env("MICROSOFT_APP_ID"))
     microsoft_app_password: SecretStr | None = Field(
         None, validation_alias=_env("MICROSOFT_APP_PASSWORD")
@@ -65,6 +70,15 @@ class Settings(BaseSettings):
     def slack_enabled(self) -> bool:
         return self.slack_http_enabled or self.slack_socket_mode
 
+    @property
+    def teams_enabled(self) -> bool:
+        return self.teams == "on"
+
+    @property
+    def teams_emulator_mode(self) -> bool:
+        """Teams on without credentials: unauthenticated, loopback-only (local emulator)."""
+        return self.teams_enabled and not self.microsoft_app_id
+
     def problems(self) -> list[str]:
         """Settings that cannot work together; in production also every insecure mode."""
         found: list[str] = []
@@ -78,6 +92,8 @@ class Settings(BaseSettings):
         app_token = self.slack_app_token.get_secret_value() if self.slack_app_token else ""
         if app_token and not app_token.startswith("xapp-"):
             found.append("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-'")
+        if self.teams_enabled and self.microsoft_app_id:
+            found.extend(self._teams_credential_problems())
         if self.env == "production":
             found.extend(self._insecure_in_production())
         return found
@@ -89,9 +105,23 @@ class Settings(BaseSettings):
         token = self.ingest_token.get_secret_value() if self.ingest_token else None
         if token is not None and len(token) < 24:
             found.append("LOOPKEEPER_INGEST_TOKEN must be at least 24 characters in production")
-        if not self.microsoft_app_id and self.host not in LOOPBACK_HOSTS:
+        if self.teams_emulator_mode:
             found.append(
-                "Teams local emulator mode (no MICROSOFT_APP_ID) is loopback-only: "
-                "set the Microsoft credentials or listen on 127.0.0.1 behind a proxy"
+                "Teams would run unauthenticated (local emulator mode: MICROSOFT_APP_ID is not "
+                "set): set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD, or turn Teams off with "
+                "LOOPKEEPER_TEAMS=off"
+            )
+        return found
+
+    def _teams_credential_problems(self) -> list[str]:
+        found: list[str] = []
+        app_type = (self.microsoft_app_type or "MultiTenant").lower()
+        if app_type not in ("multitenant", "singletenant", "userassignedmsi"):
+            found.append("MICROSOFT_APP_TYPE must be MultiTenant, SingleTenant or UserAssignedMSI")
+        if app_type != "userassignedmsi" and not self.microsoft_app_password:
+            found.append("MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not")
+        if app_type in ("singletenant", "userassignedmsi") and not self.microsoft_app_tenant_id:
+            found.append(
+                f"MICROSOFT_APP_TYPE={self.microsoft_app_type} needs MICROSOFT_APP_TENANT_ID"
             )
         return found

@@ -22,7 +22,10 @@ def create_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(parsed, pool_pre_ping=True)
+        # Waiting 30 s for a connection outlasts Slack's 3 s ack: fail fast and let it retry.
+        return create_async_engine(
+            parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=5
+        )
     _create_parent_dir(parsed)
     engine = create_async_engine(parsed)
     event.listen(engine.sync_engine, "connect", _sqlite_connect(foreign_keys))

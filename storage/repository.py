@@ -12,7 +12,19 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.models import Case, CaseStatus, DigestRun, OutboundMessage, Report, TimelineEntry, Timer
+from bot.models import (
+    Case,
+    CaseStatus,
+    DigestRun,
+    InboxItem,
+    OutboundMessage,
+    Report,
+    TeamsCard,
+    TeamsConversation,
+    TeamsUser,
+    TimelineEntry,
+    Timer,
+)
 from bot.ports import Clock, ReportWithCase
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
 from storage.database import SQLITE_BEGIN_OPTION
@@ -20,15 +32,19 @@ from storage.tables import (
     CaseRow,
     DigestRunRow,
     DirectoryRow,
+    InboxRow,
     OutboxRow,
     ProcessedDeliveryRow,
     ReportRow,
+    TeamsCardRow,
+    TeamsConversationRow,
+    TeamsUserRow,
     TimelineRow,
     TimerRow,
 )
 
 if TYPE_CHECKING:
-    from bot.ports import CaseStore, CaseTransaction, Outbox
+    from bot.ports import CaseStore, CaseTransaction, Outbox, TeamsStore
 
 
 class _UtcClock:
@@ -45,6 +61,7 @@ class SqlCaseTransaction:
         bind = session.bind
         assert bind is not None
         self._dialect = bind.dialect.name
+        self._chain_heads: dict[int, str] = {}
 
     async def claim_delivery(self, key: str) -> bool:
         """Record a platform delivery id (Slack event_id, action id); False if already seen."""
@@ -138,18 +155,22 @@ class SqlCaseTransaction:
 
     async def append_timeline(self, entry: TimelineEntry) -> TimelineEntry:
         """Append to the case's hash chain (storage/audit.py), under the case's row lock."""
-        locked = await self._session.scalar(
-            select(CaseRow.id).where(CaseRow.id == entry.case_id).with_for_update()
-        )
-        if locked is None:
-            raise LookupError(f"case {entry.case_id} does not exist")
-        prev_hash = await self._session.scalar(
-            select(TimelineRow.hash)
-            .where(TimelineRow.case_id == entry.case_id)
-            .order_by(TimelineRow.id.desc())
-            .limit(1)
-        )
-        prev_hash = prev_hash or GENESIS_HASH
+        prev_hash = self._chain_heads.get(entry.case_id)
+        if prev_hash is None:
+            # First append to this case in this transaction: lock it and read the chain's head.
+            # Later appends reuse the head we wrote, the lock being held until commit.
+            locked = await self._session.scalar(
+                select(CaseRow.id).where(CaseRow.id == entry.case_id).with_for_update()
+            )
+            if locked is None:
+                raise LookupError(f"case {entry.case_id} does not exist")
+            prev_hash = await self._session.scalar(
+                select(TimelineRow.hash)
+                .where(TimelineRow.case_id == entry.case_id)
+                .order_by(TimelineRow.id.desc())
+                .limit(1)
+            )
+            prev_hash = prev_hash or GENESIS_HASH
         detail = stored_detail(entry.model_dump(mode="json")["detail"])
         row = TimelineRow(
             case_id=entry.case_id,
@@ -162,6 +183,7 @@ class SqlCaseTransaction:
         )
         self._session.add(row)
         await self._session.flush()
+        self._chain_heads[entry.case_id] = row.hash
         return _timeline_entry(row)
 
     async def schedule_timer(self, timer: Timer) -> bool:
@@ -319,6 +341,58 @@ class SqlCaseStore:
             await session.flush()
             return [Timer.model_validate(row, from_attributes=True) for row in rows]
 
+    async def accept(self, key: str, kind: str, payload: dict[str, Any], at: datetime) -> bool:
+        """Commit a raw inbound flag before it is acknowledged; False if `key` was seen."""
+        statement = (
+            _insert(self.engine.dialect.name, InboxRow)
+            .values(key=key, kind=kind, payload=payload, received_at=at, attempts=0)
+            .on_conflict_do_nothing(index_elements=[InboxRow.key])
+            .returning(InboxRow.id)
+        )
+        async with self._write_session() as session:
+            return (await session.execute(statement)).first() is not None
+
+    async def claim_inbox(
+        self, now: datetime, lease: timedelta, limit: int = 50
+    ) -> list[InboxItem]:
+        """Claim unprocessed inbound flags, oldest first, leasing them until `now + lease`."""
+        statement = (
+            select(InboxRow)
+            .where(
+                InboxRow.processed_at.is_(None),
+                (InboxRow.lease_until.is_(None)) | (InboxRow.lease_until <= now),
+            )
+            .order_by(InboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self._write_session() as session:
+            rows = list(await session.scalars(statement))
+            for row in rows:
+                row.lease_until = now + lease
+                row.attempts += 1
+            await session.flush()
+            return [InboxItem.model_validate(row, from_attributes=True) for row in rows]
+
+    async def finish_inbox(
+        self, item_ids: list[int], at: datetime, error: str | None = None
+    ) -> None:
+        """Mark inbound flags processed (or record why one failed; its lease then expires)."""
+        if not item_ids:
+            return
+        async with self._write_session() as session:
+            values: dict[str, Any] = {"last_error": error} if error else {"processed_at": at}
+            await session.execute(
+                update(InboxRow).where(InboxRow.id.in_(item_ids)).values(**values)
+            )
+
+    async def inbox_pending(self) -> int:
+        async with self._read_sessions() as session:
+            query = (
+                select(func.count()).select_from(InboxRow).where(InboxRow.processed_at.is_(None))
+            )
+            return int(await session.scalar(query) or 0)
+
     async def ensure_digest_run(self, digest: str, week: str, due_at: datetime) -> None:
         """Create the (digest, week) run if absent: replicas racing create one row."""
         statement = (
@@ -461,6 +535,104 @@ class SqlCaseStore:
                 )
             ).scalar_one_or_none()
 
+    # --- Teams: card locations, conversation references, users ----------------------------
+
+    async def case_for_teams_card(self, conversation_id: str, activity_id: str) -> Case | None:
+        async with self._read_sessions() as session:
+            row = (
+                await session.execute(
+                    select(CaseRow)
+                    .join(TeamsCardRow, TeamsCardRow.case_id == CaseRow.id)
+                    .where(
+                        TeamsCardRow.activity_id == activity_id,
+                        TeamsCardRow.conversation_id == conversation_id,
+                    )
+                )
+            ).scalar_one_or_none()
+            return None if row is None else _case(row)
+
+    async def teams_card(self, case_id: int) -> TeamsCard | None:
+        async with self._read_sessions() as session:
+            row = await session.get(TeamsCardRow, case_id)
+            return None if row is None else TeamsCard.model_validate(row, from_attributes=True)
+
+    async def record_teams_card(self, card: TeamsCard) -> None:
+        statement = _insert(self.engine.dialect.name, TeamsCardRow).values(**card.model_dump())
+        statement = statement.on_conflict_do_update(
+            index_elements=[TeamsCardRow.case_id],
+            set_={
+                "conversation_id": statement.excluded.conversation_id,
+                "activity_id": statement.excluded.activity_id,
+                "posted_at": statement.excluded.posted_at,
+            },
+        )
+        async with self._write_session() as session:
+            await session.execute(statement)
+
+    async def save_teams_conversation(self, conversation: TeamsConversation) -> None:
+        values = conversation.model_dump()
+        statement = _insert(self.engine.dialect.name, TeamsConversationRow).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[TeamsConversationRow.id],
+            set_={k: statement.excluded[k] for k in values if k != "id"},
+        )
+        async with self._write_session() as session:
+            await session.execute(statement)
+
+    async def teams_conversation(self, conversation_id: str) -> TeamsConversation | None:
+        async with self._read_sessions() as session:
+            row = await session.get(TeamsConversationRow, conversation_id)
+            return None if row is None else _teams_conversation(row)
+
+    async def personal_teams_conversation(self, user_id: str) -> TeamsConversation | None:
+        statement = (
+            select(TeamsConversationRow)
+            .where(TeamsConversationRow.user_id == user_id, TeamsConversationRow.kind == "personal")
+            .order_by(TeamsConversationRow.updated_at.desc())
+            .limit(1)
+        )
+        async with self._read_sessions() as session:
+            row = (await session.execute(statement)).scalar_one_or_none()
+            return None if row is None else _teams_conversation(row)
+
+    async def latest_teams_conversation(self) -> TeamsConversation | None:
+        statement = (
+            select(TeamsConversationRow).order_by(TeamsConversationRow.updated_at.desc()).limit(1)
+        )
+        async with self._read_sessions() as session:
+            row = (await session.execute(statement)).scalar_one_or_none()
+            return None if row is None else _teams_conversation(row)
+
+    async def save_teams_user(self, user: TeamsUser) -> None:
+        values = user.model_dump()
+        statement = _insert(self.engine.dialect.name, TeamsUserRow).values(**values)
+        keep_if_missing = ("aad_object_id", "name", "email", "tenant_id", "bot_id")
+        statement = statement.on_conflict_do_update(
+            index_elements=[TeamsUserRow.key],
+            set_={
+                k: (
+                    func.coalesce(statement.excluded[k], getattr(TeamsUserRow, k))
+                    if k in keep_if_missing
+                    else statement.excluded[k]
+                )
+                for k in values
+                if k != "key"
+            },
+        )
+        async with self._write_session() as session:
+            await session.execute(statement)
+
+    async def teams_user(self, key: str) -> TeamsUser | None:
+        statement = (
+            select(TeamsUserRow)
+            .where((TeamsUserRow.key == key) | (TeamsUserRow.user_id == key))
+            .order_by(TeamsUserRow.updated_at.desc())
+            .limit(1)
+        )
+        async with self._read_sessions() as session:
+            row = (await session.execute(statement)).scalar_one_or_none()
+            return None if row is None else TeamsUser.model_validate(row, from_attributes=True)
+
     async def ping(self) -> None:
         """Raise unless the database answers."""
         async with self.engine.connect() as connection:
@@ -518,9 +690,13 @@ def _outbound(row: OutboxRow) -> OutboundMessage:
     return OutboundMessage.model_validate(row, from_attributes=True)
 
 
+def _teams_conversation(row: TeamsConversationRow) -> TeamsConversation:
+    return TeamsConversation.model_validate(row, from_attributes=True)
+
+
 if TYPE_CHECKING:
 
     def _implements_ports(
         store: SqlCaseStore, tx: SqlCaseTransaction
-    ) -> tuple[CaseStore, Outbox, CaseTransaction]:
-        return store, store, tx
+    ) -> tuple[CaseStore, Outbox, CaseTransaction, TeamsStore]:
+        return store, store, tx, store

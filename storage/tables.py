@@ -242,3 +242,75 @@ class DigestRunRow(Base):
     lease_until: Mapped[datetime | None]
     posted_at: Mapped[datetime | None]
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TeamsCardRow(Base):
+    """Where a case's Adaptive Card was posted in Teams (one card per case)."""
+
+    __tablename__ = "teams_cards"
+    __table_args__ = (
+        UniqueConstraint(
+            "conversation_id", "activity_id", name="uq_teams_cards_conversation_id_activity_id"
+        ),
+    )
+
+    case_id: Mapped[int] = mapped_column(
+        IdType, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    conversation_id: Mapped[str] = mapped_column(String)
+    activity_id: Mapped[str] = mapped_column(String)
+    posted_at: Mapped[datetime]
+
+
+class TeamsConversationRow(Base):
+    """A Teams conversation reference: where (service URL, tenant) the bot can post."""
+
+    __tablename__ = "teams_conversations"
+    __table_args__ = (
+        Index("ix_teams_conversations_user_id", "user_id"),
+        Index("ix_teams_conversations_updated_at", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    service_url: Mapped[str] = mapped_column(Text)
+    tenant_id: Mapped[str | None] = mapped_column(String)
+    bot_id: Mapped[str | None] = mapped_column(String)
+    bot_name: Mapped[str | None] = mapped_column(String)
+    user_id: Mapped[str | None] = mapped_column(String)
+    team_id: Mapped[str | None] = mapped_column(String)
+    updated_at: Mapped[datetime]
+
+
+class TeamsUserRow(Base):
+    """A Teams user the bot has heard from (key: aadObjectId, else the Teams user id)."""
+
+    __tablename__ = "teams_users"
+    __table_args__ = (Index("ix_teams_users_user_id", "user_id"),)
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    user_id: Mapped[str] = mapped_column(String)
+    aad_object_id: Mapped[str | None] = mapped_column(String)
+    name: Mapped[str | None] = mapped_column(String)
+    email: Mapped[str | None] = mapped_column(String)
+    service_url: Mapped[str] = mapped_column(Text)
+    tenant_id: Mapped[str | None] = mapped_column(String)
+    bot_id: Mapped[str | None] = mapped_column(String)
+    updated_at: Mapped[datetime]
+
+
+class InboxRow(Base):
+    """A raw inbound flag, committed before the platform is acknowledged, then processed."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_processed_at_id", "processed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String, unique=True)
+    kind: Mapped[str] = mapped_column(String)
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)

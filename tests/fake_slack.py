@@ -116,7 +116,10 @@ class FakeSlack:
         files = args.get("files")
         if isinstance(files, str):
             files = json.loads(files)
-        return {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files or []]}
+        return {
+            "ok": True,
+            "files": [{"id": f["id"], "title": f.get("title")} for f in files or []],
+        }
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -70,7 +70,12 @@ class BotUnderTest:
         return response
 
     async def send_event(
-        self, event: dict[str, Any], *, event_id: str | None = None, retry: int | None = None
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str | None = None,
+        retry: int | None = None,
+        process: bool = True,
     ) -> aiohttp.ClientResponse:
         envelope = {
             "token": "legacy-unused",
@@ -85,12 +90,22 @@ class BotUnderTest:
         headers = {}
         if retry is not None:
             headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
-        return await self.post_signed(
+        response = await self.post_signed(
             json.dumps(envelope).encode(), "application/json", extra_headers=headers
         )
+        if process:
+            await self.runtime.inbox.drain()  # as the inbox worker would, right after the ack
+        return response
 
     async def react(
-        self, user: str, emoji: str, channel: str, ts: str, *, event_id: str | None = None
+        self,
+        user: str,
+        emoji: str,
+        channel: str,
+        ts: str,
+        *,
+        event_id: str | None = None,
+        process: bool = True,
     ) -> aiohttp.ClientResponse:
         event = {
             "type": "reaction_added",
@@ -100,7 +115,7 @@ class BotUnderTest:
             "item_user": "U0SOMEONE",
             "event_ts": f"{int(self.clock.now().timestamp())}.{next(_ids):06d}",
         }
-        return await self.send_event(event, event_id=event_id)
+        return await self.send_event(event, event_id=event_id, process=process)
 
     async def interact(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
         body = urlencode({"payload": json.dumps(payload)}).encode()

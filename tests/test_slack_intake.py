@@ -43,7 +43,7 @@ async def test_reaction_files_a_report_routed_to_the_owner_and_confirms(bot: Bot
     response = await bot.react("U0REPORTER", "x", "C0SUPPORT", "1700000000.000100")
 
     assert response.status == 200
-    # Written before the ack: the case is there before any outbox delivery ran.
+    # Filed by the inbox worker right after the ack, before any outbox delivery ran.
     case = await only_case(bot)
     assert case.system_id == "support-assistant"
     assert case.category_id == "hallucination"
@@ -65,6 +65,31 @@ async def test_reaction_files_a_report_routed_to_the_owner_and_confirms(bot: Bot
     assert f"case #{case.id}" in confirmation["text"]
     assert "Support Assistant" in confirmation["text"]
     assert "Alice" in confirmation["text"]
+
+
+async def test_a_flag_is_committed_before_the_ack_and_survives_a_crash(
+    bot: BotUnderTest,
+) -> None:
+    from bot.main import build_runtime
+
+    bot.slack.add_message("C0SUPPORT", ai_message("1700000000.000150"))
+
+    response = await bot.react("U0REPORTER", "x", "C0SUPPORT", "1700000000.000150", process=False)
+
+    assert response.status == 200
+    assert await bot.runtime.store.inbox_pending() == 1  # stored before Slack got its ack
+    await bot.runtime.close()  # the process dies before its inbox worker ran
+    restarted = await build_runtime(bot.runtime.settings, bot.routing, clock=bot.clock)
+    try:
+        assert await restarted.inbox.drain() == 1
+        assert await restarted.inbox.drain() == 0
+        await restarted.dispatcher.drain()
+        [case] = await restarted.store.list_cases()
+        assert case.report_count == 1
+        assert await restarted.store.inbox_pending() == 0
+    finally:
+        await restarted.close()
+    assert len(bot.slack.calls_to("chat.postEphemeral")) == 1
 
 
 async def test_unmapped_emoji_is_ignored(bot: BotUnderTest) -> None:

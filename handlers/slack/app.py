@@ -112,38 +112,63 @@ class _EpochClock:
         return self._clock.now().timestamp()
 
 
+AcceptReaction = Callable[[dict[str, Any], str], Awaitable[None]]
+
+
 def events_route(
-    app: AsyncApp, signing_secret: str, clock: Clock
+    app: AsyncApp,
+    signing_secret: str,
+    clock: Clock,
+    accept_reaction: AcceptReaction | None = None,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """`POST /slack/events`: 401 unless signed by Slack, 400 unless parseable, then bolt."""
+    """`POST /slack/events`: 401 unless signed by Slack, 400 unless parseable, then bolt.
+
+    Reactions, the high-volume path, skip bolt: `accept_reaction` commits the raw event to the
+    inbox and Slack gets its ack at once; the inbox worker files the report.
+    """
     verifier = SignatureVerifier(signing_secret, clock=_EpochClock(clock))  # type: ignore[arg-type]
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         if not verifier.is_valid_request(body, dict(request.headers)):
             return web.json_response({"error": "invalid or stale Slack signature"}, status=401)
-        problem = _malformed(body, request.content_type)
+        problem, parsed = _parse(body, request.content_type)
         if problem:
             return web.json_response({"error": problem}, status=400)
+        event = parsed.get("event") if parsed else None
+        if (
+            accept_reaction is not None
+            and parsed is not None
+            and parsed.get("type") == "event_callback"
+            and isinstance(event, dict)
+            and event.get("type") == "reaction_added"
+        ):
+            await accept_reaction(event, str(parsed.get("event_id") or event.get("event_ts")))
+            return web.Response(status=200)
         bolt_response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
     return handle
 
 
-def _malformed(body: bytes, content_type: str) -> str | None:
+def _parse(body: bytes, content_type: str) -> tuple[str | None, dict[str, Any] | None]:
+    """(problem, JSON body): the problem when malformed; the body when it is Events API JSON."""
+    if content_type == "application/json":
+        try:
+            parsed = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            return f"body is not valid JSON: {getattr(error, 'msg', error)}", None
+        if not isinstance(parsed, dict) or "type" not in parsed:
+            return "JSON body must be an object with a 'type'", None
+        return None, parsed
+    return _malformed_form(body), None
+
+
+def _malformed_form(body: bytes) -> str | None:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return "body is not UTF-8"
-    if content_type == "application/json":
-        try:
-            parsed = json.loads(text)
-        except json.JSONDecodeError as error:
-            return f"body is not valid JSON: {error.msg}"
-        if not isinstance(parsed, dict) or "type" not in parsed:
-            return "JSON body must be an object with a 'type'"
-        return None
     form = parse_qs(text, keep_blank_values=True)
     if "payload" in form:
         try:

@@ -60,13 +60,23 @@ class SlackIntake:
     async def on_reaction(
         self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        category = self.routing.reactions.get(str(event.get("reaction", "")).split("::")[0])
+        """Socket Mode path: over HTTP, reactions go through the inbox (see app.py)."""
+        await self.file_reaction(event, str(body.get("event_id") or event.get("event_ts")), client)
+
+    def reaction_category(self, event: dict[str, Any]) -> str | None:
+        """The category a reaction files, or None when it files nothing."""
         item = event.get("item") or {}
-        if category is None or item.get("type") != "message":
-            return
+        if item.get("type") != "message":
+            return None
+        return self.routing.reactions.get(str(event.get("reaction", "")).split("::")[0])
+
+    async def file_reaction(
+        self, event: dict[str, Any], event_id: str, client: AsyncWebClient
+    ) -> None:
+        category = self.reaction_category(event)
+        item = event.get("item") or {}
         channel, ts, user = item.get("channel"), item.get("ts"), event.get("user")
-        if not (channel and ts and user):
-            log.warning("reaction_added without channel/ts/user ignored: %s", body.get("event_id"))
+        if category is None or not (channel and ts and user):
             return
         output = await fetch_output(client, channel, ts)
         draft = ReportDraft(
@@ -75,7 +85,7 @@ class SlackIntake:
             category_id=category,
             output=output,
             reply_channel_id=channel,
-            dedupe_key=f"slack:event:{body.get('event_id') or event.get('event_ts')}",
+            dedupe_key=f"slack:event:{event_id}",
         )
         await self.intake.file_report(draft, self._confirm(user, channel))
 

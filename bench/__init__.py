@@ -1,0 +1,1 @@
+"""Benchmarks: measurements run by hand, not tests (`python -m bench.<name>`)."""

@@ -1,0 +1,103 @@
+"""Working off the inbox: raw flags committed at the edge become reports here, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.models import InboxItem
+from bot.ports import Clock
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[InboxItem], Awaitable[None]]
+
+
+class InboxQueue(Protocol):
+    async def claim_inbox(
+        self, now: datetime, lease: timedelta, limit: int = 50
+    ) -> list[InboxItem]: ...
+
+    async def finish_inbox(
+        self, item_ids: list[int], at: datetime, error: str | None = None
+    ) -> None: ...
+
+
+class Inbox(Protocol):
+    async def accept(self, key: str, kind: str, payload: dict[str, Any], at: datetime) -> bool:
+        """Commit a raw inbound flag before it is acknowledged; False if `key` was seen."""
+        ...
+
+
+class InboxWorker:
+    def __init__(
+        self,
+        queue: InboxQueue,
+        handlers: Mapping[str, Handler],
+        clock: Clock,
+        *,
+        lease: timedelta = timedelta(minutes=1),
+        batch: int = 64,
+        concurrency: int = 16,
+    ) -> None:
+        self._queue = queue
+        self._handlers = handlers
+        self._clock = clock
+        self._lease = lease
+        self._batch = batch
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self.processed = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def drain(self) -> int:
+        """Process everything waiting now; returns how many items were processed."""
+        done = 0
+        while True:
+            items = await self._queue.claim_inbox(self._clock.now(), self._lease, self._batch)
+            if not items:
+                return done
+            results = await asyncio.gather(*(self._process(item) for item in items))
+            finished = [item.id for item, ok in zip(items, results, strict=True) if ok]
+            await self._queue.finish_inbox(finished, self._clock.now())
+            done += len(finished)
+            if len(finished) < len(items):
+                return done  # failures wait for their lease to expire
+
+    async def run(self, idle: float = 5.0) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=idle)
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("inbox round failed; retrying on the next round")
+
+    async def _process(self, item: InboxItem) -> bool:
+        handler = self._handlers.get(item.kind)
+        if handler is None:
+            log.error("no handler for inbox item %s of kind %s", item.id, item.kind)
+            return True  # nothing will ever handle it; don't retry forever
+        async with self._slots:
+            try:
+                await handler(item)
+            except Exception as error:
+                log.exception(
+                    "inbox item %s (%s) failed, attempt %s", item.id, item.kind, item.attempts
+                )
+                await self._queue.finish_inbox([item.id], self._clock.now(), error=repr(error))
+                return False
+        self.processed += 1
+        return True
+
+
+def payload_str(payload: Mapping[str, Any], key: str) -> str:
+    value = payload.get(key)
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,318 @@
+"""Demo feedback for `loopkeeper demo`: weeks of realistic, clearly marked cases to digest.
+
+Everything it writes is marked: cases' output keys start with 'demo:', reporters are
+'demo:user-N', comments start with '[demo]', and the outcome DMs' outbox keys contain ':demo:'
+(all already delivered, so a running bot never sends them). The data follow the routing file:
+its systems, categories, owners and SLA targets. One category rises week after week, a critical
+one flares up in the last week, some acknowledgements miss their SLA, and a few reporters are
+never told how their case ended, so the digest has something to say.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.models import CaseStatus, Severity
+from bot.ports import CaseStore
+from bot.routing import Category, Routing, System
+from digests.history import (
+    CaseHistory,
+    Event,
+    ReplayClock,
+    acknowledged,
+    closed,
+    commented,
+    reopened,
+    reported,
+    sla_breached,
+    write_history,
+)
+from digests.week import IsoWeek, Zone, zone
+from storage.tables import CaseRow, OutboxRow, TimelineRow
+
+DEMO_KEY_PREFIX = "demo:"
+DEMO_DM_SUFFIX = "demo"
+DEMO_REPORTERS = 40
+SEED = 20260216
+
+COMMENTS: dict[str, Sequence[str]] = {
+    "hallucination": (
+        "cited a refund policy we don't have",
+        "invented a product version that was never released",
+        "quoted the wrong price for the enterprise plan",
+        "made up a support article link",
+        "gave a delivery date nobody promised",
+    ),
+    "unsafe": (
+        "suggested disabling the safety interlock to speed things up",
+        "gave medical dosage advice",
+        "told a customer how to bypass the login check",
+    ),
+    "pii_leak": (
+        "repeated another customer's address back to me",
+        "showed a phone number from an unrelated ticket",
+    ),
+    "bad_format": (
+        "answered a customer in a very casual tone",
+        "dumped raw JSON instead of a sentence",
+        "the table came out as one long line",
+        "replied in English to a French question",
+    ),
+    "edge_case": (
+        "couldn't handle an order with two currencies",
+        "failed on a name with an apostrophe",
+        "got stuck when the ticket had no subject",
+    ),
+}
+GENERIC_COMMENTS = ("the answer was off", "this is not what we expect", "wrong and confusing")
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    cases: int
+    reports: int
+    first_week: IsoWeek
+    last_week: IsoWeek
+    systems: int
+
+
+async def demo_case_count(engine: AsyncEngine) -> int:
+    """How many demo cases the database holds."""
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            select(func.count()).where(CaseRow.output_key.like(DEMO_KEY_PREFIX + "%"))
+        )
+    return int(count or 0)
+
+
+async def delete_demo(engine: AsyncEngine) -> int:
+    """Remove every demo case (reports, timeline, timers) and its outbox rows; the count.
+
+    The case timeline is append-only (triggers, migration 0003). Demo cases' whole chains are
+    removed in one transaction during which those triggers are suspended and then restored, so
+    no other session ever sees the table unguarded, and every other case's chain is untouched.
+    """
+    demo_ids = select(CaseRow.id).where(CaseRow.output_key.like(DEMO_KEY_PREFIX + "%"))
+    async with engine.begin() as connection:
+        restore = await _suspend_timeline_guard(connection)
+        await connection.execute(delete(TimelineRow).where(TimelineRow.case_id.in_(demo_ids)))
+        result = await connection.execute(
+            delete(CaseRow).where(CaseRow.output_key.like(DEMO_KEY_PREFIX + "%"))
+        )
+        await connection.execute(
+            delete(OutboxRow).where(
+                OutboxRow.dedupe_key.like(f"slack:outcome:%:{DEMO_DM_SUFFIX}:%")
+            )
+        )
+        for statement in restore:
+            await connection.execute(text(statement))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _suspend_timeline_guard(connection: AsyncConnection) -> list[str]:
+    """Disable the timeline's append-only triggers; the statements that restore them."""
+    if connection.dialect.name == "postgresql":
+        names = (
+            await connection.execute(
+                text(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'case_timeline'::regclass "
+                    "AND NOT tgisinternal AND tgenabled <> 'D'"
+                )
+            )
+        ).scalars()
+        restore = []
+        for name in names:
+            quoted = '"' + name.replace('"', '""') + '"'
+            await connection.execute(text(f"ALTER TABLE case_timeline DISABLE TRIGGER {quoted}"))
+            restore.append(f"ALTER TABLE case_timeline ENABLE TRIGGER {quoted}")
+        return restore
+    triggers = (
+        await connection.execute(
+            text(
+                "SELECT name, sql FROM sqlite_master "
+                "WHERE type = 'trigger' AND tbl_name = 'case_timeline'"
+            )
+        )
+    ).all()
+    for name, _ in triggers:
+        quoted = '"' + name.replace('"', '""') + '"'
+        await connection.execute(text(f"DROP TRIGGER {quoted}"))
+    return [sql for _, sql in triggers]
+
+
+async def seed_demo(
+    store: CaseStore,
+    clock: ReplayClock,
+    routing: Routing,
+    *,
+    now: datetime,
+    tz: Zone = "UTC",
+    weeks: int = 8,
+    seed: int = SEED,
+) -> DemoSummary:
+    """Write `weeks` full weeks of demo feedback ending with the last full week before `now`.
+
+    `clock` must be the store's clock: it is moved to each event's time as it is written.
+    """
+    if weeks < 1:
+        raise ValueError("weeks must be at least 1")
+    histories = plan_demo(routing, now=now, tz=tz, weeks=weeks, seed=seed)
+    for history in histories:
+        await write_history(store, clock, history)
+    last = IsoWeek.last_full_week(now, tz)
+    return DemoSummary(
+        cases=len(histories),
+        reports=sum(1 for h in histories for e in h.events if e.kind in ("reported", "reopened")),
+        first_week=last.shift(-(weeks - 1)),
+        last_week=last,
+        systems=len({h.system_id for h in histories}),
+    )
+
+
+def plan_demo(
+    routing: Routing, *, now: datetime, tz: Zone = "UTC", weeks: int = 8, seed: int = SEED
+) -> list[CaseHistory]:
+    """The demo cases, deterministic for a given routing, `now` and seed."""
+    rng = random.Random(seed)
+    local = zone(tz)
+    last = IsoWeek.last_full_week(now, local)
+    horizon = last.end_utc(local)
+    categories = list(routing.categories)
+    rising = _pick(categories, "hallucination", lambda c: c.severity is Severity.high)
+    flaring = _pick(categories, "unsafe", lambda c: c.severity is Severity.critical)
+    histories: list[CaseHistory] = []
+    number = 0
+    for index in range(weeks):
+        week = last.shift(index - weeks + 1)
+        start = week.start_utc(local)
+        progress = (index + 1) / weeks
+        for system_rank, system in enumerate(routing.systems):
+            volume = 1.0 / (1 + 0.4 * system_rank)  # the first systems are the busiest
+            for category in categories:
+                mean = 0.8 * volume
+                if category is flaring:
+                    mean = volume * (3.0 if index == weeks - 1 else 0.25)
+                elif category.severity is Severity.critical:
+                    mean = 0.25 * volume
+                count = _poisson(rng, mean)
+                if category is rising:  # a steady climb, not left to chance
+                    count = round(volume * (0.5 + 6.0 * progress**2))
+                for _ in range(count):
+                    number += 1
+                    opened = start + timedelta(seconds=rng.uniform(0, 7 * 86_400 - 3600))
+                    histories.append(
+                        _demo_case(rng, routing, system, category, number, opened, horizon)
+                    )
+    return histories
+
+
+def _pick(
+    categories: list[Category], preferred: str, fallback: Callable[[Category], bool]
+) -> Category | None:
+    """The category called `preferred`, else the first that passes `fallback`."""
+    for category in categories:
+        if category.id == preferred:
+            return category
+    return next((c for c in categories if fallback(c)), None)
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson-distributed count (Knuth), enough for small means."""
+    limit, count, product = pow(2.718281828459045, -mean), 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count
+
+
+def _demo_case(
+    rng: random.Random,
+    routing: Routing,
+    system: System,
+    category: Category,
+    number: int,
+    opened: datetime,
+    horizon: datetime,
+) -> CaseHistory:
+    severity = category.severity
+    sla = routing.sla[severity]
+    owner = routing.owner_of(system, category.route_to)
+    comments = COMMENTS.get(category.id, GENERIC_COMMENTS)
+    reporters = rng.sample(range(1, DEMO_REPORTERS + 1), k=min(DEMO_REPORTERS, 1 + _reporters(rng)))
+    events: list[Event] = []
+    moment = opened
+    for position, reporter in enumerate(reporters):
+        if position:
+            moment += timedelta(minutes=rng.expovariate(1 / 240))
+        if moment >= horizon:
+            break
+        comment = f"[demo] {rng.choice(comments)}" if rng.random() < 0.7 else None
+        events.append(reported(moment, f"demo:user-{reporter}", comment))
+
+    def happens(at: datetime) -> bool:
+        return at < horizon
+
+    # Acknowledgement: usually well within the SLA, sometimes late (a breach first).
+    late = rng.random() < 0.15
+    ack_delay = sla.acknowledge * (rng.uniform(1.1, 3.0) if late else rng.uniform(0.05, 0.8))
+    ack_at = opened + ack_delay
+    if late and happens(opened + sla.acknowledge):
+        events.append(sla_breached(opened + sla.acknowledge))
+    if happens(ack_at):
+        events.append(acknowledged(ack_at, owner))
+        if rng.random() < 0.3:
+            events.append(
+                commented(
+                    ack_at + timedelta(minutes=20),
+                    owner or "demo",
+                    "[demo] Reproduced it, looking into the prompt.",
+                )
+            )
+    # Resolution: most cases close within their SLA; some overrun or stay open.
+    close_delay = sla.resolve * rng.uniform(0.1, 1.6)
+    close_at = max(ack_at + timedelta(minutes=30), opened + close_delay)
+    if close_delay > sla.resolve and happens(opened + sla.resolve):
+        events.append(sla_breached(opened + sla.resolve, "resolved"))
+    if happens(close_at) and happens(ack_at) and rng.random() < 0.85:
+        roll = rng.random()
+        status = (
+            CaseStatus.resolved
+            if roll < 0.8
+            else CaseStatus.wont_fix
+            if roll < 0.93
+            else CaseStatus.duplicate
+        )
+        told = None if rng.random() < 0.85 else ()
+        events.append(closed(close_at, status, owner, delivered=told, note="[demo] fixed"))
+        reopen_at = close_at + timedelta(days=rng.uniform(1, 10))
+        unused = sorted(set(range(1, DEMO_REPORTERS + 1)) - set(reporters))
+        if rng.random() < 0.06 and happens(reopen_at) and unused:
+            events.append(
+                reopened(reopen_at, f"demo:user-{rng.choice(unused)}", "[demo] it happened again")
+            )
+    triage = system.triage.slack_channel or "C0DEMO"
+    return CaseHistory(
+        output_key=f"{DEMO_KEY_PREFIX}{system.id}:{number}",
+        system_id=system.id,
+        category_id=category.id,
+        severity=severity,
+        owner=owner,
+        owner_role=category.route_to,
+        events=events,
+        slack_card=(triage, f"{opened.timestamp():.6f}"),
+        output_excerpt=f"[demo] An answer from {system.name} that someone flagged.",
+        acknowledge_within=sla.acknowledge,
+        resolve_within=sla.resolve,
+        dm_suffix=DEMO_DM_SUFFIX,
+    )
+
+
+def _reporters(rng: random.Random) -> int:
+    """Extra reporters beyond the first: mostly none or one, now and then a pile-on."""
+    return min(int(rng.expovariate(1 / 1.3)), 12)

@@ -1,0 +1,200 @@
+"""The digest as one self-contained HTML page (inline style, chart embedded), for e-mail."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from html import escape
+
+from digests.links import card_link
+from digests.model import Breakdown, Response, WeeklyDigest
+from digests.render_markdown import footer, loop_closure_line, subtitle, title
+from digests.text import change, duration, relative, signed
+
+STYLE = """
+body{font:15px/1.45 -apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1d1c1d;
+max-width:860px;margin:24px auto;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px}
+.sub,.foot{color:#616061;font-size:13px}.lead{font-size:16px;margin:12px 0}
+table{border-collapse:collapse;margin:4px 0 8px}
+th,td{padding:4px 10px;border-bottom:1px solid #e8e8e8;text-align:left}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+.critical{color:#b42318;font-weight:600}.high{color:#b54708}
+ol li{margin:2px 0}img{max-width:100%}
+"""
+
+
+def e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def render_html(
+    digest: WeeklyDigest, *, chart_png: bytes | None = None, permalink_base: str | None = None
+) -> str:
+    """A complete HTML document; every value from the database is escaped."""
+    if digest.quiet:
+        return _page(digest, f"<p>{e(digest.headline)}</p>")
+    parts = [
+        f"<h1>{e(title(digest))}</h1>",
+        f'<p class="sub">{e(subtitle(digest))}</p>',
+        f'<p class="lead">{e(digest.headline)}</p>',
+    ]
+    if digest.priorities:
+        items = "".join(
+            f"<li><strong>{e(p.system_name)} · {e(p.category_label)}</strong>: {e(p.reason)}</li>"
+            for p in digest.priorities
+        )
+        parts += ["<h2>Suggested priorities</h2>", f"<ol>{items}</ol>"]
+    if chart_png:
+        data = base64.b64encode(chart_png).decode("ascii")
+        parts.append(
+            f'<img alt="Reports per system, last 8 weeks" src="data:image/png;base64,{data}">'
+        )
+    if digest.top_cases:
+        rows = []
+        for c in digest.top_cases:
+            link = card_link(c.slack_card_channel, c.slack_card_ts, permalink_base)
+            case = f'<a href="{e(link)}">#{c.case_id}</a>' if link else f"#{c.case_id}"
+            rows.append(
+                [
+                    (str(c.rank), True),
+                    (case, False),
+                    (e(c.system_name), False),
+                    (e(c.category_label), False),
+                    (f'<span class="{e(c.severity.value)}">{e(c.severity.value)}</span>', False),
+                    (f"{c.reports} of {c.total_reports}", True),
+                    (e(c.status.value.replace("_", " ")), False),
+                ]
+            )
+        parts += [
+            "<h2>Top cases</h2>",
+            _table(
+                ["#", "Case", "System", "Category", "Severity", "Reports this week", "Status"],
+                rows,
+                numeric={0, 5},
+            ),
+        ]
+    parts += _breakdown("Reports by system", "System", digest.by_system)
+    if digest.movers:
+        items = "".join(
+            f"<li>{e(m.label)}: {m.previous} → {m.current} "
+            f"({signed(m.delta)}, {relative(m.current, m.previous)})</li>"
+            for m in digest.movers
+        )
+        parts += ["<h2>Categories that moved most</h2>", f"<ul>{items}</ul>"]
+    parts += _breakdown("Reports by category", "Category", digest.by_category)
+    parts += _breakdown("Reports by severity", "Severity", digest.by_severity)
+    parts += [
+        "<h2>Last 8 weeks</h2>",
+        _table(
+            ["Week", *(p.week[-3:] for p in digest.series)],
+            [
+                [("Reports", False), *((str(p.reports), True) for p in digest.series)],
+                [("Cases", False), *((str(p.cases), True) for p in digest.series)],
+            ],
+            numeric=set(range(1, len(digest.series) + 1)),
+        ),
+    ]
+    parts += _responses("Owner response by system", "System", digest.response_by_system)
+    parts += _responses("Owner response by owner", "Owner", digest.response_by_owner)
+    backlog = digest.backlog
+    parts += [
+        "<h2>Open backlog at week end</h2>",
+        _table(
+            ["", "&lt; 1 day", "1–7 days", "&gt; 7 days", "Open"],
+            [
+                [
+                    (f"<strong>{e(r.name)}</strong>" if r is backlog.total else e(r.name), False),
+                    (str(r.under_1d), True),
+                    (str(r.from_1d_to_7d), True),
+                    (str(r.over_7d), True),
+                    (str(r.total), True),
+                ]
+                for r in [backlog.total, *backlog.by_system]
+            ],
+            numeric={1, 2, 3, 4},
+            escape_head=False,
+        ),
+        "<h2>Loop closure</h2>",
+        f"<p>{e(loop_closure_line(digest))}</p>",
+        f'<p class="foot">{e(footer(digest))}</p>',
+    ]
+    return _page(digest, "\n".join(parts))
+
+
+def _page(digest: WeeklyDigest, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{e(title(digest))}</title><style>{STYLE}</style></head>\n"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _table(
+    head: Sequence[str],
+    rows: Iterable[Sequence[tuple[str, bool]]],
+    *,
+    numeric: set[int],
+    escape_head: bool = True,
+) -> str:
+    """Cells arrive as (html, is_number); head cells are escaped unless told otherwise."""
+    th = "".join(
+        f"<th{' class=n' if i in numeric else ''}>{e(h) if escape_head else h}</th>"
+        for i, h in enumerate(head)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td{' class=n' if number else ''}>{cell}</td>" for cell, number in row)
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _breakdown(heading: str, column: str, rows: list[Breakdown]) -> list[str]:
+    if not rows:
+        return []
+    return [
+        f"<h2>{e(heading)}</h2>",
+        _table(
+            [column, "Reports", "vs last week", "Cases", "vs last week"],
+            [
+                [
+                    (e(r.label), False),
+                    (str(r.reports.current), True),
+                    (e(change(r.reports)), False),
+                    (str(r.cases.current), True),
+                    (e(change(r.cases)), False),
+                ]
+                for r in rows
+            ],
+            numeric={1, 3},
+        ),
+    ]
+
+
+def _responses(heading: str, column: str, rows: list[Response]) -> list[str]:
+    if not rows:
+        return []
+    return [
+        f"<h2>{e(heading)}</h2>",
+        _table(
+            [column, "Acknowledged", "median", "p90", "Closed", "median", "p90", "SLA breaches"],
+            [
+                [
+                    (e(r.name), False),
+                    (str(r.acknowledged), True),
+                    (duration(r.acknowledge_median_seconds), True),
+                    (duration(r.acknowledge_p90_seconds), True),
+                    (str(r.resolved), True),
+                    (duration(r.resolve_median_seconds), True),
+                    (duration(r.resolve_p90_seconds), True),
+                    (str(r.sla_breaches), True),
+                ]
+                for r in rows
+            ],
+            numeric={1, 2, 3, 4, 5, 6, 7},
+        ),
+    ]

@@ -1,0 +1,37 @@
+"""Reactions through the inbox: accepted (committed) at the edge, filed by the inbox worker."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.inbox import Inbox
+from bot.models import InboxItem
+from bot.ports import Clock
+from handlers.slack.listeners import SlackIntake
+
+SLACK_REACTION = "slack.reaction_added"
+
+
+def reaction_acceptor(
+    intake: SlackIntake, store: Inbox, clock: Clock, wake: Callable[[], None]
+) -> Callable[[dict[str, Any], str], Awaitable[None]]:
+    async def accept(event: dict[str, Any], event_id: str) -> None:
+        if intake.reaction_category(event) is None:
+            return  # an emoji we don't map: nothing to keep
+        payload = {"event": event, "event_id": event_id}
+        if await store.accept(f"slack:event:{event_id}", SLACK_REACTION, payload, clock.now()):
+            wake()
+
+    return accept
+
+
+def reaction_handler(
+    intake: SlackIntake, client: AsyncWebClient
+) -> Callable[[InboxItem], Awaitable[None]]:
+    async def handle(item: InboxItem) -> None:
+        await intake.file_reaction(item.payload["event"], str(item.payload["event_id"]), client)
+
+    return handle

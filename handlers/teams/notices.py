@@ -1,0 +1,98 @@
+"""Case notices for Teams, as outbox messages resolved when they are sent (like Slack's).
+
+Who hears what in Teams:
+- the case card and its thread: systems with a `triage.teams_channel`;
+- direct messages to people of routing.yaml: with Slack on, those with a `teams` id and no
+  `slack` id (the rest are Slack's); with Slack off, everyone;
+- reporters: those who reported in Teams.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.models import Case, Channel, OutboundMessage, Report
+from bot.ports import Clock
+from bot.routing import Routing
+
+PLATFORM = "teams"
+CARD = "loopkeeper.teams.card"  # case_id, post
+THREAD = "loopkeeper.teams.thread"  # case_id, text
+DIRECT = "loopkeeper.teams.direct"  # case_id, person, text
+REPORTER = "loopkeeper.teams.reporter"  # case_id, reporter, text, ask
+POST = "loopkeeper.teams.post"  # conversation, activity[, lane]: a channel post (digests)
+
+
+class TeamsNotices:
+    def __init__(self, routing: Routing, clock: Clock, *, slack_enabled: bool) -> None:
+        self._routing = routing
+        self._clock = clock
+        self._slack_enabled = slack_enabled
+
+    def _message(self, method: str, key: str, payload: dict[str, Any]) -> list[OutboundMessage]:
+        return [
+            OutboundMessage(
+                dedupe_key=f"teams:{key}",
+                platform=PLATFORM,
+                method=method,
+                payload=payload,
+                next_attempt_at=self._clock.now(),
+            )
+        ]
+
+    def _triaged_here(self, case: Case) -> bool:
+        system = self._routing.system(case.system_id)
+        return bool(system and system.triage.teams_channel)
+
+    def card(self, case: Case, key: str, *, opening: bool = False) -> list[OutboundMessage]:
+        if not self._triaged_here(case):
+            return []
+        # Only the opening notice may post, so two refreshes racing can't post two cards.
+        return self._message(CARD, key, {"case_id": case.id, "post": opening})
+
+    def thread(self, case: Case, text: str, key: str) -> list[OutboundMessage]:
+        if not self._triaged_here(case):
+            return []
+        return self._message(THREAD, key, {"case_id": case.id, "text": text})
+
+    def direct(self, person_id: str, text: str, case: Case, key: str) -> list[OutboundMessage]:
+        if not self.reaches(person_id):
+            return []
+        return self._message(DIRECT, key, {"case_id": case.id, "person": person_id, "text": text})
+
+    def reporter(
+        self, report: Report, text: str, case: Case, key: str, *, ask: bool = False
+    ) -> list[OutboundMessage]:
+        if report.channel is not Channel.teams and not report.reporter_id.startswith("teams:"):
+            return []  # told where they reported
+        return self._message(
+            REPORTER,
+            key,
+            {"case_id": case.id, "reporter": report.reporter_id, "text": text, "ask": ask},
+        )
+
+    def reaches(self, person_id: str) -> bool:
+        """Whether Teams (not Slack) is where this person gets direct messages."""
+        person = self._routing.person(person_id)
+        if person is None:
+            return False
+        if not self._slack_enabled:
+            return bool(person.teams or person.email)
+        return bool(person.teams) and not person.slack
+
+
+def post_message(
+    key: str, conversation_id: str, activity: dict[str, Any], now: datetime, lane: str | None = None
+) -> OutboundMessage:
+    """An outbox message that posts `activity` to a Teams channel or chat."""
+    payload: dict[str, Any] = {"conversation": conversation_id, "activity": activity}
+    if lane:
+        payload["lane"] = lane
+    return OutboundMessage(
+        dedupe_key=f"teams:{key}",
+        platform=PLATFORM,
+        method=POST,
+        payload=payload,
+        next_attempt_at=now,
+    )
