@@ -203,6 +203,15 @@ def _describe_connections(settings: Settings, base: str) -> None:
             "SLACK_SIGNING_SECRET (Request URL: https://<public host>/slack/events) or "
             "SLACK_APP_TOKEN (Socket Mode, no public URL needed). See README → Connect to Slack."
         )
+    if not settings.teams_enabled:
+        out.print("Teams: off (LOOPKEEPER_TEAMS=off).")
+    elif settings.teams_emulator_mode:
+        out.print(
+            f"Teams: local emulator mode at {base}/api/messages (no MICROSOFT_APP_ID: "
+            "unauthenticated, loopback clients only). See deploy/teams/README.md."
+        )
+    else:
+        out.print(f"Teams: Bot Framework messages at {base}/api/messages (tokens checked).")
     if settings.ingest_token:
         out.print(f"Ingest API: POST {base}/api/v1/reports (bearer token).")
     else:
@@ -595,6 +604,40 @@ def demo(
         f"{_plural(summary.systems, 'AI system', 'AI systems')} over "
         f"{_plural(weeks, 'week', 'weeks')} ({summary.first_week} to {summary.last_week}) "
         f"into {escape(shown)}. Try: loopkeeper digest",
+        highlight=False,
+    )
+
+
+# --- Teams: the app package ---------------------------------------------------------------------
+
+
+@app.command("teams-package")
+def teams_package(
+    app_id: Annotated[
+        str | None,
+        typer.Option("--app-id", help="Microsoft app id of the bot (default: $MICROSOFT_APP_ID)"),
+    ] = None,
+    out_path: Annotated[
+        Path, typer.Option("--out", help="where to write the zip (default: ./loopkeeper-teams.zip)")
+    ] = Path("loopkeeper-teams.zip"),
+) -> None:
+    """Write the Teams app package (manifest.json + icons) with the bot's app id filled in."""
+    from handlers.teams.app_package import is_app_id, write_package
+
+    chosen = app_id or _settings().microsoft_app_id
+    if not chosen:
+        err.print(
+            "No app id: pass --app-id or set MICROSOFT_APP_ID to the bot's Microsoft app id "
+            "(Azure Bot → Configuration). See deploy/teams/README.md."
+        )
+        raise typer.Exit(1)
+    if not is_app_id(chosen):
+        err.print(f"'{escape(chosen)}' is not a Microsoft app id: it must be a GUID.")
+        raise typer.Exit(1)
+    written = write_package(chosen, out_path)
+    out.print(
+        f"Wrote {escape(str(written))} for app {chosen}. Upload it in Teams: "
+        "Apps → Manage your apps → Upload an app.",
         highlight=False,
     )
 

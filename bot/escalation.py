@@ -55,8 +55,7 @@ def plan(routing: Routing, case: Case) -> list[Timer]:
 
 
 async def schedule(tx: CaseTransaction, routing: Routing, case: Case) -> None:
-    for timer in plan(routing, case):
-        await tx.schedule_timer(timer)
+    await tx.schedule_timers(plan(routing, case))
 
 
 class TimerService:

@@ -181,7 +181,10 @@ async def build_runtime(
     bolt_app = None
     publishers: list[Publisher] = []
     inbox_handlers: dict[str, InboxHandler] = {}
-    inbox = InboxWorker(store, inbox_handlers, clock)
+    # SQLite has one writer: a few reports at a time keep the acks' inserts from queueing.
+    inbox = InboxWorker(
+        store, inbox_handlers, clock, concurrency=2 if store.engine.dialect.name == "sqlite" else 16
+    )
     if client is not None and directory is not None:
         publishers.append(publish_to_slack)
         senders["slack"] = SlackSender(client, CaseMessenger(routing, store, client, directory))

@@ -75,6 +75,10 @@ class CaseTransaction(Protocol):
         """Add a timer; False when one with the same key exists."""
         ...
 
+    async def schedule_timers(self, timers: list[Timer]) -> None:
+        """Add timers at once; ones whose key exists are left as they are."""
+        ...
+
     async def finish_timer(self, timer_id: int, at: datetime) -> bool:
         """Mark a timer fired; False if it already was (another worker got there first)."""
         ...

@@ -52,6 +52,39 @@ class _UtcClock:
         return datetime.now(UTC)
 
 
+class WriterLock:
+    """SQLite's single writer, in one process; urgent writers (an ack waits) go first."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._urgent = 0
+        self._no_urgent = asyncio.Event()
+        self._no_urgent.set()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        if urgent:
+            self._urgent += 1
+            self._no_urgent.clear()
+            try:
+                await self._lock.acquire()
+            finally:
+                self._urgent -= 1
+                if self._urgent == 0:
+                    self._no_urgent.set()
+        else:
+            while True:
+                await self._no_urgent.wait()
+                await self._lock.acquire()
+                if self._urgent == 0:
+                    break
+                self._lock.release()  # an urgent writer arrived meanwhile: it goes first
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
 class SqlCaseTransaction:
     """One unit of work over one session; `SqlCaseStore.transaction` commits or rolls it back."""
 
@@ -197,6 +230,17 @@ class SqlCaseTransaction:
         )
         return (await self._session.execute(statement)).first() is not None
 
+    async def schedule_timers(self, timers: list[Timer]) -> None:
+        """Add timers in one statement; ones whose key exists are left as they are."""
+        if not timers:
+            return
+        statement = (
+            _insert(self._dialect, TimerRow)
+            .values([timer.model_dump(exclude={"id"}) for timer in timers])
+            .on_conflict_do_nothing(index_elements=[TimerRow.key])
+        )
+        await self._session.execute(statement)
+
     async def finish_timer(self, timer_id: int, at: datetime) -> bool:
         """Mark a timer fired; False if it already was (another worker got there first)."""
         result = await self._session.execute(
@@ -250,7 +294,7 @@ class SqlCaseStore:
         self.engine = engine
         self._clock: Clock = clock or _UtcClock()
         sqlite_db = engine.dialect.name == "sqlite"
-        self._write_lock = asyncio.Lock() if sqlite_db else None
+        self._write_lock = WriterLock() if sqlite_db else None
         write_engine = (
             engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) if sqlite_db else engine
         )
@@ -349,7 +393,8 @@ class SqlCaseStore:
             .on_conflict_do_nothing(index_elements=[InboxRow.key])
             .returning(InboxRow.id)
         )
-        async with self._write_session() as session:
+        # Slack is waiting for this one: it goes before queued background writes.
+        async with self._write_session(urgent=True) as session:
             return (await session.execute(statement)).first() is not None
 
     async def claim_inbox(
@@ -642,10 +687,10 @@ class SqlCaseStore:
         await self.engine.dispose()
 
     @contextlib.asynccontextmanager
-    async def _write_session(self) -> AsyncIterator[AsyncSession]:
+    async def _write_session(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
         async with contextlib.AsyncExitStack() as stack:
             if self._write_lock is not None:
-                await stack.enter_async_context(self._write_lock)
+                await stack.enter_async_context(self._write_lock.hold(urgent=urgent))
             session = await stack.enter_async_context(self._write_sessions())
             await stack.enter_async_context(session.begin())
             yield session
