@@ -262,13 +262,6 @@ class TeamsBotUnderTest(BotUnderTest):
         )
         return await self.post_activity(activity)
 
-    def card_id(self, conversation: str = TRIAGE, nth: int = 0) -> str:
-        """The activity id of the nth card the bot posted (not replied) to a channel."""
-        posts = [
-            s for s in self.connector.to(conversation) if s.kind == "send" and card_of(s.activity)
-        ]
-        return str(posts[nth].activity_id)
-
     def latest_card(self, conversation: str, activity_id: str) -> dict[str, Any]:
         """The card as Teams shows it now: the last update of the post, else the post."""
         for sent in reversed(self.connector.to(conversation)):

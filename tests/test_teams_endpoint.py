@@ -18,18 +18,20 @@ from bot.cli import app
 from bot.clock import ManualClock
 from bot.main import build_runtime
 from bot.settings import Settings
+from tests import teams_harness
 from tests.fake_connector import FakeConnector
 from tests.harness import now_utc
-from tests.teams_harness import (  # noqa: F401  (fixtures)
+from tests.teams_harness import (
     CHAT,
-    TRIAGE,
     TeamsBotUnderTest,
     account,
     ai_message,
-    connector,
-    teams_bot,
     teams_routing,
 )
+
+# The Teams fixtures, by assignment: pytest finds fixtures among a module's names.
+connector = teams_harness.connector
+teams_bot = teams_harness.teams_bot
 
 APP_ID = "3f1c2b7a-0000-4000-8000-00000000b07a"
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.models import Case, Channel
+from tests import teams_harness
 from tests.fake_connector import Sent, card_of
-from tests.teams_harness import (  # noqa: F401  (fixtures)
+from tests.teams_harness import (
     CHAT,
     HELPER_BOT,
     HELPERS,
@@ -16,9 +17,11 @@ from tests.teams_harness import (  # noqa: F401  (fixtures)
     account,
     ai_message,
     card_texts,
-    connector,
-    teams_bot,
 )
+
+# The Teams fixtures, by assignment: pytest finds fixtures among a module's names.
+connector = teams_harness.connector
+teams_bot = teams_harness.teams_bot
 
 DAN = account("dan")
 EVE = account("eve")

@@ -19,6 +19,7 @@ from botbuilder.schema import (
     Activity,
     ChannelAccount,
     ConversationParameters,
+    Mention,
 )
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
@@ -128,7 +129,7 @@ class BotConnector:
 
     async def send(self, service_url: str, conversation_id: str, activity: dict[str, Any]) -> str:
         """Post an activity to a conversation; its new id."""
-        message = Activity().deserialize(activity)
+        message = _activity(activity)
         response = await self._call(
             service_url,
             "send",
@@ -140,7 +141,7 @@ class BotConnector:
         self, service_url: str, conversation_id: str, activity_id: str, activity: dict[str, Any]
     ) -> str:
         """Post an activity in the thread of `activity_id`."""
-        message = Activity().deserialize({**activity, "replyToId": activity_id})
+        message = _activity({**activity, "replyToId": activity_id})
         response = await self._call(
             service_url,
             "reply",
@@ -152,7 +153,7 @@ class BotConnector:
         self, service_url: str, conversation_id: str, activity_id: str, activity: dict[str, Any]
     ) -> None:
         """Replace an activity the bot posted (a card refreshed for everyone)."""
-        message = Activity().deserialize({**activity, "id": activity_id})
+        message = _activity({**activity, "id": activity_id})
         await self._call(
             service_url,
             "update",
@@ -216,6 +217,26 @@ class BotConnector:
             if not token:
                 break
         return found
+
+
+def _activity(activity: dict[str, Any]) -> Activity:
+    """An Activity model of a JSON activity, its @mentions kept (plain Entity models would be
+    sent as `{"type": "mention"}` alone)."""
+    message = Activity().deserialize(activity)
+    mentions = [
+        Mention(
+            mentioned=ChannelAccount(
+                id=entity["mentioned"].get("id"), name=entity["mentioned"].get("name")
+            ),
+            text=entity.get("text"),
+            type="mention",
+        )
+        for entity in activity.get("entities") or []
+        if entity.get("type") == "mention" and isinstance(entity.get("mentioned"), dict)
+    ]
+    if mentions:
+        message.entities = [e for e in message.entities or [] if e.type != "mention"] + mentions
+    return message
 
 
 def _delivery_error(what: str, error: HttpOperationError) -> DeliveryError:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 PLATFORM = "teams"
 MISS_RETRY = timedelta(hours=1)
+LOOKUP_TIMEOUT = 3.0  # seconds
 
 
 class TeamsDirectory:
@@ -115,9 +117,12 @@ class TeamsDirectory:
         )
         where = str(team or conversation).split(";messageid=", 1)[0]
         try:
-            member = await self._connector.member(str(service_url), where, user_id)
-        except DeliveryError as error:
-            log.warning("looking up Teams member %s failed: %s", user_id, error)
+            # On an invoke's path (Teams waits 5 s at most): better unknown than too late.
+            member = await asyncio.wait_for(
+                self._connector.member(str(service_url), where, user_id), LOOKUP_TIMEOUT
+            )
+        except (DeliveryError, TimeoutError) as error:
+            log.warning("looking up Teams member %s failed: %r", user_id, error)
             return None
         if member is None:
             return None

@@ -138,6 +138,8 @@ class TeamsSender:
         user_id = await self._directory.teams_user(person_id)
         if user_id is None:
             raise DeliveryError(f"{person_id} has no Teams account we can find", permanent=True)
+        known = await self._store.teams_user(user_id)  # an Entra object id → their Teams id
+        user_id = known.user_id if known else user_id
         person = self._routing.person(person_id)
         name = person.display if person else person_id
         await self._to_user(case, user_id, name, cards.text_message(text), text)
