@@ -398,10 +398,6 @@ class DigestFormat(enum.StrEnum):
     html = "html"
 
 
-POST_ARGUMENTS = ("engine", "settings", "routing", "digest", "weekly", "week", "now")
-"""What `digest --post` offers `digests.post.post_digest`, by keyword; it takes what it names."""
-
-
 def _load_routing_quietly(settings: Settings) -> Routing:
     """The routing file, or the built-in example when there is none (said on stderr, so that
     stdout carries only the rendered output)."""
@@ -464,8 +460,6 @@ def digest_command(
     ] = False,
 ) -> None:
     """Render the weekly digest: what went wrong, what is trending, who responded, what next."""
-    import importlib.util
-
     from digests.week import IsoWeek
 
     settings = _settings()
@@ -477,32 +471,19 @@ def digest_command(
         chosen = IsoWeek.parse(week) if week else IsoWeek.last_full_week(now, zone)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--week") from None
-    poster: Callable[..., Any] | None = None
-    if post:
-        if importlib.util.find_spec("digests.post") is None:
-            err.print(
-                "Cannot post: posting a digest needs the bot's Slack settings and its poster "
-                "(digests.post), which this installation does not have. "
-                "Print it with --format markdown, json or html instead."
-            )
-            raise typer.Exit(1)
-        from digests.post import post_digest  # type: ignore[import-not-found,unused-ignore]
-
-        poster = post_digest
+    teams_connected = settings.teams_enabled and settings.microsoft_app_id
+    if post and not (settings.slack_enabled or teams_connected):
+        err.print("Cannot post: connect Slack or Teams first (see README → Connect to Slack).")
+        raise typer.Exit(1)
 
     async def work(engine: AsyncEngine) -> str:
+        if post:
+            from digests.post import post_digest
+
+            return await post_digest(settings, routing, digest, chosen)
         from digests.aggregate import build_digest
 
         weekly = await build_digest(engine, routing, digest, chosen, now)
-        if poster is not None:
-            offered = {
-                "engine": engine, "settings": settings, "routing": routing, "digest": digest,
-                "weekly": weekly, "week": chosen, "now": now,
-            }  # fmt: skip
-            result = await _call_with(poster, offered)
-            if isinstance(result, str):
-                return result
-            return f"Posted digest '{digest.name}' for {chosen}."
         return _render_digest(weekly, output_format)
 
     result = _on_database(settings.database_url, work)
@@ -510,17 +491,6 @@ def digest_command(
         out.print(escape(result), highlight=False)
     else:
         typer.echo(result, nl=not result.endswith("\n"))
-
-
-async def _call_with(function: Callable[..., Any], offered: dict[str, Any]) -> Any:
-    """Call `function` with the offered keyword arguments it declares; await it if async."""
-    import inspect
-
-    parameters = inspect.signature(function).parameters
-    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    arguments = {k: v for k, v in offered.items() if takes_all or k in parameters}
-    result = function(**arguments)
-    return await result if inspect.isawaitable(result) else result
 
 
 def _render_digest(weekly: WeeklyDigest, output_format: DigestFormat) -> str:

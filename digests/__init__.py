@@ -1,0 +1,9 @@
+"""The weekly digest: aggregation in SQL and rendering, no chat SDKs.
+
+- `digests.aggregate.build_digest(engine, routing, digest, week, now) -> WeeklyDigest`
+- `digests.week.IsoWeek`: ISO weeks in a digest's time zone, DST-correct
+- `digests.model`: the digest as pydantic models
+- renderers: `render_markdown`, `render_html`, `render_json`, `render_blocks` (Slack Block Kit),
+  `render_card` (Teams Adaptive Card 1.5), `digests.chart.render_chart` (PNG)
+- `digests.demo`: demo feedback for `loopkeeper demo`
+"""

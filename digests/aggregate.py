@@ -1,56 +1,34 @@
 """Compute a weekly digest with a handful of GROUP BY queries.
 
-The database does the counting: seven statements (`DigestQueries`), each returning a few grouped
-rows at most (per week × system × category × severity, per case for the top cases, per system and
-owner for response times), whatever the number of reports. Python then only sums and ranks those
-rows (`assemble`). The bench (bench/digest) times the same statements executed bare beside
-`build_digest`.
+The database does the counting: seven statements (`digests.queries.DigestQueries`), each
+returning a few grouped rows at most, whatever the number of reports. Python then only sums and
+ranks those rows (`assemble`). The bench (bench/digest) times the same statements executed bare
+beside `build_digest`.
 
-Percentiles: on PostgreSQL `percentile_cont` computes the median and 90th percentile in SQL
-(grouping sets: per system and per owner in one pass). SQLite has no percentile function, so
-there the query returns one row per case acknowledged or closed during the week, which are few
-(a week's worth of triage, not of reports), and the same linear interpolation runs in Python.
+Percentiles: PostgreSQL's percentile_cont in SQL; on SQLite, `percentile` below over the few
+per-case durations of the week (see digests/queries.py).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Float,
-    Integer,
-    Select,
-    String,
-    and_,
-    case,
-    cast,
-    distinct,
-    extract,
-    func,
-    literal_column,
-    or_,
-    select,
-    tuple_,
-)
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.models import Severity
 from bot.routing import Digest, Routing
 from digests.model import (
-    SEVERITY_WEIGHT,
     Backlog,
     BacklogRow,
     Breakdown,
     Change,
     LoopClosure,
     Mover,
-    Priority,
     Response,
     SystemRef,
     TopCase,
@@ -59,319 +37,19 @@ from digests.model import (
     WeeklyDigest,
     WeekPoint,
 )
-from digests.text import plural, quiet_line, times, trend
-from digests.week import IsoWeek, zone
-from storage.tables import CaseRow, OutboxRow, ReportRow, TimelineRow
+from digests.priorities import suggest_priorities
+from digests.queries import (
+    WEEKS_IN_SERIES,
+    DigestQueries,
+    QueryResults,
+    Window,
+    run_queries,
+)
+from digests.text import plural, quiet_line, trend
+from digests.week import IsoWeek
 
-WEEKS_IN_SERIES = 8
-TOP_CASES = 5
-MAX_PRIORITIES = 5
 MOVERS = 3
-MAX_TREND_BOOST = 4.0
-OUTCOME_PREFIX = "slack:outcome:"
-"""Reporter outcome DMs: 'slack:outcome:{case_id}:{report_id}:…' (handlers/slack/notices.py)."""
-OUTCOME_SLACK = timedelta(hours=1)
-"""Outcome messages are enqueued in the transaction that closes the case; this much either side
-of the week is searched for them, however the clock moved inside that transaction."""
-
-AnySelect = Select[*tuple[Any, ...]]
-_Statement = TypeVar("_Statement", bound=AnySelect)
-
 SEVERITY_ORDER = (Severity.critical, Severity.high, Severity.medium, Severity.low)
-
-
-@dataclass(frozen=True)
-class Window:
-    """The instants a digest counts between, all UTC."""
-
-    week: IsoWeek
-    tz: tzinfo
-    bounds: tuple[datetime, ...]
-    """WEEKS_IN_SERIES + 1 instants: bounds[i] starts week `week - 7 + i`; the last ends `week`."""
-    now: datetime
-
-    @classmethod
-    def of(cls, week: IsoWeek, tz: tzinfo | str, now: datetime) -> Window:
-        local = zone(tz)
-        first = week.shift(-(WEEKS_IN_SERIES - 1))
-        bounds = tuple(first.shift(i).start_utc(local) for i in range(WEEKS_IN_SERIES + 1))
-        return cls(week=week, tz=local, bounds=bounds, now=now.astimezone(UTC))
-
-    @property
-    def start(self) -> datetime:
-        return self.bounds[-2]
-
-    @property
-    def end(self) -> datetime:
-        return self.bounds[-1]
-
-    @property
-    def previous_start(self) -> datetime:
-        return self.bounds[-3]
-
-    @property
-    def as_of(self) -> datetime:
-        """When the backlog is measured: the week's end, or now for the week in progress."""
-        return min(self.end, self.now)
-
-
-def _opened() -> ColumnElement[datetime]:
-    """When a case's current round of triage began: its creation or its latest reopening."""
-    return func.coalesce(CaseRow.reopened_at, CaseRow.created_at)
-
-
-def _within(column: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
-    return and_(column >= start, column < end)
-
-
-def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-class DigestQueries:
-    """The statements one digest needs, by name; `build_digest` runs them in this order."""
-
-    def __init__(self, dialect: str, window: Window, system_ids: Sequence[str] | None) -> None:
-        self.dialect = dialect
-        self.window = window
-        self.system_ids = list(system_ids) if system_ids is not None else None
-
-    def statements(self) -> dict[str, AnySelect]:
-        return {
-            "series": self.series(),
-            "reporters": self.reporters(),
-            "top_cases": self.top_cases(),
-            "cases": self.cases(),
-            "timeline": self.timeline(),
-            "response": self.response(),
-            "loop_closure": self.loop_closure(),
-        }
-
-    def _scoped(self, statement: _Statement) -> _Statement:
-        if self.system_ids is None:
-            return statement
-        return statement.where(CaseRow.system_id.in_(self.system_ids))
-
-    def series(self) -> AnySelect:
-        """Reports and cases per week of the series × case system × category × severity."""
-        w = self.window
-        last = len(w.bounds) - 2
-        bucket = case(
-            *((ReportRow.created_at >= w.bounds[i], i) for i in range(last, 0, -1)), else_=0
-        )
-        rows = self._scoped(
-            select(
-                bucket.label("bucket"),
-                CaseRow.system_id,
-                CaseRow.category_id,
-                CaseRow.severity,
-                ReportRow.case_id,
-            )
-            .join(CaseRow, CaseRow.id == ReportRow.case_id)
-            .where(_within(ReportRow.created_at, w.bounds[0], w.end))
-        ).subquery()
-        keys = (rows.c.bucket, rows.c.system_id, rows.c.category_id, rows.c.severity)
-        return select(
-            *keys,
-            func.count().label("reports"),
-            func.count(distinct(rows.c.case_id)).label("cases"),
-        ).group_by(*keys)
-
-    def reporters(self) -> AnySelect:
-        """Distinct reporters this week (bucket 1) and last week (bucket 0)."""
-        w = self.window
-        statement = select(
-            case((ReportRow.created_at >= w.start, 1), else_=0).label("bucket"),
-            ReportRow.reporter_id,
-        ).where(_within(ReportRow.created_at, w.previous_start, w.end))
-        if self.system_ids is not None:
-            statement = self._scoped(statement.join(CaseRow, CaseRow.id == ReportRow.case_id))
-        rows = statement.subquery()
-        return select(rows.c.bucket, func.count(distinct(rows.c.reporter_id))).group_by(
-            rows.c.bucket
-        )
-
-    def top_cases(self, limit: int = TOP_CASES) -> AnySelect:
-        """The cases with the highest reports-this-week × severity weight."""
-        w = self.window
-        weight = case(*((CaseRow.severity == s, SEVERITY_WEIGHT[s]) for s in Severity), else_=1)
-        reports = func.count(ReportRow.id).label("reports")
-        score = (func.count(ReportRow.id) * weight).label("score")
-        return (
-            self._scoped(
-                select(
-                    CaseRow.id,
-                    CaseRow.system_id,
-                    CaseRow.category_id,
-                    CaseRow.severity,
-                    CaseRow.status,
-                    CaseRow.report_count,
-                    _opened().label("opened_at"),
-                    CaseRow.owner,
-                    CaseRow.slack_card_channel,
-                    CaseRow.slack_card_ts,
-                    CaseRow.output_permalink,
-                    reports,
-                    score,
-                )
-                .join(ReportRow, ReportRow.case_id == CaseRow.id)
-                .where(_within(ReportRow.created_at, w.start, w.end))
-            )
-            .group_by(CaseRow.id)
-            .order_by(score.desc(), reports.desc(), CaseRow.id)
-            .limit(limit)
-        )
-
-    def cases(self) -> AnySelect:
-        """Per system × category: opened, acknowledged and closed this week; backlog by age."""
-        w = self.window
-        opened = _opened()
-        as_of = w.as_of
-        open_then = and_(
-            opened < as_of, or_(CaseRow.closed_at.is_(None), CaseRow.closed_at >= as_of)
-        )
-        day_old, week_old = as_of - timedelta(days=1), as_of - timedelta(days=7)
-        return (
-            self._scoped(
-                select(
-                    CaseRow.system_id,
-                    CaseRow.category_id,
-                    _count_if(_within(CaseRow.created_at, w.start, w.end)).label("new"),
-                    _count_if(_within(CaseRow.acknowledged_at, w.start, w.end)).label(
-                        "acknowledged"
-                    ),
-                    _count_if(_within(CaseRow.closed_at, w.start, w.end)).label("closed"),
-                    _count_if(and_(open_then, opened > day_old)).label("under_1d"),
-                    _count_if(and_(open_then, opened <= day_old, opened >= week_old)).label(
-                        "from_1d_to_7d"
-                    ),
-                    _count_if(and_(open_then, opened < week_old)).label("over_7d"),
-                ).where(
-                    CaseRow.created_at < w.end,
-                    or_(CaseRow.closed_at.is_(None), CaseRow.closed_at >= w.start),
-                )
-            )
-        ).group_by(CaseRow.system_id, CaseRow.category_id)
-
-    def timeline(self) -> AnySelect:
-        """Timeline entries this week per kind × system × category × owner."""
-        w = self.window
-        keys = (TimelineRow.kind, CaseRow.system_id, CaseRow.category_id, CaseRow.owner)
-        return (
-            self._scoped(
-                select(
-                    *keys,
-                    func.count().label("entries"),
-                    func.count(distinct(TimelineRow.case_id)).label("cases"),
-                )
-                .join(CaseRow, CaseRow.id == TimelineRow.case_id)
-                .where(_within(TimelineRow.at, w.start, w.end))
-            )
-        ).group_by(*keys)
-
-    def response(self) -> AnySelect:
-        """Time to acknowledge and to resolve, per system and per owner.
-
-        PostgreSQL: median and p90 in SQL. SQLite: the durations' endpoints, one row per case
-        acknowledged or closed this week, for `percentile` to interpolate.
-        """
-        w = self.window
-        opened = _opened()
-        acknowledged = _within(CaseRow.acknowledged_at, w.start, w.end)
-        closed = _within(CaseRow.closed_at, w.start, w.end)
-        if self.dialect != "postgresql":
-            return self._scoped(
-                select(
-                    CaseRow.system_id,
-                    CaseRow.owner,
-                    opened.label("opened_at"),
-                    CaseRow.acknowledged_at,
-                    CaseRow.closed_at,
-                ).where(or_(acknowledged, closed))
-            )
-        ack = case((acknowledged, cast(extract("epoch", CaseRow.acknowledged_at - opened), Float)))
-        close = case((closed, cast(extract("epoch", CaseRow.closed_at - opened), Float)))
-        rows = self._scoped(
-            select(
-                CaseRow.system_id,
-                CaseRow.owner,
-                ack.label("ack"),
-                close.label("close"),
-            ).where(or_(acknowledged, closed))
-        ).subquery()
-
-        def pct(fraction: str, column: Any) -> Any:
-            return func.percentile_cont(literal_column(fraction)).within_group(column)
-
-        return select(
-            func.grouping(rows.c.system_id).label("by_owner"),
-            rows.c.system_id,
-            rows.c.owner,
-            func.count(rows.c.ack).label("acknowledged"),
-            pct("0.5", rows.c.ack).label("ack_median"),
-            pct("0.9", rows.c.ack).label("ack_p90"),
-            func.count(rows.c.close).label("resolved"),
-            pct("0.5", rows.c.close).label("close_median"),
-            pct("0.9", rows.c.close).label("close_p90"),
-        ).group_by(func.grouping_sets(tuple_(rows.c.system_id), tuple_(rows.c.owner)))
-
-    def loop_closure(self) -> AnySelect:
-        """Per system: cases closed this week whose every outcome DM was delivered.
-
-        (How many were closed comes from `cases`.) Driven from this week's outcome messages,
-        grouped per case, then joined to their cases by id: a hash join on PostgreSQL, rowid
-        look-ups on SQLite.
-        """
-        w = self.window
-        key = OutboxRow.dedupe_key
-        start = len(OUTCOME_PREFIX) + 1
-        if self.dialect == "postgresql":
-            case_key: ColumnElement[str] = func.split_part(key, ":", 3)
-        else:
-            case_key = func.substr(key, start, func.instr(func.substr(key, start), ":") - 1)
-        messages = (
-            select(case_key.label("case_key"), OutboxRow.delivered_at)
-            .where(
-                key.like(OUTCOME_PREFIX + "%"),
-                _within(OutboxRow.created_at, w.start - OUTCOME_SLACK, w.end + OUTCOME_SLACK),
-            )
-            .subquery()
-        )
-        outcomes = (
-            select(
-                messages.c.case_key,
-                func.count().label("messages"),
-                func.count(messages.c.delivered_at).label("delivered"),
-            )
-            .group_by(messages.c.case_key)
-            .subquery()
-        )
-        if self.dialect == "postgresql":
-            same_case = cast(CaseRow.id, String) == outcomes.c.case_key
-        else:
-            same_case = CaseRow.id == cast(outcomes.c.case_key, Integer)
-        return (
-            self._scoped(
-                select(CaseRow.system_id, func.count().label("all_told"))
-                .select_from(outcomes)
-                .join(CaseRow, same_case)
-                .where(
-                    _within(CaseRow.closed_at, w.start, w.end),
-                    outcomes.c.messages == outcomes.c.delivered,
-                )
-            )
-        ).group_by(CaseRow.system_id)
-
-
-QueryResults = Mapping[str, Sequence[Any]]
-
-
-async def run_queries(connection: AsyncConnection, queries: DigestQueries) -> dict[str, list[Any]]:
-    """Execute every statement and fetch its rows (the bare SQL a digest needs)."""
-    results: dict[str, list[Any]] = {}
-    for name, statement in queries.statements().items():
-        results[name] = list((await connection.execute(statement)).all())
-    return results
 
 
 async def build_digest(
@@ -693,7 +371,7 @@ def assemble(
         open_by_group[(row.system_id, row.category_id)] += (
             int(row.under_1d) + int(row.from_1d_to_7d) + int(row.over_7d)
         )
-    priorities = _priorities(
+    priorities = suggest_priorities(
         series_rows,
         breaches_by_group,
         open_by_group,
@@ -745,97 +423,4 @@ def _headline(totals: Totals) -> str:
     )
 
 
-def _priorities(
-    series_rows: Sequence[Any],
-    breaches: Mapping[tuple[str, str], int],
-    open_cases: Mapping[tuple[str, str], int],
-    names: Mapping[str, str],
-    category_label: Any,
-    routing: Routing,
-) -> list[Priority]:
-    """What to fix first: each system × category scored by severity weight × (this week's
-    reports × how fast they rose, capped at 4×, + SLA breaches), with a one-line reason."""
-    this, last = WEEKS_IN_SERIES - 1, WEEKS_IN_SERIES - 2
-    current: dict[tuple[str, str], int] = defaultdict(int)
-    previous: dict[tuple[str, str], int] = defaultdict(int)
-    group_cases: dict[tuple[str, str], int] = defaultdict(int)
-    severity: dict[tuple[str, str], Severity] = {}
-    for row in series_rows:
-        group = (row.system_id, row.category_id)
-        if row.bucket == this:
-            current[group] += int(row.reports)
-            group_cases[group] += int(row.cases)
-            found = Severity(row.severity)
-            severity[group] = Severity.highest(found, severity.get(group, found))
-        elif row.bucket == last:
-            previous[group] += int(row.reports)
-    candidates = []
-    for group in {*current, *(g for g, n in breaches.items() if n)}:
-        system_id, category_id = group
-        if group not in severity:
-            category = routing.category(category_id)
-            severity[group] = category.severity if category else Severity.medium
-        reports, before, breached = (
-            current.get(group, 0),
-            previous.get(group, 0),
-            breaches.get(group, 0),
-        )
-        boost = min(MAX_TREND_BOOST, max(1.0, reports / max(before, 1)))
-        score = SEVERITY_WEIGHT[severity[group]] * (reports * boost + breached)
-        candidates.append(
-            Priority(
-                rank=0,
-                system_id=system_id,
-                system_name=names.get(system_id, system_id),
-                category_id=category_id,
-                category_label=category_label(category_id),
-                severity=severity[group],
-                reports=reports,
-                previous_reports=before,
-                cases=group_cases.get(group, 0),
-                open_cases=open_cases.get(group, 0),
-                sla_breaches=breached,
-                score=round(score, 2),
-                reason=_reason(
-                    reports, before, severity[group], breached, open_cases.get(group, 0)
-                ),
-            )
-        )
-    candidates.sort(
-        key=lambda p: (-p.score, -p.reports, -p.severity.rank, p.system_id, p.category_id)
-    )
-    return [
-        p.model_copy(update={"rank": rank})
-        for rank, p in enumerate(candidates[:MAX_PRIORITIES], start=1)
-    ]
-
-
-def _reason(reports: int, previous: int, severity: Severity, breaches: int, open_cases: int) -> str:
-    """ "14 reports, critical, up 3× on last week, 2 SLA breaches, 5 still open"."""
-    parts = [plural(reports, "report") if reports else "no new reports", severity.value]
-    if reports:
-        if previous == 0:
-            parts.append("new this week")
-        elif reports >= 2 * previous:
-            parts.append(f"up {times(reports / previous)} on last week")
-        elif reports > previous:
-            parts.append(f"up from {previous} last week")
-        elif reports == previous:
-            parts.append("as many as last week")
-        else:
-            parts.append(f"down from {previous} last week")
-    if breaches:
-        parts.append(plural(breaches, "SLA breach", "SLA breaches"))
-    if open_cases:
-        parts.append(f"{open_cases} still open")
-    return ", ".join(parts)
-
-
-__all__ = [
-    "DigestQueries",
-    "Window",
-    "assemble",
-    "build_digest",
-    "percentile",
-    "run_queries",
-]
+__all__ = ["assemble", "build_digest", "percentile"]

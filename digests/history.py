@@ -24,8 +24,8 @@ from bot.models import (
 )
 from bot.ports import CaseStore, CaseTransaction
 
-REPORTER_DM = "loopkeeper.reporter"
-"""The outbox method of a direct message to a reporter (handlers/slack/notices.py)."""
+REPORTER_DM = {"slack": "loopkeeper.reporter", "teams": "loopkeeper.teams.reporter"}
+"""The outbox method of a direct message to a reporter, per platform (handlers/*/notices.py)."""
 DELIVERY_DELAY = timedelta(seconds=20)
 CLOSING = frozenset({CaseStatus.resolved, CaseStatus.wont_fix, CaseStatus.duplicate})
 
@@ -104,6 +104,8 @@ class CaseHistory:
     output_excerpt: str | None = None
     acknowledge_within: timedelta | None = None
     resolve_within: timedelta | None = None
+    dm_platform: str = "slack"
+    """Where reporters are told how it ended: outcome DMs are '{platform}:outcome:…' rows."""
     dm_suffix: str = "history"
     """Part of each outcome DM's dedupe key: 'slack:outcome:{case}:{report}:{suffix}:{time}'."""
 
@@ -260,11 +262,12 @@ class _Writer:
             await self.tx.enqueue(
                 OutboundMessage(
                     dedupe_key=(
-                        f"slack:outcome:{self.case_id}:{report.id}:{self.history.dm_suffix}"
+                        f"{self.history.dm_platform}:outcome:{self.case_id}:{report.id}:"
+                        f"{self.history.dm_suffix}"
                         f":{event.at:%Y%m%dT%H%M%S}"
                     ),
-                    platform="slack",
-                    method=REPORTER_DM,
+                    platform=self.history.dm_platform,
+                    method=REPORTER_DM.get(self.history.dm_platform, REPORTER_DM["slack"]),
                     payload={
                         "case_id": self.case_id,
                         "slack_id": None,

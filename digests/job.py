@@ -92,16 +92,17 @@ class DigestJob:
         log.info("digest %s for %s queued%s", run.digest, run.week, " (late)" if late else "")
         return 1
 
-    async def post_now(self, digest: Digest, week: IsoWeek) -> int:
-        """Queue a digest on demand (`loopkeeper digest --post`), outside the schedule."""
+    async def post_now(self, digest: Digest, week: IsoWeek) -> list[str]:
+        """Queue a digest on demand (`loopkeeper digest --post`); returns the messages' keys."""
         now = self._clock.now()
         weekly = await build_digest(self._store.engine, self._routing, digest, week, now)
         key = f"digest:{digest.name}:{week}:manual:{now.isoformat()}"
-        queued = 0
+        queued: list[str] = []
         async with self._store.transaction() as tx:
             for publish in self._publishers:
                 for message in publish(digest, weekly, key=key, note=None, now=now):
-                    queued += await tx.enqueue(message)
+                    if await tx.enqueue(message):
+                        queued.append(message.dedupe_key)
         if queued and self._on_enqueued:
             self._on_enqueued()
         return queued

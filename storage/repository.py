@@ -431,6 +431,16 @@ class SqlCaseStore:
                 update(InboxRow).where(InboxRow.id.in_(item_ids)).values(**values)
             )
 
+    async def undelivered(self, dedupe_keys: list[str]) -> int:
+        """How many of these outbox messages are not delivered yet."""
+        async with self._read_sessions() as session:
+            query = (
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(OutboxRow.dedupe_key.in_(dedupe_keys), OutboxRow.delivered_at.is_(None))
+            )
+            return int(await session.scalar(query) or 0)
+
     async def inbox_pending(self) -> int:
         async with self._read_sessions() as session:
             query = (

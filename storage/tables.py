@@ -131,6 +131,7 @@ class ReportRow(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "reporter_id", name="uq_reports_case_id_reporter_id"),
         Index("ix_reports_reporter_id_created_at", "reporter_id", "created_at"),
+        Index("ix_reports_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
@@ -162,6 +163,7 @@ class TimelineRow(Base):
     __table_args__ = (
         Index("ix_case_timeline_case_id_at", "case_id", "at"),
         Index("ix_case_timeline_case_id_id", "case_id", "id"),
+        Index("ix_case_timeline_at", "at"),
         # A chain never forks: one successor per entry (and one first entry) per case.
         UniqueConstraint("case_id", "prev_hash", name="uq_case_timeline_case_id_prev_hash"),
     )
@@ -190,6 +192,7 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_delivered_at_next_attempt_at", "delivered_at", "next_attempt_at"),
+        Index("ix_outbox_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)

@@ -389,6 +389,19 @@ async def test_week_in_progress_measures_backlog_now(database_url: str) -> None:
     assert (total.under_1d, total.from_1d_to_7d, total.over_7d) == (2, 2, 1)
 
 
+async def test_reporters_told_in_teams_count_too(database_url: str) -> None:
+    told = case(21, H, "bad_format", LOW, "erin", PROMPT,
+                reported(at(10, 9), "teams:u1"), reported(at(10, 10), "teams:u2"),
+                closed(at(11, 9)))  # fmt: skip
+    untold = case(22, H, "bad_format", LOW, "erin", PROMPT,
+                  reported(at(10, 9), "teams:u3"),
+                  closed(at(12, 9), delivered=[False]))  # fmt: skip
+    teams = [CaseHistory(**{**vars(h), "dm_platform": "teams"}) for h in (told, untold)]
+    await seed(database_url, teams)
+    closure = (await digest_of(database_url)).loop_closure
+    assert (closure.closed_cases, closure.all_told) == (2, 1)
+
+
 def test_percentile_interpolates_like_postgresql() -> None:
     assert percentile([], 0.5) is None
     assert percentile([7.0], 0.9) == 7.0

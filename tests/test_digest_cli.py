@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.machinery
 import json
-import sys
-import types
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -18,6 +14,7 @@ from bot.cli import app
 from digests.week import IsoWeek
 from storage.database import create_engine
 from storage.tables import CaseRow, OutboxRow, ReportRow, TimelineRow
+from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.test_digest import FIXTURE, ROUTING_YAML, seed
 
 
@@ -89,34 +86,31 @@ async def test_digest_needs_a_migrated_database(tmp_path: Path) -> None:
     assert "No database at" in result.output
 
 
-async def test_post_without_a_poster_says_what_it_needs(
-    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "digests.post", None)  # find_spec → None
+async def test_post_without_a_platform_says_what_it_needs(env: dict[str, str]) -> None:
     result = await run_cli(env, "digest", "--post")
     assert result.exit_code == 1
-    assert "posting a digest needs the bot's Slack settings" in result.output
+    assert "connect Slack or Teams first" in result.output
 
 
-async def test_post_calls_the_poster_with_what_it_asks_for(
-    env: dict[str, str], database_url: str, monkeypatch: pytest.MonkeyPatch
+async def test_post_sends_the_digest_and_its_chart_to_slack(
+    env: dict[str, str], database_url: str, slack: FakeSlack
 ) -> None:
     await seed(database_url, FIXTURE)
-    calls: list[dict[str, Any]] = []
+    slack_env = {
+        **env,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": "test-signing-secret-0123456789",
+        "SLACK_API_URL": slack.url,
+        "LOOPKEEPER_TEAMS": "off",
+    }
 
-    async def post_digest(digest: Any, weekly: Any, week: Any) -> str:
-        calls.append({"digest": digest, "weekly": weekly, "week": week})
-        return f"Posted {week} to {digest.slack_channel}."
+    result = await run_cli(slack_env, "digest", "--week", "2026-W07", "--post")
 
-    poster = types.ModuleType("digests.post")
-    poster.__spec__ = importlib.machinery.ModuleSpec("digests.post", None)
-    poster.post_digest = post_digest  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "digests.post", poster)
-    result = await run_cli(env, "digest", "--week", "2026-W07", "--post")
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "Posted 2026-W07 to C0CONDUCT."
-    assert calls[0]["week"] == IsoWeek(2026, 7)
-    assert calls[0]["weekly"].totals.reports.current == 16
+    assert "Posted digest 'weekly' for 2026-W07" in result.output
+    [posted] = [c for c in slack.calls_to("chat.postMessage") if c.get("blocks")]
+    assert posted["blocks"][0]["text"]["text"] == "Weekly AI feedback digest · 2026-W07"
+    assert [b[:4] for b in slack.uploads.values()] == [b"\x89PNG"]
 
 
 async def test_demo_then_digest(env: dict[str, str], database_url: str) -> None:

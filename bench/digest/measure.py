@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 
 from bench.digest.data import NOW, WEEK, bench_routing
 from bench.digest.load import asyncpg_dsn, sqlite_path
-from digests.aggregate import DigestQueries, Window, build_digest
+from digests.aggregate import build_digest
+from digests.queries import DigestQueries, Window
 from storage.database import create_engine
 
 

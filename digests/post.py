@@ -1,0 +1,31 @@
+"""`loopkeeper digest --post`: queue a digest on every configured platform and deliver it."""
+
+from __future__ import annotations
+
+from bot.routing import Digest, Routing
+from bot.settings import Settings
+from digests.week import IsoWeek
+
+
+async def post_digest(settings: Settings, routing: Routing, digest: Digest, week: IsoWeek) -> str:
+    from bot.main import build_runtime
+
+    runtime = await build_runtime(settings, routing)
+    try:
+        queued = await runtime.digests.post_now(digest, week)
+        if not queued:
+            return (
+                f"Nothing to post: digest '{digest.name}' has no channel on a connected platform "
+                "(set slack_channel/teams_channel and the platform's credentials)."
+            )
+        # Delivering what is due also sends anything else waiting: it was due as well.
+        await runtime.dispatcher.drain()
+        pending = await runtime.store.undelivered(queued)
+    finally:
+        await runtime.close()
+    if pending:
+        return (
+            f"Queued digest '{digest.name}' for {week}: {pending} of {len(queued)} message(s) "
+            "could not be sent yet; the running bot (`loopkeeper serve`) will retry them."
+        )
+    return f"Posted digest '{digest.name}' for {week} ({len(queued)} message(s))."

@@ -1,0 +1,104 @@
+"""Suggested priorities: what to fix first, each with a one-line reason built from its numbers.
+
+Every system × category that had reports (or SLA breaches) this week is a candidate, scored
+severity weight × (reports this week × how fast they rose, capped at 4×, + SLA breaches).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from bot.models import Severity
+from bot.routing import Routing
+from digests.model import SEVERITY_WEIGHT, Priority
+from digests.queries import WEEKS_IN_SERIES
+from digests.text import plural, times
+
+MAX_PRIORITIES = 5
+MAX_TREND_BOOST = 4.0
+
+
+def suggest_priorities(
+    series_rows: Sequence[Any],
+    breaches: Mapping[tuple[str, str], int],
+    open_cases: Mapping[tuple[str, str], int],
+    names: Mapping[str, str],
+    category_label: Callable[[str], str],
+    routing: Routing,
+) -> list[Priority]:
+    """What to fix first: each system × category scored by severity weight × (this week's
+    reports × how fast they rose, capped at 4×, + SLA breaches), with a one-line reason."""
+    this, last = WEEKS_IN_SERIES - 1, WEEKS_IN_SERIES - 2
+    current: dict[tuple[str, str], int] = defaultdict(int)
+    previous: dict[tuple[str, str], int] = defaultdict(int)
+    group_cases: dict[tuple[str, str], int] = defaultdict(int)
+    severity: dict[tuple[str, str], Severity] = {}
+    for row in series_rows:
+        group = (row.system_id, row.category_id)
+        if row.bucket == this:
+            current[group] += int(row.reports)
+            group_cases[group] += int(row.cases)
+            found = Severity(row.severity)
+            severity[group] = Severity.highest(found, severity.get(group, found))
+        elif row.bucket == last:
+            previous[group] += int(row.reports)
+    candidates = []
+    for group in {*current, *(g for g, n in breaches.items() if n)}:
+        system_id, category_id = group
+        if group not in severity:
+            category = routing.category(category_id)
+            severity[group] = category.severity if category else Severity.medium
+        reports, before, breached = (
+            current.get(group, 0),
+            previous.get(group, 0),
+            breaches.get(group, 0),
+        )
+        boost = min(MAX_TREND_BOOST, max(1.0, reports / max(before, 1)))
+        score = SEVERITY_WEIGHT[severity[group]] * (reports * boost + breached)
+        candidates.append(
+            Priority(
+                rank=0,
+                system_id=system_id,
+                system_name=names.get(system_id, system_id),
+                category_id=category_id,
+                category_label=category_label(category_id),
+                severity=severity[group],
+                reports=reports,
+                previous_reports=before,
+                cases=group_cases.get(group, 0),
+                open_cases=open_cases.get(group, 0),
+                sla_breaches=breached,
+                score=round(score, 2),
+                reason=reason(reports, before, severity[group], breached, open_cases.get(group, 0)),
+            )
+        )
+    candidates.sort(
+        key=lambda p: (-p.score, -p.reports, -p.severity.rank, p.system_id, p.category_id)
+    )
+    return [
+        p.model_copy(update={"rank": rank})
+        for rank, p in enumerate(candidates[:MAX_PRIORITIES], start=1)
+    ]
+
+
+def reason(reports: int, previous: int, severity: Severity, breaches: int, open_cases: int) -> str:
+    """ "14 reports, critical, up 3× on last week, 2 SLA breaches, 5 still open"."""
+    parts = [plural(reports, "report") if reports else "no new reports", severity.value]
+    if reports:
+        if previous == 0:
+            parts.append("new this week")
+        elif reports >= 2 * previous:
+            parts.append(f"up {times(reports / previous)} on last week")
+        elif reports > previous:
+            parts.append(f"up from {previous} last week")
+        elif reports == previous:
+            parts.append("as many as last week")
+        else:
+            parts.append(f"down from {previous} last week")
+    if breaches:
+        parts.append(plural(breaches, "SLA breach", "SLA breaches"))
+    if open_cases:
+        parts.append(f"{open_cases} still open")
+    return ", ".join(parts)
