@@ -157,6 +157,8 @@ def serve(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The ticker runs every few seconds: its "job executed" lines would drown everything else.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     from storage.database import redact_url
     from storage.migrate import upgrade
 

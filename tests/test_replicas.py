@@ -51,10 +51,11 @@ async def replicas(database_url: str, slack: FakeSlack, tmp_path: Path) -> Async
         "SLACK_API_URL": slack.url,
         "LOOPKEEPER_TICK_SECONDS": "0.2",
     }
-    processes, urls = [], []
+    processes, urls, logs = [], [], []
     for index in range(2):
         port = _free_port()
         log = (tmp_path / f"replica{index}.log").open("w")
+        logs.append(log)
         processes.append(
             await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -96,6 +97,8 @@ async def replicas(database_url: str, slack: FakeSlack, tmp_path: Path) -> Async
                 await asyncio.wait_for(process.wait(), timeout=10)
             except TimeoutError:
                 process.kill()
+        for log in logs:
+            log.close()
 
 
 async def test_two_replicas_post_each_card_and_escalation_once(
