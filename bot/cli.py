@@ -159,6 +159,7 @@ def serve(
     )
     # The ticker runs every few seconds: its "job executed" lines would drown everything else.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from storage.database import redact_url
     from storage.migrate import upgrade
 
