@@ -90,33 +90,39 @@ class TimerService:
             timers = await self._queue.claim_timers(self._clock.now(), self._lease, self._batch)
             if not timers:
                 break
-            for timer in timers:
-                try:
-                    acted += await self._fire(timer)
-                except Exception:  # one bad timer must not stop the others; its lease expires
-                    log.exception("timer %s failed; it will be retried", timer.key)
+            try:
+                acted += await self._fire_batch(timers)
+            except Exception:
+                # One bad timer must not hold up its batch: fire them one by one instead.
+                log.exception("firing a batch of %s timers failed; firing one by one", len(timers))
+                for timer in timers:
+                    try:
+                        acted += await self._fire_batch([timer])
+                    except Exception:  # its lease expires and a later tick retries it
+                        log.exception("timer %s failed; it will be retried", timer.key)
         if acted and self._on_enqueued:
             self._on_enqueued()
         return acted
 
-    async def _fire(self, timer: Timer) -> int:
-        assert timer.id is not None
+    async def _fire_batch(self, timers: list[Timer]) -> int:
+        """Fire claimed timers in one transaction, under their cases' row locks."""
         now = self._clock.now()
+        acted = 0
         async with self._store.transaction() as tx:
-            case = await tx.lock_case(timer.case_id)
-            # Under the case lock: if another worker fired it, or the case moved on, do nothing.
-            if (
-                not await tx.finish_timer(timer.id, now)
-                or case is None
-                or not self._active(timer, case)
-            ):
-                return 0
-            if timer.kind is TimerKind.escalation:
-                await self._escalate(tx, case, timer)
-            else:
-                await self._breach(tx, case, timer)
-        self.fired += 1
-        return 1
+            cases = await tx.lock_cases(sorted({t.case_id for t in timers}))
+            # If another worker fired a timer first, or its case moved on, it does nothing.
+            fired = await tx.finish_timers([t.id for t in timers if t.id is not None], now)
+            for timer in timers:
+                case = cases.get(timer.case_id)
+                if timer.id not in fired or case is None or not self._active(timer, case):
+                    continue
+                if timer.kind is TimerKind.escalation:
+                    await self._escalate(tx, case, timer)
+                else:
+                    await self._breach(tx, case, timer)
+                acted += 1
+        self.fired += acted
+        return acted
 
     def _active(self, timer: Timer, case: Case) -> bool:
         if timer.kind is TimerKind.escalation:

@@ -83,6 +83,14 @@ class CaseTransaction(Protocol):
         """Mark a timer fired; False if it already was (another worker got there first)."""
         ...
 
+    async def lock_cases(self, case_ids: list[int]) -> dict[int, Case]:
+        """Lock several cases at once (in id order); absent ones are left out."""
+        ...
+
+    async def finish_timers(self, timer_ids: list[int], at: datetime) -> set[int]:
+        """Mark timers fired; returns the ids this call fired (others were fired already)."""
+        ...
+
 
 class CaseStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[CaseTransaction]: ...

@@ -241,6 +241,45 @@ class SqlCaseTransaction:
         )
         await self._session.execute(statement)
 
+    async def lock_cases(self, case_ids: list[int]) -> dict[int, Case]:
+        """Lock these cases (in id order, so concurrent workers cannot deadlock) and read
+        their timeline chain heads, so appends to them need no further reads."""
+        if not case_ids:
+            return {}
+        rows = (
+            await self._session.scalars(
+                select(CaseRow)
+                .where(CaseRow.id.in_(sorted(case_ids)))
+                .order_by(CaseRow.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+        last = (
+            select(func.max(TimelineRow.id))
+            .where(TimelineRow.case_id.in_(case_ids))
+            .group_by(TimelineRow.case_id)
+        )
+        heads = await self._session.execute(
+            select(TimelineRow.case_id, TimelineRow.hash).where(TimelineRow.id.in_(last))
+        )
+        known = dict(heads.tuples().all())
+        for row in rows:
+            self._chain_heads[row.id] = known.get(row.id, GENESIS_HASH)
+        return {row.id: _case(row) for row in rows}
+
+    async def finish_timers(self, timer_ids: list[int], at: datetime) -> set[int]:
+        """Mark timers fired; returns the ids this call fired (others were fired already)."""
+        if not timer_ids:
+            return set()
+        result = await self._session.execute(
+            update(TimerRow)
+            .where(TimerRow.id.in_(timer_ids), TimerRow.fired_at.is_(None))
+            .values(fired_at=at)
+            .returning(TimerRow.id)
+        )
+        return set(result.scalars().all())
+
     async def finish_timer(self, timer_id: int, at: datetime) -> bool:
         """Mark a timer fired; False if it already was (another worker got there first)."""
         result = await self._session.execute(
