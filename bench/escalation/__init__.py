@@ -1,0 +1,1 @@
+"""`python -m bench.escalation`: flag → card latency and timer-claim throughput. Not a test."""

@@ -1,0 +1,6 @@
+"""Entry point: `python -m bench.escalation --help`."""
+
+from bench.escalation.cli import main
+
+if __name__ == "__main__":
+    main()
