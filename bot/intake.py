@@ -42,6 +42,27 @@ class FiledReport:
     reopened: bool
 
 
+def confirmation_text(filed: FiledReport, bold: str = "*") -> str:
+    """What the reporter is told, in the platform's markup for bold (`*` Slack, `**` Teams)."""
+    case = filed.case
+    owner = filed.owner.display if filed.owner else "nobody yet"
+    role = f" ({case.owner_role.value})" if case.owner_role else ""
+    if filed.report_updated:
+        lead = f"Updated your report on case #{case.id}"
+    elif filed.reopened:
+        lead = f"Thanks, case #{case.id} was closed and is now reopened"
+    elif filed.case_created:
+        lead = f"Thanks, your report opened case #{case.id}"
+    else:
+        others = case.report_count - 1
+        people = "person" if others == 1 else "people"
+        lead = f"Thanks, you joined case #{case.id} ({others} other {people} flagged this too)"
+    return (
+        f"{lead}: {bold}{filed.category.label}{bold}, {case.severity.value} severity, "
+        f"for {bold}{filed.attribution.system.name}{bold}, routed to {bold}{owner}{bold}{role}."
+    )
+
+
 Confirmation = Callable[[FiledReport], Sequence[OutboundMessage]]
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bot.intake import FiledReport
+from bot.intake import confirmation_text as report_confirmation
 from bot.models import Severity
 from bot.ports import ReportWithCase
 from bot.routing import Routing
@@ -130,24 +131,7 @@ def _fit_metadata(metadata: dict[str, Any]) -> str:
 
 
 def confirmation_text(filed: FiledReport) -> str:
-    case = filed.case
-    owner = filed.owner.display if filed.owner else "nobody yet"
-    role = f" ({case.owner_role.value})" if case.owner_role else ""
-    system = filed.attribution.system.name
-    if filed.report_updated:
-        lead = f"Updated your report on case #{case.id}"
-    elif filed.reopened:
-        lead = f"Thanks, case #{case.id} was closed and is now reopened"
-    elif filed.case_created:
-        lead = f"Thanks, your report opened case #{case.id}"
-    else:
-        others = case.report_count - 1
-        people = "person" if others == 1 else "people"
-        lead = f"Thanks, you joined case #{case.id} ({others} other {people} flagged this too)"
-    return (
-        f"{lead}: *{filed.category.label}*, {case.severity.value} severity, "
-        f"for *{system}*, routed to *{owner}*{role}."
-    )
+    return report_confirmation(filed, bold="*")
 
 
 def confirmation_blocks(filed: FiledReport) -> list[dict[str, Any]]:

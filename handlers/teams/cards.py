@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.intake import FiledReport
+from bot.intake import confirmation_text as report_confirmation
 from bot.lifecycle import STATUS_WORDS
 from bot.models import Case, CaseStatus, Report, Role, Severity
 from bot.routing import Routing
@@ -210,23 +211,7 @@ def report_form(
 
 def confirmation_text(filed: FiledReport) -> str:
     case = filed.case
-    owner = filed.owner.display if filed.owner else "nobody yet"
-    role = f" ({case.owner_role.value})" if case.owner_role else ""
-    system = filed.attribution.system.name
-    if filed.report_updated:
-        lead = f"Updated your report on case #{case.id}"
-    elif filed.reopened:
-        lead = f"Thanks, case #{case.id} was closed and is now reopened"
-    elif filed.case_created:
-        lead = f"Thanks, your report opened case #{case.id}"
-    else:
-        others = case.report_count - 1
-        people = "person" if others == 1 else "people"
-        lead = f"Thanks, you joined case #{case.id} ({others} other {people} flagged this too)"
-    text = (
-        f"{lead}: **{filed.category.label}**, {case.severity.value} severity, "
-        f"for **{system}**, routed to **{owner}**{role}."
-    )
+    text = report_confirmation(filed, bold="**")
     if case.trace_id:
         text += f" Trace `{case.trace_id}`."
     return text
