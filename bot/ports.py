@@ -107,6 +107,10 @@ class CaseStore(Protocol):
 
     async def timeline(self, case_id: int) -> list[TimelineEntry]: ...
 
+    async def reports_of(self, case_id: int) -> list[Report]:
+        """A case's reports, oldest first."""
+        ...
+
     async def case_for_card(self, channel: str, ts: str) -> Case | None:
         """The case whose Slack card is the message `ts` in `channel`."""
         ...

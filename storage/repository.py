@@ -470,6 +470,14 @@ class SqlCaseStore:
                 update(InboxRow).where(InboxRow.id.in_(item_ids)).values(**values)
             )
 
+    async def reports_of(self, case_id: int) -> list[Report]:
+        """A case's reports, oldest first (a read: no write lock, no row lock)."""
+        async with self._read_sessions() as session:
+            rows = await session.scalars(
+                select(ReportRow).where(ReportRow.case_id == case_id).order_by(ReportRow.id)
+            )
+            return [_report(row) for row in rows]
+
     async def undelivered(self, dedupe_keys: list[str]) -> int:
         """How many of these outbox messages are not delivered yet."""
         async with self._read_sessions() as session:

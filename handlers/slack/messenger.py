@@ -57,8 +57,7 @@ class CaseMessenger:
 
     async def _card(self, case: Case, may_post: bool) -> None:
         assert case.id is not None
-        async with self._store.transaction() as tx:
-            reports = await tx.case_reports(case.id)
+        reports = await self._store.reports_of(case.id)
         owner_id = await self._directory.slack_user(case.owner) if case.owner else None
         text = card_text(case, self._routing)
         blocks = card_blocks(case, reports, self._routing, owner_id)

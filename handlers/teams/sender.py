@@ -85,8 +85,7 @@ class TeamsSender:
 
     async def _card(self, case: Case, may_post: bool) -> None:
         assert case.id is not None
-        async with self._store.transaction() as tx:
-            reports = await tx.case_reports(case.id)
+        reports = await self._store.reports_of(case.id)
         activity = cards.card_message(
             cards.case_card(case, reports, self._routing), cards.case_summary(case, self._routing)
         )

@@ -106,8 +106,7 @@ class TeamsTriage:
         case = await self.store.get_case(case_id)
         if case is None:
             return cards.invoke_message(f"There is no case #{case_id}.")
-        async with self.store.transaction() as tx:
-            reports = await tx.case_reports(case_id)
+        reports = await self.store.reports_of(case_id)
         return cards.invoke_card(cards.case_card(case, reports, self.routing))
 
     async def _answer(
