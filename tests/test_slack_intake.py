@@ -277,6 +277,12 @@ async def test_unknown_callback_id_is_ignored_with_a_log_line(
     assert await bot.runtime.store.list_cases() == []
 
 
+async def test_ssl_check_is_answered(bot: BotUnderTest) -> None:
+    response = await bot.post_signed(b"ssl_check=1&token=x", "application/x-www-form-urlencoded")
+
+    assert response.status == 200
+
+
 async def test_url_verification_challenge(bot: BotUnderTest) -> None:
     body = json.dumps({"type": "url_verification", "challenge": "c0ffee", "token": "x"}).encode()
 
