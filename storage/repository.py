@@ -263,7 +263,7 @@ class SqlCaseTransaction:
         heads = await self._session.execute(
             select(TimelineRow.case_id, TimelineRow.hash).where(TimelineRow.id.in_(last))
         )
-        known = dict(heads.tuples().all())
+        known: dict[int, str] = {case_id: digest for case_id, digest in heads.all()}
         for row in rows:
             self._chain_heads[row.id] = known.get(row.id, GENESIS_HASH)
         return {row.id: _case(row) for row in rows}
