@@ -183,7 +183,7 @@ async def build_runtime(
     inbox_handlers: dict[str, InboxHandler] = {}
     # SQLite has one writer: a few reports at a time keep the acks' inserts from queueing.
     inbox = InboxWorker(
-        store, inbox_handlers, clock, concurrency=8 if store.engine.dialect.name == "sqlite" else 16
+        store, inbox_handlers, clock, concurrency=2 if store.engine.dialect.name == "sqlite" else 16
     )
     if client is not None and directory is not None:
         publishers.append(publish_to_slack)
@@ -208,7 +208,7 @@ async def build_runtime(
         routes.ingest_reports = reports_route(
             settings.ingest_token.get_secret_value(), routing, intake, clock
         )
-    dispatcher = OutboxDispatcher(store, senders, clock)
+    dispatcher = OutboxDispatcher(store, senders, clock, batch=8)
     wake.append(dispatcher.wake)
     Gauge(
         "loopkeeper_outbox_delivered",
