@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -45,6 +45,7 @@ from storage.repository import SqlCaseStore
 log = logging.getLogger(__name__)
 
 DIGEST_TICK_SECONDS = 30
+KEEP_DELIVERED = timedelta(weeks=5)
 
 
 @dataclass
@@ -102,6 +103,7 @@ class Runtime:
             max_instances=1,
             next_run_time=datetime.now(UTC),
         )
+        scheduler.add_job(self._prune, "interval", hours=1, coalesce=True, max_instances=1)
         scheduler.start()
         self._scheduler = scheduler
         if self.settings.slack_socket_mode and self.bolt_app is not None:
@@ -124,6 +126,13 @@ class Runtime:
             await self.digests.tick()
         except Exception:
             log.exception("digest tick failed; retrying on the next tick")
+
+    async def _prune(self) -> None:
+        # The digest counts delivered outcome messages for loop closure: keep them five weeks.
+        try:
+            await self.store.prune(self.clock.now() - KEEP_DELIVERED)
+        except Exception:
+            log.exception("pruning old delivery records failed; retrying in an hour")
 
     async def close(self) -> None:
         if self._socket_handler is not None:

@@ -578,7 +578,8 @@ class SqlCaseStore:
             return await session.scalar(statement.where(OutboxRow.delivered_at.is_(None))) or 0
 
     async def prune(self, before: datetime) -> int:
-        """Forget delivery ids seen and outbox messages delivered before `before`; the count."""
+        """Forget delivery ids seen, outbox messages delivered and inbox items processed
+        before `before`; returns how many rows went."""
         async with self._write_session() as session:
             deliveries = await session.execute(
                 delete(ProcessedDeliveryRow).where(ProcessedDeliveryRow.seen_at < before)
@@ -586,7 +587,14 @@ class SqlCaseStore:
             delivered = await session.execute(
                 delete(OutboxRow).where(OutboxRow.delivered_at < before)
             )
-            return int(deliveries.rowcount or 0) + int(delivered.rowcount or 0)  # type: ignore[attr-defined]
+            processed = await session.execute(
+                delete(InboxRow).where(InboxRow.processed_at < before)
+            )
+            counts: list[int] = [
+                int(result.rowcount or 0)  # type: ignore[attr-defined]
+                for result in (deliveries, delivered, processed)
+            ]
+            return sum(counts)
 
     async def case_for_card(self, channel: str, ts: str) -> Case | None:
         async with self._read_sessions() as session:

@@ -572,3 +572,23 @@ def test_redact_url_hides_the_password() -> None:
     assert (
         redact_url("sqlite+aiosqlite:///./loopkeeper.db") == "sqlite+aiosqlite:///./loopkeeper.db"
     )
+
+
+async def test_the_inbox_keeps_a_flag_until_processed_and_prune_forgets_it_later(
+    store: SqlCaseStore,
+) -> None:
+    now = datetime.now(UTC)
+    assert await store.accept("slack:event:Ev1", "slack.reaction_added", {"n": 1}, now)
+    assert not await store.accept("slack:event:Ev1", "slack.reaction_added", {"n": 1}, now)
+    assert await store.accept("slack:event:Ev2", "slack.reaction_added", {"n": 2}, now)
+
+    claimed = await store.claim_inbox(now, timedelta(minutes=1))
+    assert [item.payload for item in claimed] == [{"n": 1}, {"n": 2}]
+    assert await store.claim_inbox(now, timedelta(minutes=1)) == []  # leased
+    await store.finish_inbox([claimed[0].id], now)
+
+    assert await store.inbox_pending() == 1
+    assert await store.prune(now + timedelta(seconds=1)) == 1  # the processed flag goes
+    assert await store.inbox_pending() == 1  # an unprocessed flag is never pruned
+    [again] = await store.claim_inbox(now + timedelta(minutes=2), timedelta(minutes=1))
+    assert again.payload == {"n": 2} and again.attempts == 2
