@@ -116,13 +116,15 @@ def db_upgrade() -> None:
     out.print(f"Database {redact_url(settings.database_url)} is up to date.")
 
 
-def _load_routing_for_serve(settings: Settings) -> Routing:
+def _load_routing(settings: Settings, notice: Console, *, refusal: str = "") -> Routing:
+    """The routing file, or in development the built-in example when there is none; the
+    notice saying so goes to `notice` (stderr where stdout carries rendered output)."""
     path = settings.config_path
     if not path.exists():
         if settings.env == "production":
             err.print(f"No routing file at {path}: set LOOPKEEPER_CONFIG or run `loopkeeper init`.")
             raise typer.Exit(1)
-        out.print(
+        notice.print(
             f"[yellow]No routing file at {path}[/yellow]: running on the built-in example. "
             f"Run `loopkeeper init` to write it to {path} and edit it, or set LOOPKEEPER_CONFIG."
         )
@@ -133,7 +135,7 @@ def _load_routing_for_serve(settings: Settings) -> Routing:
         return load_routing(path)
     except RoutingError as error:
         _print_problems(error.problems)
-        err.print(f"Refusing to start: {len(error.problems)} problem(s) in {path}")
+        err.print(f"{refusal}{len(error.problems)} problem(s) in {path}")
         raise typer.Exit(1) from None
 
 
@@ -153,7 +155,7 @@ def serve(
         _print_problems(problems)
         err.print(f"Refusing to start in {settings.env} mode.")
         raise typer.Exit(1)
-    routing = _load_routing_for_serve(settings)
+    routing = _load_routing(settings, out, refusal="Refusing to start: ")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -401,29 +403,6 @@ class DigestFormat(enum.StrEnum):
     html = "html"
 
 
-def _load_routing_quietly(settings: Settings) -> Routing:
-    """The routing file, or the built-in example when there is none (said on stderr, so that
-    stdout carries only the rendered output)."""
-    path = settings.config_path
-    if not path.exists():
-        if settings.env == "production":
-            err.print(f"No routing file at {path}: set LOOPKEEPER_CONFIG or run `loopkeeper init`.")
-            raise typer.Exit(1)
-        err.print(
-            f"[yellow]No routing file at {path}[/yellow]: using the built-in example "
-            "(set LOOPKEEPER_CONFIG or run `loopkeeper init`)."
-        )
-        from bot.routing import parse_routing
-
-        return parse_routing(_example_text(), f"<built-in {EXAMPLE_ROUTING}>")
-    try:
-        return load_routing(path)
-    except RoutingError as error:
-        _print_problems(error.problems)
-        err.print(f"{len(error.problems)} problem(s) in {path}")
-        raise typer.Exit(1) from None
-
-
 def _chosen_digest(routing: Routing, name: str | None) -> Digest:
     from bot.routing import Digest, DigestSchedule
 
@@ -466,7 +445,7 @@ def digest_command(
     from digests.week import IsoWeek
 
     settings = _settings()
-    routing = _load_routing_quietly(settings)
+    routing = _load_routing(settings, err)
     digest = _chosen_digest(routing, name)
     now = datetime.now(UTC)
     try:
@@ -537,7 +516,7 @@ def demo(
     if settings.env == "production":
         err.print("Refusing to seed demo data with LOOPKEEPER_ENV=production.")
         raise typer.Exit(1)
-    routing = _load_routing_quietly(settings)
+    routing = _load_routing(settings, err)
     timezone = routing.digests[0].schedule.timezone if routing.digests else "UTC"
     shown = redact_url(settings.database_url)
     upgrade(settings.database_url)

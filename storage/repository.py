@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -45,6 +45,9 @@ from storage.tables import (
 
 if TYPE_CHECKING:
     from bot.ports import CaseStore, CaseTransaction, Outbox, TeamsStore
+
+
+R = TypeVar("R")
 
 
 class _UtcClock:
@@ -389,40 +392,37 @@ class SqlCaseStore:
         self, now: datetime, lease: timedelta, limit: int = 50
     ) -> list[OutboundMessage]:
         """Claim undelivered due messages, oldest first, leasing them until `now + lease`."""
+
+        def stamp(row: OutboxRow) -> None:
+            row.attempts += 1
+            row.next_attempt_at = now + lease
+
         statement = (
             select(OutboxRow)
             .where(OutboxRow.delivered_at.is_(None), OutboxRow.next_attempt_at <= now)
             .order_by(OutboxRow.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
-        async with self._write_session() as session:
-            rows = list(await session.scalars(statement))
-            for row in rows:
-                row.attempts += 1
-                row.next_attempt_at = now + lease
-            await session.flush()
-            return [_outbound(row) for row in rows]
+        return [_outbound(row) for row in await self._lease(statement, stamp)]
 
     async def claim_timers(self, now: datetime, lease: timedelta, limit: int = 100) -> list[Timer]:
         """Claim due, unfired timers whose lease is free, leasing them until `now + lease`."""
+
+        def stamp(row: TimerRow) -> None:
+            row.lease_until = now + lease
+
         statement = (
             select(TimerRow)
             .where(
                 TimerRow.fired_at.is_(None),
                 TimerRow.due_at <= now,
-                (TimerRow.lease_until.is_(None)) | (TimerRow.lease_until <= now),
+                _lease_free(TimerRow.lease_until, now),
             )
             .order_by(TimerRow.due_at, TimerRow.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
-        async with self._write_session() as session:
-            rows = list(await session.scalars(statement))
-            for row in rows:
-                row.lease_until = now + lease
-            await session.flush()
-            return [Timer.model_validate(row, from_attributes=True) for row in rows]
+        rows = await self._lease(statement, stamp)
+        return [Timer.model_validate(row, from_attributes=True) for row in rows]
 
     async def accept(self, key: str, kind: str, payload: dict[str, Any], at: datetime) -> bool:
         """Commit a raw inbound flag before it is acknowledged; False if `key` was seen."""
@@ -440,23 +440,19 @@ class SqlCaseStore:
         self, now: datetime, lease: timedelta, limit: int = 50
     ) -> list[InboxItem]:
         """Claim unprocessed inbound flags, oldest first, leasing them until `now + lease`."""
+
+        def stamp(row: InboxRow) -> None:
+            row.lease_until = now + lease
+            row.attempts += 1
+
         statement = (
             select(InboxRow)
-            .where(
-                InboxRow.processed_at.is_(None),
-                (InboxRow.lease_until.is_(None)) | (InboxRow.lease_until <= now),
-            )
+            .where(InboxRow.processed_at.is_(None), _lease_free(InboxRow.lease_until, now))
             .order_by(InboxRow.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
-        async with self._write_session() as session:
-            rows = list(await session.scalars(statement))
-            for row in rows:
-                row.lease_until = now + lease
-                row.attempts += 1
-            await session.flush()
-            return [InboxItem.model_validate(row, from_attributes=True) for row in rows]
+        rows = await self._lease(statement, stamp)
+        return [InboxItem.model_validate(row, from_attributes=True) for row in rows]
 
     async def finish_inbox(
         self, item_ids: list[int], at: datetime, error: str | None = None
@@ -507,27 +503,32 @@ class SqlCaseStore:
 
     async def claim_digest_runs(self, now: datetime, lease: timedelta) -> list[DigestRun]:
         """Claim unposted digest runs whose lease is free."""
+
+        def stamp(row: DigestRunRow) -> None:
+            row.lease_until = now + lease
+
         statement = (
             select(DigestRunRow)
             .where(
                 DigestRunRow.posted_at.is_(None),
                 DigestRunRow.due_at <= now,
-                (DigestRunRow.lease_until.is_(None)) | (DigestRunRow.lease_until <= now),
+                _lease_free(DigestRunRow.lease_until, now),
             )
             .order_by(DigestRunRow.id)
-            .with_for_update(skip_locked=True)
         )
+        rows = await self._lease(statement, stamp)
+        return [DigestRun.model_validate(row, from_attributes=True) for row in rows]
+
+    async def _lease(self, statement: Select[R], stamp: Callable[[R], None]) -> list[R]:
+        """Lock the rows `statement` selects, skipping rows another worker holds, stamp each
+        with its lease and commit, so every other worker (or replica) sees the claim at once."""
         async with self._write_session() as session:
-            rows = list(await session.scalars(statement))
+            locked = statement.with_for_update(skip_locked=True)
+            rows: list[R] = list((await session.scalars(locked)).all())
             for row in rows:
-                row.lease_until = now + lease
+                stamp(row)
             await session.flush()
-            return [
-                DigestRun(
-                    id=r.id, digest=r.digest, week=r.week, due_at=r.due_at, posted_at=r.posted_at
-                )
-                for r in rows
-            ]
+            return rows
 
     async def digest_runs(self) -> list[DigestRun]:
         async with self._read_sessions() as session:
@@ -768,6 +769,11 @@ def _insert(dialect: str, entity: Any) -> Any:
     if dialect == "sqlite":
         return sqlite.insert(entity)
     raise NotImplementedError(f"loopkeeper supports SQLite and PostgreSQL, not {dialect}")
+
+
+def _lease_free(lease_until: Any, now: datetime) -> Any:
+    """Never leased, or its lease has run out."""
+    return lease_until.is_(None) | (lease_until <= now)
 
 
 def _require_id(value: int | None, what: str) -> int:
