@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
@@ -11,6 +10,7 @@ from typing import Any, Protocol
 
 from bot.models import InboxItem
 from bot.ports import Clock
+from bot.woken import WokenLoop
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,9 @@ class Inbox(Protocol):
         ...
 
 
-class InboxWorker:
+class InboxWorker(WokenLoop):
+    name = "inbox"
+
     def __init__(
         self,
         queue: InboxQueue,
@@ -49,12 +51,9 @@ class InboxWorker:
         self._clock = clock
         self._lease = lease
         self._batch = batch
+        super().__init__()
         self._slots = asyncio.Semaphore(concurrency)
-        self._wake = asyncio.Event()
         self.processed = 0
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def drain(self) -> int:
         """Process everything waiting now; returns how many items were processed."""
@@ -69,16 +68,6 @@ class InboxWorker:
             done += len(finished)
             if len(finished) < len(items):
                 return done  # failures wait for their lease to expire
-
-    async def run(self, idle: float = 5.0) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=idle)
-            self._wake.clear()
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("inbox round failed; retrying on the next round")
 
     async def _process(self, item: InboxItem) -> bool:
         handler = self._handlers.get(item.kind)
@@ -96,8 +85,3 @@ class InboxWorker:
                 return False
         self.processed += 1
         return True
-
-
-def payload_str(payload: Mapping[str, Any], key: str) -> str:
-    value = payload.get(key)
-    return value if isinstance(value, str) else ""

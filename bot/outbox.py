@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -11,6 +10,7 @@ from typing import Protocol
 
 from bot.models import OutboundMessage
 from bot.ports import Clock, Outbox
+from bot.woken import WokenLoop
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,9 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
     return wait
 
 
-class OutboxDispatcher:
+class OutboxDispatcher(WokenLoop):
+    name = "outbox delivery"
+
     def __init__(
         self,
         outbox: Outbox,
@@ -58,11 +60,8 @@ class OutboxDispatcher:
         self._clock = clock
         self._lease = lease
         self._batch = batch
-        self._wake = asyncio.Event()
+        super().__init__()
         self.delivered = 0
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were delivered."""
@@ -79,17 +78,6 @@ class OutboxDispatcher:
                 *(self._deliver_in_order(lane) for lane in lanes.values())
             )
             delivered += sum(results)
-
-    async def run(self, idle: float = 1.0) -> None:
-        """Deliver forever: immediately when woken, otherwise every `idle` seconds."""
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=idle)
-            self._wake.clear()
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("outbox delivery round failed; retrying on the next round")
 
     async def _deliver_in_order(self, lane: list[OutboundMessage]) -> int:
         """Messages about one case go out in the order they were queued (card before replies)."""

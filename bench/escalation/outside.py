@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
 import time
-import traceback
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 import aiohttp
 
+from bench.remote import Remote
 from tests.fake_slack import FakeSlack
 from tests.harness import SIGNING_SECRET, slack_signature
 
@@ -187,20 +185,8 @@ class RemoteOutside:
     """An `Outside` in a child process (spawned), called over a pipe."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_child, args=(child,), name="bench-outside")
-        self._process.start()
-        child.close()
-        self._lock = asyncio.Lock()
-
-    async def _call(self, name: str, *args: Any) -> Any:
-        async with self._lock:
-            self._conn.send((name, args))
-            status, value = await asyncio.to_thread(self._conn.recv)
-        if status == "error":
-            raise RuntimeError(f"the outside process failed in {name}:\n{value}")
-        return value
+        self._remote = Remote(Outside)
+        self._call = self._remote.call
 
     async def start(self) -> str:
         url: str = await self._call("start")
@@ -222,34 +208,4 @@ class RemoteOutside:
         return result
 
     async def stop(self) -> None:
-        try:
-            await self._call("stop")
-        finally:
-            self._conn.close()
-            await asyncio.to_thread(self._process.join, 10)
-            if self._process.is_alive():
-                self._process.terminate()
-
-
-def _child(conn: Connection) -> None:
-    asyncio.run(_serve(conn))
-
-
-async def _serve(conn: Connection) -> None:
-    outside = Outside()
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            name, args = await loop.run_in_executor(None, conn.recv)
-        except EOFError:
-            await outside.stop()
-            return
-        try:
-            value = await getattr(outside, name)(*args)
-        except Exception:
-            conn.send(("error", traceback.format_exc()))
-        else:
-            conn.send(("ok", value))
-        if name == "stop":
-            conn.close()
-            return
+        await self._remote.stop()

@@ -8,14 +8,11 @@ fake's and the generator's CPU time).
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
-import traceback
-from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Protocol
 
 from bench.ingest.events import Plan, ai_message, signed_request
 from bench.ingest.load import LoadResult, closed_loop, new_session, open_loop, warm_up
+from bench.remote import Remote
 from tests.fake_slack import FakeSlack
 
 
@@ -74,20 +71,8 @@ class RemoteDriver:
     """A `Driver` in a child process, called over a pipe."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_child, args=(child,), name="bench-outside")
-        self._process.start()
-        child.close()
-        self._lock = asyncio.Lock()
-
-    async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        async with self._lock:
-            self._conn.send((name, args, kwargs))
-            outcome, value = await asyncio.to_thread(self._conn.recv)
-        if outcome == "error":
-            raise RuntimeError(f"the load process failed in {name}:\n{value}")
-        return value
+        self._remote = Remote(Driver)
+        self._call = self._remote.call
 
     async def start(self) -> str:
         url: str = await self._call("start")
@@ -111,34 +96,4 @@ class RemoteDriver:
         return count
 
     async def stop(self) -> None:
-        try:
-            await self._call("stop")
-        finally:
-            self._conn.close()
-            await asyncio.to_thread(self._process.join, 10)
-            if self._process.is_alive():
-                self._process.terminate()
-
-
-def _child(conn: Connection) -> None:
-    asyncio.run(_serve(conn))
-
-
-async def _serve(conn: Connection) -> None:
-    driver = Driver()
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            name, args, kwargs = await loop.run_in_executor(None, conn.recv)
-        except EOFError:
-            await driver.stop()
-            return
-        try:
-            value = await getattr(driver, name)(*args, **kwargs)
-        except Exception:
-            conn.send(("error", traceback.format_exc()))
-        else:
-            conn.send(("ok", value))
-        if name == "stop":
-            conn.close()
-            return
+        await self._remote.stop()

@@ -33,16 +33,18 @@ class CaseMessenger:
 
     async def deliver(self, message: OutboundMessage) -> None:
         payload = message.payload
-        case = await self._store.get_case(int(payload["case_id"]))  # type: ignore[call-overload]
-        if case is None or case.id is None:
-            log.warning("dropping %s for a case that no longer exists", message.method)
-            return
+        case_id = int(payload["case_id"])  # type: ignore[call-overload]
         if message.method == notices.CARD:
-            async with self._card_locks[case.id]:
-                await self._card(
-                    await self._store.get_case(case.id) or case, bool(payload.get("post"))
-                )
-        elif message.method == notices.THREAD:
+            # Read under the lock: a post that just finished recorded where the card is.
+            async with self._card_locks[case_id]:
+                case = await self._existing(case_id, message)
+                if case is not None:
+                    await self._card(case, bool(payload.get("post")))
+            return
+        case = await self._existing(case_id, message)
+        if case is None:
+            return
+        if message.method == notices.THREAD:
             await self._thread(case, str(payload["text"]))
         elif message.method == notices.DIRECT:
             await self._direct(case, str(payload["person"]), str(payload["text"]))
@@ -50,6 +52,12 @@ class CaseMessenger:
             await self._reporter(case, payload)
         else:
             raise DeliveryError(f"unknown notice {message.method}", permanent=True)
+
+    async def _existing(self, case_id: int, message: OutboundMessage) -> Case | None:
+        case = await self._store.get_case(case_id)
+        if case is None:
+            log.warning("dropping %s for a case that no longer exists", message.method)
+        return case
 
     def _triage_channel(self, case: Case) -> str | None:
         system = self._routing.system(case.system_id)
