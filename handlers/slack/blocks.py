@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.intake import FiledReport
-from bot.intake import confirmation_text as report_confirmation
+from bot.intake import FiledReport, confirmation_text
 from bot.models import Severity
 from bot.ports import ReportWithCase
 from bot.routing import Routing
@@ -128,10 +127,6 @@ def _fit_metadata(metadata: dict[str, Any]) -> str:
         metadata = {**metadata, "text": text}
         encoded = json.dumps(metadata, separators=(",", ":"))
     return encoded
-
-
-def confirmation_text(filed: FiledReport) -> str:
-    return report_confirmation(filed, bold="*")
 
 
 def confirmation_blocks(filed: FiledReport) -> list[dict[str, Any]]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.intake import FiledReport
+from bot.intake import FiledReport, confirmation_text
 from bot.models import OutboundMessage
-from handlers.slack.blocks import confirmation_blocks, confirmation_text
+from handlers.slack.blocks import confirmation_blocks
 
 
 def confirmation(
