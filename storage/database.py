@@ -10,15 +10,20 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from storage.sqlite_inline import BUSY_TIMEOUT_MS as INLINE_BUSY_TIMEOUT_MS
+from storage.sqlite_inline import inline_connector
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN_OPTION = "loopkeeper_sqlite_begin"
 """Execution option naming how a SQLite transaction begins: `DEFERRED` (reads) or `IMMEDIATE`."""
 
 
-def create_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
+def create_engine(url: str, *, foreign_keys: bool = True, threaded: bool = False) -> AsyncEngine:
     """An async engine for `url`; SQLite gets WAL, a busy timeout and enforced foreign keys.
 
-    `foreign_keys=False` is for migrations only (SQLite batch mode recreates tables).
+    SQLite statements run on the event loop's thread (see `storage.sqlite_inline`) unless
+    `threaded`, which keeps aiosqlite's worker thread: for long reads that must not stall the
+    loop. `foreign_keys=False` is for migrations only (SQLite batch mode recreates tables).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -27,8 +32,15 @@ def create_engine(url: str, *, foreign_keys: bool = True) -> AsyncEngine:
             parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=5
         )
     _create_parent_dir(parsed)
-    engine = create_async_engine(parsed)
-    event.listen(engine.sync_engine, "connect", _sqlite_connect(foreign_keys))
+    if threaded:
+        engine = create_async_engine(parsed)
+    else:
+        uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
+        engine = create_async_engine(
+            parsed, async_creator=inline_connector(parsed.database or ":memory:", uri=uri)
+        )
+    busy_ms = SQLITE_BUSY_TIMEOUT_MS if threaded else INLINE_BUSY_TIMEOUT_MS
+    event.listen(engine.sync_engine, "connect", _sqlite_connect(foreign_keys, busy_ms))
     event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
@@ -53,7 +65,7 @@ def _create_parent_dir(url: URL) -> None:
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_connect(foreign_keys: bool) -> Any:
+def _sqlite_connect(foreign_keys: bool, busy_timeout_ms: int) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy emit BEGIN (see _sqlite_begin) instead of the driver's legacy mode,
         # which starts no transaction for SELECT or DDL.
@@ -61,7 +73,7 @@ def _sqlite_connect(foreign_keys: bool) -> Any:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
             cursor.execute("PRAGMA synchronous=NORMAL")
         finally:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, delete, func, select, text, update
+from sqlalchemy import Row, Select, Table, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.models import (
     Case,
@@ -47,7 +47,20 @@ if TYPE_CHECKING:
     from bot.ports import CaseStore, CaseTransaction, Outbox, TeamsStore
 
 
-R = TypeVar("R")
+# Statements run on Core connections, not ORM sessions: the ORM's unit of work (identity map,
+# flush, per-statement session state) cost more than the SQL on the bot's hot path, and rows
+# are turned into the core's pydantic models at once anyway.
+_CASES: Table = CaseRow.__table__  # type: ignore[assignment]
+_REPORTS: Table = ReportRow.__table__  # type: ignore[assignment]
+_TIMELINE: Table = TimelineRow.__table__  # type: ignore[assignment]
+_OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+_TIMERS: Table = TimerRow.__table__  # type: ignore[assignment]
+_INBOX: Table = InboxRow.__table__  # type: ignore[assignment]
+_DIGEST_RUNS: Table = DigestRunRow.__table__  # type: ignore[assignment]
+_DIRECTORY: Table = DirectoryRow.__table__  # type: ignore[assignment]
+_TEAMS_CARDS: Table = TeamsCardRow.__table__  # type: ignore[assignment]
+_TEAMS_CONVERSATIONS: Table = TeamsConversationRow.__table__  # type: ignore[assignment]
+_TEAMS_USERS: Table = TeamsUserRow.__table__  # type: ignore[assignment]
 
 
 class _UtcClock:
@@ -89,14 +102,13 @@ class WriterLock:
 
 
 class SqlCaseTransaction:
-    """One unit of work over one session; `SqlCaseStore.transaction` commits or rolls it back."""
+    """One unit of work over one connection; `SqlCaseStore.transaction` commits or rolls it
+    back."""
 
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection, clock: Clock) -> None:
+        self._connection = connection
         self._clock = clock
-        bind = session.bind
-        assert bind is not None
-        self._dialect = bind.dialect.name
+        self._dialect = connection.dialect.name
         self._chain_heads: dict[int, str] = {}
 
     async def claim_delivery(self, key: str) -> bool:
@@ -107,7 +119,7 @@ class SqlCaseTransaction:
             .on_conflict_do_nothing(index_elements=[ProcessedDeliveryRow.key])
             .returning(ProcessedDeliveryRow.key)
         )
-        return (await self._session.execute(statement)).first() is not None
+        return (await self._connection.execute(statement)).first() is not None
 
     async def lock_or_create_case(self, case: Case) -> tuple[Case, bool]:
         """Lock the case of `case.output_key`, creating it from `case` if absent."""
@@ -117,73 +129,75 @@ class SqlCaseTransaction:
             .on_conflict_do_nothing(index_elements=[CaseRow.output_key])
             .returning(CaseRow.id)
         )
-        created = (await self._session.execute(statement)).first() is not None
+        created = (await self._connection.execute(statement)).first() is not None
         row = (
-            await self._session.execute(
-                select(CaseRow)
-                .where(CaseRow.output_key == case.output_key)
-                .with_for_update()
-                .execution_options(populate_existing=True)
+            await self._connection.execute(
+                select(_CASES).where(CaseRow.output_key == case.output_key).with_for_update()
             )
-        ).scalar_one()
+        ).one()
+        if created:
+            # A new case has an empty chain, and its row is ours until commit.
+            self._chain_heads[row.id] = GENESIS_HASH
         return _case(row), created
 
     async def lock_case(self, case_id: int) -> Case | None:
         """The case, locked until the transaction ends (SELECT .. FOR UPDATE); None if absent."""
         row = (
-            await self._session.execute(
-                select(CaseRow)
-                .where(CaseRow.id == case_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
+            await self._connection.execute(
+                select(_CASES).where(CaseRow.id == case_id).with_for_update()
             )
-        ).scalar_one_or_none()
+        ).first()
         return None if row is None else _case(row)
 
     async def new_case(self, case: Case) -> Case:
         """Insert a case that has no shared output key (a free-form edge case)."""
-        row = CaseRow(**_case_values(case))
-        self._session.add(row)
-        await self._session.flush()
+        row = (
+            await self._connection.execute(
+                _CASES.insert().values(**_case_values(case)).returning(*_CASES.c)
+            )
+        ).one()
+        self._chain_heads[row.id] = GENESIS_HASH
         return _case(row)
 
     async def save_case(self, case: Case) -> Case:
-        row = await self._session.get(CaseRow, _require_id(case.id, "case"))
-        if row is None:
+        case_id = _require_id(case.id, "case")
+        result = await self._connection.execute(
+            update(_CASES).where(CaseRow.id == case_id).values(**_case_values(case))
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
             raise LookupError(f"case {case.id} does not exist")
-        for name, value in _case_values(case).items():
-            setattr(row, name, value)
-        await self._session.flush()
-        return _case(row)
+        return case
 
     async def find_report(self, case_id: int, reporter_id: str) -> Report | None:
         row = (
-            await self._session.execute(
-                select(ReportRow).where(
+            await self._connection.execute(
+                select(_REPORTS).where(
                     ReportRow.case_id == case_id, ReportRow.reporter_id == reporter_id
                 )
             )
-        ).scalar_one_or_none()
+        ).first()
         return None if row is None else _report(row)
 
     async def add_report(self, report: Report) -> Report:
-        row = ReportRow(**_report_values(report))
-        self._session.add(row)
-        await self._session.flush()
-        return _report(row)
+        report_id = (
+            await self._connection.execute(
+                _REPORTS.insert().values(**_report_values(report)).returning(ReportRow.id)
+            )
+        ).scalar_one()
+        return report.model_copy(update={"id": report_id})
 
     async def save_report(self, report: Report) -> Report:
-        row = await self._session.get(ReportRow, _require_id(report.id, "report"))
-        if row is None:
+        report_id = _require_id(report.id, "report")
+        result = await self._connection.execute(
+            update(_REPORTS).where(ReportRow.id == report_id).values(**_report_values(report))
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
             raise LookupError(f"report {report.id} does not exist")
-        for name, value in _report_values(report).items():
-            setattr(row, name, value)
-        await self._session.flush()
-        return _report(row)
+        return report
 
     async def case_reports(self, case_id: int) -> list[Report]:
-        rows = await self._session.scalars(
-            select(ReportRow)
+        rows = await self._connection.execute(
+            select(_REPORTS)
             .where(ReportRow.case_id == case_id)
             .order_by(ReportRow.created_at, ReportRow.id)
         )
@@ -195,12 +209,12 @@ class SqlCaseTransaction:
         if prev_hash is None:
             # First append to this case in this transaction: lock it and read the chain's head.
             # Later appends reuse the head we wrote, the lock being held until commit.
-            locked = await self._session.scalar(
+            locked = await self._connection.scalar(
                 select(CaseRow.id).where(CaseRow.id == entry.case_id).with_for_update()
             )
             if locked is None:
                 raise LookupError(f"case {entry.case_id} does not exist")
-            prev_hash = await self._session.scalar(
+            prev_hash = await self._connection.scalar(
                 select(TimelineRow.hash)
                 .where(TimelineRow.case_id == entry.case_id)
                 .order_by(TimelineRow.id.desc())
@@ -208,18 +222,22 @@ class SqlCaseTransaction:
             )
             prev_hash = prev_hash or GENESIS_HASH
         detail = stored_detail(entry.model_dump(mode="json")["detail"])
-        row = TimelineRow(
-            case_id=entry.case_id,
-            at=entry.at,
-            actor=entry.actor,
-            kind=entry.kind,
-            detail=detail,
-            prev_hash=prev_hash,
-            hash=entry_hash(prev_hash, entry.case_id, entry.at, entry.actor, entry.kind, detail),
-        )
-        self._session.add(row)
-        await self._session.flush()
-        self._chain_heads[entry.case_id] = row.hash
+        digest = entry_hash(prev_hash, entry.case_id, entry.at, entry.actor, entry.kind, detail)
+        values = {
+            "case_id": entry.case_id,
+            "at": entry.at,
+            "actor": entry.actor,
+            "kind": entry.kind,
+            "detail": detail,
+            "prev_hash": prev_hash,
+            "hash": digest,
+        }
+        row = (
+            await self._connection.execute(
+                _TIMELINE.insert().values(**values).returning(*_TIMELINE.c)
+            )
+        ).one()
+        self._chain_heads[entry.case_id] = digest
         return _timeline_entry(row)
 
     async def schedule_timer(self, timer: Timer) -> bool:
@@ -231,7 +249,7 @@ class SqlCaseTransaction:
             .on_conflict_do_nothing(index_elements=[TimerRow.key])
             .returning(TimerRow.id)
         )
-        return (await self._session.execute(statement)).first() is not None
+        return (await self._connection.execute(statement)).first() is not None
 
     async def schedule_timers(self, timers: list[Timer]) -> None:
         """Add timers in one statement; ones whose key exists are left as they are."""
@@ -242,7 +260,7 @@ class SqlCaseTransaction:
             .values([timer.model_dump(exclude={"id"}) for timer in timers])
             .on_conflict_do_nothing(index_elements=[TimerRow.key])
         )
-        await self._session.execute(statement)
+        await self._connection.execute(statement)
 
     async def lock_cases(self, case_ids: list[int]) -> dict[int, Case]:
         """Lock these cases (in id order, so concurrent workers cannot deadlock) and read
@@ -250,12 +268,11 @@ class SqlCaseTransaction:
         if not case_ids:
             return {}
         rows = (
-            await self._session.scalars(
-                select(CaseRow)
+            await self._connection.execute(
+                select(_CASES)
                 .where(CaseRow.id.in_(sorted(case_ids)))
                 .order_by(CaseRow.id)
                 .with_for_update()
-                .execution_options(populate_existing=True)
             )
         ).all()
         last = (
@@ -263,7 +280,7 @@ class SqlCaseTransaction:
             .where(TimelineRow.case_id.in_(case_ids))
             .group_by(TimelineRow.case_id)
         )
-        heads = await self._session.execute(
+        heads = await self._connection.execute(
             select(TimelineRow.case_id, TimelineRow.hash).where(TimelineRow.id.in_(last))
         )
         known: dict[int, str] = {case_id: digest for case_id, digest in heads.all()}
@@ -275,7 +292,7 @@ class SqlCaseTransaction:
         """Mark timers fired; returns the ids this call fired (others were fired already)."""
         if not timer_ids:
             return set()
-        result = await self._session.execute(
+        result = await self._connection.execute(
             update(TimerRow)
             .where(TimerRow.id.in_(timer_ids), TimerRow.fired_at.is_(None))
             .values(fired_at=at)
@@ -285,7 +302,7 @@ class SqlCaseTransaction:
 
     async def finish_timer(self, timer_id: int, at: datetime) -> bool:
         """Mark a timer fired; False if it already was (another worker got there first)."""
-        result = await self._session.execute(
+        result = await self._connection.execute(
             update(TimerRow)
             .where(TimerRow.id == timer_id, TimerRow.fired_at.is_(None))
             .values(fired_at=at)
@@ -295,7 +312,7 @@ class SqlCaseTransaction:
 
     async def finish_digest_run(self, run_id: int, at: datetime, *, late: bool) -> bool:
         """Mark a digest run posted; False if another worker already posted it."""
-        result = await self._session.execute(
+        result = await self._connection.execute(
             update(DigestRunRow)
             .where(DigestRunRow.id == run_id, DigestRunRow.posted_at.is_(None))
             .values(posted_at=at, late=late)
@@ -321,7 +338,7 @@ class SqlCaseTransaction:
             .on_conflict_do_nothing(index_elements=[OutboxRow.dedupe_key])
             .returning(OutboxRow.id)
         )
-        return (await self._session.execute(statement)).first() is not None
+        return (await self._connection.execute(statement)).first() is not None
 
 
 class SqlCaseStore:
@@ -340,8 +357,7 @@ class SqlCaseStore:
         write_engine = (
             engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) if sqlite_db else engine
         )
-        self._read_sessions = async_sessionmaker(engine, expire_on_commit=False)
-        self._write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
+        self._write_engine = write_engine
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlCaseTransaction]:
@@ -350,69 +366,65 @@ class SqlCaseStore:
             yield SqlCaseTransaction(session, self._clock)
 
     async def get_case(self, case_id: int) -> Case | None:
-        async with self._read_sessions() as session:
-            row = await session.get(CaseRow, case_id)
-            return None if row is None else _case(row)
+        row = await self._read_first(select(_CASES).where(CaseRow.id == case_id))
+        return None if row is None else _case(row)
 
     async def list_cases(
         self, *, status: CaseStatus | None = None, system_id: str | None = None
     ) -> list[Case]:
         """Cases oldest first, optionally only those with this status or of this system."""
-        statement = select(CaseRow).order_by(CaseRow.id)
+        statement = select(_CASES).order_by(CaseRow.id)
         if status is not None:
             statement = statement.where(CaseRow.status == status)
         if system_id is not None:
             statement = statement.where(CaseRow.system_id == system_id)
-        async with self._read_sessions() as session:
-            return [_case(row) for row in await session.scalars(statement)]
+        return [_case(row) for row in await self._read(statement)]
 
     async def reports_by(self, reporter_id: str, limit: int = 20) -> list[ReportWithCase]:
         """A reporter's most recent reports (by when first filed), newest first, with cases."""
-        statement = (
-            select(ReportRow, CaseRow)
-            .join(CaseRow, ReportRow.case_id == CaseRow.id)
+        reports = (
+            select(_REPORTS)
             .where(ReportRow.reporter_id == reporter_id)
             .order_by(ReportRow.created_at.desc(), ReportRow.id.desc())
             .limit(limit)
         )
-        async with self._read_sessions() as session:
-            rows = await session.execute(statement)
-            return [ReportWithCase(report=_report(r), case=_case(c)) for r, c in rows]
+        found = [_report(row) for row in await self._read(reports)]
+        case_ids = sorted({report.case_id for report in found})
+        cases = {
+            row.id: _case(row)
+            for row in await self._read(select(_CASES).where(CaseRow.id.in_(case_ids)))
+        }
+        return [
+            ReportWithCase(report=r, case=cases[r.case_id]) for r in found if r.case_id in cases
+        ]
 
     async def timeline(self, case_id: int) -> list[TimelineEntry]:
         statement = (
-            select(TimelineRow)
+            select(_TIMELINE)
             .where(TimelineRow.case_id == case_id)
             .order_by(TimelineRow.at, TimelineRow.id)
         )
-        async with self._read_sessions() as session:
-            return [_timeline_entry(row) for row in await session.scalars(statement)]
+        return [_timeline_entry(row) for row in await self._read(statement)]
 
     async def claim_due(
         self, now: datetime, lease: timedelta, limit: int = 50
     ) -> list[OutboundMessage]:
         """Claim undelivered due messages, oldest first, leasing them until `now + lease`."""
 
-        def stamp(row: OutboxRow) -> None:
-            row.attempts += 1
-            row.next_attempt_at = now + lease
-
         statement = (
-            select(OutboxRow)
+            select(_OUTBOX)
             .where(OutboxRow.delivered_at.is_(None), OutboxRow.next_attempt_at <= now)
             .order_by(OutboxRow.id)
             .limit(limit)
         )
-        return [_outbound(row) for row in await self._lease(statement, stamp)]
+        stamp = {"attempts": OutboxRow.attempts + 1, "next_attempt_at": now + lease}
+        return [_outbound(row) for row in await self._lease(_OUTBOX, statement, stamp)]
 
     async def claim_timers(self, now: datetime, lease: timedelta, limit: int = 100) -> list[Timer]:
         """Claim due, unfired timers whose lease is free, leasing them until `now + lease`."""
 
-        def stamp(row: TimerRow) -> None:
-            row.lease_until = now + lease
-
         statement = (
-            select(TimerRow)
+            select(_TIMERS)
             .where(
                 TimerRow.fired_at.is_(None),
                 TimerRow.due_at <= now,
@@ -421,7 +433,7 @@ class SqlCaseStore:
             .order_by(TimerRow.due_at, TimerRow.id)
             .limit(limit)
         )
-        rows = await self._lease(statement, stamp)
+        rows = await self._lease(_TIMERS, statement, {"lease_until": now + lease})
         return [Timer.model_validate(row, from_attributes=True) for row in rows]
 
     async def accept(self, key: str, kind: str, payload: dict[str, Any], at: datetime) -> bool:
@@ -433,25 +445,22 @@ class SqlCaseStore:
             .returning(InboxRow.id)
         )
         # Slack is waiting for this one: it goes before queued background writes.
-        async with self._write_session(urgent=True) as session:
-            return (await session.execute(statement)).first() is not None
+        async with self._write_session(urgent=True) as connection:
+            return (await connection.execute(statement)).first() is not None
 
     async def claim_inbox(
         self, now: datetime, lease: timedelta, limit: int = 50
     ) -> list[InboxItem]:
         """Claim unprocessed inbound flags, oldest first, leasing them until `now + lease`."""
 
-        def stamp(row: InboxRow) -> None:
-            row.lease_until = now + lease
-            row.attempts += 1
-
         statement = (
-            select(InboxRow)
+            select(_INBOX)
             .where(InboxRow.processed_at.is_(None), _lease_free(InboxRow.lease_until, now))
             .order_by(InboxRow.id)
             .limit(limit)
         )
-        rows = await self._lease(statement, stamp)
+        stamp = {"lease_until": now + lease, "attempts": InboxRow.attempts + 1}
+        rows = await self._lease(_INBOX, statement, stamp)
         return [InboxItem.model_validate(row, from_attributes=True) for row in rows]
 
     async def finish_inbox(
@@ -460,36 +469,29 @@ class SqlCaseStore:
         """Mark inbound flags processed (or record why one failed; its lease then expires)."""
         if not item_ids:
             return
-        async with self._write_session() as session:
-            values: dict[str, Any] = {"last_error": error} if error else {"processed_at": at}
-            await session.execute(
-                update(InboxRow).where(InboxRow.id.in_(item_ids)).values(**values)
+        values: dict[str, Any] = {"last_error": error} if error else {"processed_at": at}
+        async with self._write_session() as connection:
+            await connection.execute(
+                update(_INBOX).where(InboxRow.id.in_(item_ids)).values(**values)
             )
 
     async def reports_of(self, case_id: int) -> list[Report]:
         """A case's reports, oldest first (a read: no write lock, no row lock)."""
-        async with self._read_sessions() as session:
-            rows = await session.scalars(
-                select(ReportRow).where(ReportRow.case_id == case_id).order_by(ReportRow.id)
-            )
-            return [_report(row) for row in rows]
+        statement = select(_REPORTS).where(ReportRow.case_id == case_id).order_by(ReportRow.id)
+        return [_report(row) for row in await self._read(statement)]
 
     async def undelivered(self, dedupe_keys: list[str]) -> int:
         """How many of these outbox messages are not delivered yet."""
-        async with self._read_sessions() as session:
-            query = (
-                select(func.count())
-                .select_from(OutboxRow)
-                .where(OutboxRow.dedupe_key.in_(dedupe_keys), OutboxRow.delivered_at.is_(None))
-            )
-            return int(await session.scalar(query) or 0)
+        query = (
+            select(func.count())
+            .select_from(_OUTBOX)
+            .where(OutboxRow.dedupe_key.in_(dedupe_keys), OutboxRow.delivered_at.is_(None))
+        )
+        return int(await self._read_scalar(query) or 0)
 
     async def inbox_pending(self) -> int:
-        async with self._read_sessions() as session:
-            query = (
-                select(func.count()).select_from(InboxRow).where(InboxRow.processed_at.is_(None))
-            )
-            return int(await session.scalar(query) or 0)
+        query = select(func.count()).select_from(_INBOX).where(InboxRow.processed_at.is_(None))
+        return int(await self._read_scalar(query) or 0)
 
     async def ensure_digest_run(self, digest: str, week: str, due_at: datetime) -> None:
         """Create the (digest, week) run if absent: replicas racing create one row."""
@@ -498,17 +500,14 @@ class SqlCaseStore:
             .values(digest=digest, week=week, due_at=due_at, late=False)
             .on_conflict_do_nothing(index_elements=[DigestRunRow.digest, DigestRunRow.week])
         )
-        async with self._write_session() as session:
-            await session.execute(statement)
+        async with self._write_session() as connection:
+            await connection.execute(statement)
 
     async def claim_digest_runs(self, now: datetime, lease: timedelta) -> list[DigestRun]:
         """Claim unposted digest runs whose lease is free."""
 
-        def stamp(row: DigestRunRow) -> None:
-            row.lease_until = now + lease
-
         statement = (
-            select(DigestRunRow)
+            select(_DIGEST_RUNS)
             .where(
                 DigestRunRow.posted_at.is_(None),
                 DigestRunRow.due_at <= now,
@@ -516,80 +515,82 @@ class SqlCaseStore:
             )
             .order_by(DigestRunRow.id)
         )
-        rows = await self._lease(statement, stamp)
+        rows = await self._lease(_DIGEST_RUNS, statement, {"lease_until": now + lease})
         return [DigestRun.model_validate(row, from_attributes=True) for row in rows]
 
-    async def _lease(self, statement: Select[R], stamp: Callable[[R], None]) -> list[R]:
+    async def _lease(
+        self, table: Table, statement: Select[Any], stamp: dict[str, Any]
+    ) -> list[Row[Any]]:
         """Lock the rows `statement` selects, skipping rows another worker holds, stamp each
-        with its lease and commit, so every other worker (or replica) sees the claim at once."""
-        async with self._write_session() as session:
+        with its lease and commit, so every other worker (or replica) sees the claim at once.
+        Returns the rows as stamped, in `statement`'s order."""
+        async with self._write_session() as connection:
             locked = statement.with_for_update(skip_locked=True)
-            rows: list[R] = list((await session.scalars(locked)).all())
-            for row in rows:
-                stamp(row)
-            await session.flush()
-            return rows
+            ids = [row.id for row in await connection.execute(locked)]
+            if not ids:
+                return []
+            stamped = await connection.execute(
+                update(table).where(table.c.id.in_(ids)).values(**stamp).returning(*table.c)
+            )
+            by_id = {row.id: row for row in stamped}
+            return [by_id[i] for i in ids]
 
     async def digest_runs(self) -> list[DigestRun]:
-        async with self._read_sessions() as session:
-            rows = await session.scalars(select(DigestRunRow).order_by(DigestRunRow.id))
-            return [
-                DigestRun(
-                    id=r.id,
-                    digest=r.digest,
-                    week=r.week,
-                    due_at=r.due_at,
-                    posted_at=r.posted_at,
-                    late=r.late,
-                )
-                for r in rows
-            ]
+        rows = await self._read(select(_DIGEST_RUNS).order_by(DigestRunRow.id))
+        return [
+            DigestRun(
+                id=r.id,
+                digest=r.digest,
+                week=r.week,
+                due_at=r.due_at,
+                posted_at=r.posted_at,
+                late=r.late,
+            )
+            for r in rows
+        ]
 
     async def has_cases_before(self, moment: datetime) -> bool:
-        async with self._read_sessions() as session:
-            found = await session.scalar(
-                select(CaseRow.id).where(CaseRow.created_at < moment).limit(1)
-            )
-            return found is not None
+        found = await self._read_scalar(
+            select(CaseRow.id).where(CaseRow.created_at < moment).limit(1)
+        )
+        return found is not None
 
     async def case_timers(self, case_id: int) -> list[Timer]:
-        async with self._read_sessions() as session:
-            rows = await session.scalars(
-                select(TimerRow).where(TimerRow.case_id == case_id).order_by(TimerRow.id)
-            )
-            return [Timer.model_validate(row, from_attributes=True) for row in rows]
+        statement = select(_TIMERS).where(TimerRow.case_id == case_id).order_by(TimerRow.id)
+        return [
+            Timer.model_validate(row, from_attributes=True) for row in await self._read(statement)
+        ]
 
     async def mark_delivered(self, message_id: int, at: datetime) -> None:
-        async with self._write_session() as session:
-            await session.execute(
-                update(OutboxRow).where(OutboxRow.id == message_id).values(delivered_at=at)
+        async with self._write_session() as connection:
+            await connection.execute(
+                update(_OUTBOX).where(OutboxRow.id == message_id).values(delivered_at=at)
             )
 
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
-        async with self._write_session() as session:
-            await session.execute(
-                update(OutboxRow)
+        async with self._write_session() as connection:
+            await connection.execute(
+                update(_OUTBOX)
                 .where(OutboxRow.id == message_id)
                 .values(last_error=error, next_attempt_at=next_attempt_at)
             )
 
     async def pending_count(self) -> int:
-        async with self._read_sessions() as session:
-            statement = select(func.count()).select_from(OutboxRow)
-            return await session.scalar(statement.where(OutboxRow.delivered_at.is_(None))) or 0
+        statement = select(func.count()).select_from(_OUTBOX)
+        return int(await self._read_scalar(statement.where(OutboxRow.delivered_at.is_(None))) or 0)
 
     async def prune(self, before: datetime) -> int:
         """Forget delivery ids seen, outbox messages delivered and inbox items processed
         before `before`; returns how many rows went."""
-        async with self._write_session() as session:
-            deliveries = await session.execute(
+        async with self._write_session() as connection:
+            deliveries = await connection.execute(
                 delete(ProcessedDeliveryRow).where(ProcessedDeliveryRow.seen_at < before)
             )
-            delivered = await session.execute(
-                delete(OutboxRow).where(OutboxRow.delivered_at < before)
+            delivered = await connection.execute(
+                delete(_OUTBOX).where(OutboxRow.delivered_at < before)
             )
-            processed = await session.execute(
-                delete(InboxRow).where(InboxRow.processed_at < before)
+            processed = await connection.execute(
+                delete(_INBOX).where(InboxRow.processed_at < before)
             )
             counts: list[int] = [
                 int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -598,74 +599,64 @@ class SqlCaseStore:
             return sum(counts)
 
     async def case_for_card(self, channel: str, ts: str) -> Case | None:
-        async with self._read_sessions() as session:
-            row = (
-                await session.execute(
-                    select(CaseRow).where(
-                        CaseRow.slack_card_channel == channel, CaseRow.slack_card_ts == ts
-                    )
-                )
-            ).scalar_one_or_none()
-            return None if row is None else _case(row)
+        row = await self._read_first(
+            select(_CASES).where(CaseRow.slack_card_channel == channel, CaseRow.slack_card_ts == ts)
+        )
+        return None if row is None else _case(row)
 
     async def record_card(self, case_id: int, channel: str, ts: str) -> None:
-        async with self._write_session() as session:
-            await session.execute(
-                update(CaseRow)
+        async with self._write_session() as connection:
+            await connection.execute(
+                update(_CASES)
                 .where(CaseRow.id == case_id)
                 .values(slack_card_channel=channel, slack_card_ts=ts)
             )
 
     async def cached_user(self, person_id: str, platform: str) -> tuple[bool, str | None]:
-        async with self._read_sessions() as session:
-            row = await session.get(DirectoryRow, (person_id, platform))
-            return (False, None) if row is None else (True, row.user_id)
+        row = await self._read_first(
+            select(DirectoryRow.user_id).where(
+                DirectoryRow.person_id == person_id, DirectoryRow.platform == platform
+            )
+        )
+        return (False, None) if row is None else (True, row.user_id)
 
     async def cache_user(
         self, person_id: str, platform: str, user_id: str | None, at: datetime
     ) -> None:
-        async with self._write_session() as session:
-            row = await session.get(DirectoryRow, (person_id, platform))
-            if row is None:
-                session.add(
-                    DirectoryRow(
-                        person_id=person_id, platform=platform, user_id=user_id, looked_up_at=at
-                    )
-                )
-            else:
-                row.user_id = user_id
-                row.looked_up_at = at
+        statement = _insert(self.engine.dialect.name, _DIRECTORY).values(
+            person_id=person_id, platform=platform, user_id=user_id, looked_up_at=at
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[DirectoryRow.person_id, DirectoryRow.platform],
+            set_={"user_id": user_id, "looked_up_at": at},
+        )
+        async with self._write_session() as connection:
+            await connection.execute(statement)
 
     async def cached_person(self, platform: str, user_id: str) -> str | None:
-        async with self._read_sessions() as session:
-            return (
-                await session.execute(
-                    select(DirectoryRow.person_id).where(
-                        DirectoryRow.platform == platform, DirectoryRow.user_id == user_id
-                    )
-                )
-            ).scalar_one_or_none()
+        found = await self._read_scalar(
+            select(DirectoryRow.person_id).where(
+                DirectoryRow.platform == platform, DirectoryRow.user_id == user_id
+            )
+        )
+        return None if found is None else str(found)
 
     # --- Teams: card locations, conversation references, users ----------------------------
 
     async def case_for_teams_card(self, conversation_id: str, activity_id: str) -> Case | None:
-        async with self._read_sessions() as session:
-            row = (
-                await session.execute(
-                    select(CaseRow)
-                    .join(TeamsCardRow, TeamsCardRow.case_id == CaseRow.id)
-                    .where(
-                        TeamsCardRow.activity_id == activity_id,
-                        TeamsCardRow.conversation_id == conversation_id,
-                    )
-                )
-            ).scalar_one_or_none()
-            return None if row is None else _case(row)
+        row = await self._read_first(
+            select(_CASES)
+            .join(_TEAMS_CARDS, TeamsCardRow.case_id == CaseRow.id)
+            .where(
+                TeamsCardRow.activity_id == activity_id,
+                TeamsCardRow.conversation_id == conversation_id,
+            )
+        )
+        return None if row is None else _case(row)
 
     async def teams_card(self, case_id: int) -> TeamsCard | None:
-        async with self._read_sessions() as session:
-            row = await session.get(TeamsCardRow, case_id)
-            return None if row is None else TeamsCard.model_validate(row, from_attributes=True)
+        row = await self._read_first(select(_TEAMS_CARDS).where(TeamsCardRow.case_id == case_id))
+        return None if row is None else TeamsCard.model_validate(row, from_attributes=True)
 
     async def record_teams_card(self, card: TeamsCard) -> None:
         statement = _insert(self.engine.dialect.name, TeamsCardRow).values(**card.model_dump())
@@ -677,8 +668,8 @@ class SqlCaseStore:
                 "posted_at": statement.excluded.posted_at,
             },
         )
-        async with self._write_session() as session:
-            await session.execute(statement)
+        async with self._write_session() as connection:
+            await connection.execute(statement)
 
     async def save_teams_conversation(self, conversation: TeamsConversation) -> None:
         values = conversation.model_dump()
@@ -687,32 +678,31 @@ class SqlCaseStore:
             index_elements=[TeamsConversationRow.id],
             set_={k: statement.excluded[k] for k in values if k != "id"},
         )
-        async with self._write_session() as session:
-            await session.execute(statement)
+        async with self._write_session() as connection:
+            await connection.execute(statement)
 
     async def teams_conversation(self, conversation_id: str) -> TeamsConversation | None:
-        async with self._read_sessions() as session:
-            row = await session.get(TeamsConversationRow, conversation_id)
-            return None if row is None else _teams_conversation(row)
+        row = await self._read_first(
+            select(_TEAMS_CONVERSATIONS).where(TeamsConversationRow.id == conversation_id)
+        )
+        return None if row is None else _teams_conversation(row)
 
     async def personal_teams_conversation(self, user_id: str) -> TeamsConversation | None:
         statement = (
-            select(TeamsConversationRow)
+            select(_TEAMS_CONVERSATIONS)
             .where(TeamsConversationRow.user_id == user_id, TeamsConversationRow.kind == "personal")
             .order_by(TeamsConversationRow.updated_at.desc())
             .limit(1)
         )
-        async with self._read_sessions() as session:
-            row = (await session.execute(statement)).scalar_one_or_none()
-            return None if row is None else _teams_conversation(row)
+        row = await self._read_first(statement)
+        return None if row is None else _teams_conversation(row)
 
     async def latest_teams_conversation(self) -> TeamsConversation | None:
         statement = (
-            select(TeamsConversationRow).order_by(TeamsConversationRow.updated_at.desc()).limit(1)
+            select(_TEAMS_CONVERSATIONS).order_by(TeamsConversationRow.updated_at.desc()).limit(1)
         )
-        async with self._read_sessions() as session:
-            row = (await session.execute(statement)).scalar_one_or_none()
-            return None if row is None else _teams_conversation(row)
+        row = await self._read_first(statement)
+        return None if row is None else _teams_conversation(row)
 
     async def save_teams_user(self, user: TeamsUser) -> None:
         values = user.model_dump()
@@ -730,19 +720,18 @@ class SqlCaseStore:
                 if k != "key"
             },
         )
-        async with self._write_session() as session:
-            await session.execute(statement)
+        async with self._write_session() as connection:
+            await connection.execute(statement)
 
     async def teams_user(self, key: str) -> TeamsUser | None:
         statement = (
-            select(TeamsUserRow)
+            select(_TEAMS_USERS)
             .where((TeamsUserRow.key == key) | (TeamsUserRow.user_id == key))
             .order_by(TeamsUserRow.updated_at.desc())
             .limit(1)
         )
-        async with self._read_sessions() as session:
-            row = (await session.execute(statement)).scalar_one_or_none()
-            return None if row is None else TeamsUser.model_validate(row, from_attributes=True)
+        row = await self._read_first(statement)
+        return None if row is None else TeamsUser.model_validate(row, from_attributes=True)
 
     async def ping(self) -> None:
         """Raise unless the database answers."""
@@ -753,13 +742,23 @@ class SqlCaseStore:
         await self.engine.dispose()
 
     @contextlib.asynccontextmanager
-    async def _write_session(self, *, urgent: bool = False) -> AsyncIterator[AsyncSession]:
+    async def _write_session(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
         async with contextlib.AsyncExitStack() as stack:
             if self._write_lock is not None:
                 await stack.enter_async_context(self._write_lock.hold(urgent=urgent))
-            session = await stack.enter_async_context(self._write_sessions())
-            await stack.enter_async_context(session.begin())
-            yield session
+            yield await stack.enter_async_context(self._write_engine.begin())
+
+    async def _read(self, statement: Select[Any]) -> list[Row[Any]]:
+        async with self.engine.connect() as connection:
+            return list((await connection.execute(statement)).all())
+
+    async def _read_first(self, statement: Select[Any]) -> Row[Any] | None:
+        async with self.engine.connect() as connection:
+            return (await connection.execute(statement)).first()
+
+    async def _read_scalar(self, statement: Select[Any]) -> Any:
+        async with self.engine.connect() as connection:
+            return await connection.scalar(statement)
 
 
 def _insert(dialect: str, entity: Any) -> Any:
@@ -790,23 +789,23 @@ def _report_values(report: Report) -> dict[str, Any]:
     return report.model_dump(exclude={"id"})
 
 
-def _case(row: CaseRow) -> Case:
+def _case(row: Row[Any]) -> Case:
     return Case.model_validate(row, from_attributes=True)
 
 
-def _report(row: ReportRow) -> Report:
+def _report(row: Row[Any]) -> Report:
     return Report.model_validate(row, from_attributes=True)
 
 
-def _timeline_entry(row: TimelineRow) -> TimelineEntry:
+def _timeline_entry(row: Row[Any]) -> TimelineEntry:
     return TimelineEntry.model_validate(row, from_attributes=True)
 
 
-def _outbound(row: OutboxRow) -> OutboundMessage:
+def _outbound(row: Row[Any]) -> OutboundMessage:
     return OutboundMessage.model_validate(row, from_attributes=True)
 
 
-def _teams_conversation(row: TeamsConversationRow) -> TeamsConversation:
+def _teams_conversation(row: Row[Any]) -> TeamsConversation:
     return TeamsConversation.model_validate(row, from_attributes=True)
 
 
