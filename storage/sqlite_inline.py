@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-
 BUSY_TIMEOUT_MS = 20
 """How long one statement may block the loop waiting for a lock before SQLite says busy."""
 BEGIN_PATIENCE_S = 30.0
