@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, Select, Table, delete, func, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.models import (
@@ -28,6 +27,18 @@ from bot.models import (
 from bot.ports import Clock, ReportWithCase
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
 from storage.database import SQLITE_BEGIN_OPTION
+from storage.statements import (
+    CASES,
+    DIRECTORY,
+    INBOX,
+    OUTBOX,
+    REPORTS,
+    TIMELINE,
+    TIMERS,
+    insert,
+    prefixed,
+    statements,
+)
 from storage.tables import (
     CaseRow,
     DigestRunRow,
@@ -50,14 +61,7 @@ if TYPE_CHECKING:
 # Statements run on Core connections, not ORM sessions: the ORM's unit of work (identity map,
 # flush, per-statement session state) cost more than the SQL on the bot's hot path, and rows
 # are turned into the core's pydantic models at once anyway.
-_CASES: Table = CaseRow.__table__  # type: ignore[assignment]
-_REPORTS: Table = ReportRow.__table__  # type: ignore[assignment]
-_TIMELINE: Table = TimelineRow.__table__  # type: ignore[assignment]
-_OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
-_TIMERS: Table = TimerRow.__table__  # type: ignore[assignment]
-_INBOX: Table = InboxRow.__table__  # type: ignore[assignment]
 _DIGEST_RUNS: Table = DigestRunRow.__table__  # type: ignore[assignment]
-_DIRECTORY: Table = DirectoryRow.__table__  # type: ignore[assignment]
 _TEAMS_CARDS: Table = TeamsCardRow.__table__  # type: ignore[assignment]
 _TEAMS_CONVERSATIONS: Table = TeamsConversationRow.__table__  # type: ignore[assignment]
 _TEAMS_USERS: Table = TeamsUserRow.__table__  # type: ignore[assignment]
@@ -109,30 +113,23 @@ class SqlCaseTransaction:
         self._connection = connection
         self._clock = clock
         self._dialect = connection.dialect.name
+        self._sql = statements(self._dialect)
         self._chain_heads: dict[int, str] = {}
 
     async def claim_delivery(self, key: str) -> bool:
         """Record a platform delivery id (Slack event_id, action id); False if already seen."""
-        statement = (
-            _insert(self._dialect, ProcessedDeliveryRow)
-            .values(key=key, seen_at=self._clock.now())
-            .on_conflict_do_nothing(index_elements=[ProcessedDeliveryRow.key])
-            .returning(ProcessedDeliveryRow.key)
+        found = await self._connection.execute(
+            self._sql.claim_delivery, {"key": key, "seen_at": self._clock.now()}
         )
-        return (await self._connection.execute(statement)).first() is not None
+        return found.first() is not None
 
     async def lock_or_create_case(self, case: Case) -> tuple[Case, bool]:
         """Lock the case of `case.output_key`, creating it from `case` if absent."""
-        statement = (
-            _insert(self._dialect, CaseRow)
-            .values(**_case_values(case))
-            .on_conflict_do_nothing(index_elements=[CaseRow.output_key])
-            .returning(CaseRow.id)
-        )
-        created = (await self._connection.execute(statement)).first() is not None
+        inserted = await self._connection.execute(self._sql.create_case, _case_values(case))
+        created = inserted.first() is not None
         row = (
             await self._connection.execute(
-                select(_CASES).where(CaseRow.output_key == case.output_key).with_for_update()
+                self._sql.case_by_output_locked, {"output_key": case.output_key}
             )
         ).one()
         if created:
@@ -143,9 +140,7 @@ class SqlCaseTransaction:
     async def lock_case(self, case_id: int) -> Case | None:
         """The case, locked until the transaction ends (SELECT .. FOR UPDATE); None if absent."""
         row = (
-            await self._connection.execute(
-                select(_CASES).where(CaseRow.id == case_id).with_for_update()
-            )
+            await self._connection.execute(self._sql.case_by_id_locked, {"case_id": case_id})
         ).first()
         return None if row is None else _case(row)
 
@@ -153,7 +148,7 @@ class SqlCaseTransaction:
         """Insert a case that has no shared output key (a free-form edge case)."""
         row = (
             await self._connection.execute(
-                _CASES.insert().values(**_case_values(case)).returning(*_CASES.c)
+                CASES.insert().values(**_case_values(case)).returning(*CASES.c)
             )
         ).one()
         self._chain_heads[row.id] = GENESIS_HASH
@@ -162,7 +157,7 @@ class SqlCaseTransaction:
     async def save_case(self, case: Case) -> Case:
         case_id = _require_id(case.id, "case")
         result = await self._connection.execute(
-            update(_CASES).where(CaseRow.id == case_id).values(**_case_values(case))
+            self._sql.update_case, {"case_id": case_id, **prefixed(_case_values(case))}
         )
         if not result.rowcount:  # type: ignore[attr-defined]
             raise LookupError(f"case {case.id} does not exist")
@@ -171,36 +166,28 @@ class SqlCaseTransaction:
     async def find_report(self, case_id: int, reporter_id: str) -> Report | None:
         row = (
             await self._connection.execute(
-                select(_REPORTS).where(
-                    ReportRow.case_id == case_id, ReportRow.reporter_id == reporter_id
-                )
+                self._sql.report_of, {"case_id": case_id, "reporter_id": reporter_id}
             )
         ).first()
         return None if row is None else _report(row)
 
     async def add_report(self, report: Report) -> Report:
         report_id = (
-            await self._connection.execute(
-                _REPORTS.insert().values(**_report_values(report)).returning(ReportRow.id)
-            )
+            await self._connection.execute(self._sql.insert_report, _report_values(report))
         ).scalar_one()
         return report.model_copy(update={"id": report_id})
 
     async def save_report(self, report: Report) -> Report:
         report_id = _require_id(report.id, "report")
         result = await self._connection.execute(
-            update(_REPORTS).where(ReportRow.id == report_id).values(**_report_values(report))
+            self._sql.update_report, {"report_id": report_id, **prefixed(_report_values(report))}
         )
         if not result.rowcount:  # type: ignore[attr-defined]
             raise LookupError(f"report {report.id} does not exist")
         return report
 
     async def case_reports(self, case_id: int) -> list[Report]:
-        rows = await self._connection.execute(
-            select(_REPORTS)
-            .where(ReportRow.case_id == case_id)
-            .order_by(ReportRow.created_at, ReportRow.id)
-        )
+        rows = await self._connection.execute(self._sql.case_reports, {"case_id": case_id})
         return [_report(row) for row in rows]
 
     async def append_timeline(self, entry: TimelineEntry) -> TimelineEntry:
@@ -209,18 +196,10 @@ class SqlCaseTransaction:
         if prev_hash is None:
             # First append to this case in this transaction: lock it and read the chain's head.
             # Later appends reuse the head we wrote, the lock being held until commit.
-            locked = await self._connection.scalar(
-                select(CaseRow.id).where(CaseRow.id == entry.case_id).with_for_update()
-            )
-            if locked is None:
+            if await self.lock_case(entry.case_id) is None:
                 raise LookupError(f"case {entry.case_id} does not exist")
-            prev_hash = await self._connection.scalar(
-                select(TimelineRow.hash)
-                .where(TimelineRow.case_id == entry.case_id)
-                .order_by(TimelineRow.id.desc())
-                .limit(1)
-            )
-            prev_hash = prev_hash or GENESIS_HASH
+            head = await self._connection.scalar(self._sql.chain_head, {"case_id": entry.case_id})
+            prev_hash = head or GENESIS_HASH
         detail = stored_detail(entry.model_dump(mode="json")["detail"])
         digest = entry_hash(prev_hash, entry.case_id, entry.at, entry.actor, entry.kind, detail)
         values = {
@@ -232,19 +211,22 @@ class SqlCaseTransaction:
             "prev_hash": prev_hash,
             "hash": digest,
         }
-        row = (
-            await self._connection.execute(
-                _TIMELINE.insert().values(**values).returning(*_TIMELINE.c)
-            )
-        ).one()
+        entry_id = (await self._connection.execute(self._sql.insert_timeline, values)).scalar_one()
         self._chain_heads[entry.case_id] = digest
-        return _timeline_entry(row)
+        return TimelineEntry(
+            id=entry_id,
+            case_id=entry.case_id,
+            at=entry.at,
+            actor=entry.actor,
+            kind=entry.kind,
+            detail=detail,
+        )
 
     async def schedule_timer(self, timer: Timer) -> bool:
         """Add a timer; False when one with the same key exists."""
         values = timer.model_dump(exclude={"id"})
         statement = (
-            _insert(self._dialect, TimerRow)
+            insert(self._dialect, TIMERS)
             .values(**values)
             .on_conflict_do_nothing(index_elements=[TimerRow.key])
             .returning(TimerRow.id)
@@ -255,12 +237,9 @@ class SqlCaseTransaction:
         """Add timers in one statement; ones whose key exists are left as they are."""
         if not timers:
             return
-        statement = (
-            _insert(self._dialect, TimerRow)
-            .values([timer.model_dump(exclude={"id"}) for timer in timers])
-            .on_conflict_do_nothing(index_elements=[TimerRow.key])
+        await self._connection.execute(
+            self._sql.schedule_timers, [timer.model_dump(exclude={"id"}) for timer in timers]
         )
-        await self._connection.execute(statement)
 
     async def lock_cases(self, case_ids: list[int]) -> dict[int, Case]:
         """Lock these cases (in id order, so concurrent workers cannot deadlock) and read
@@ -269,7 +248,7 @@ class SqlCaseTransaction:
             return {}
         rows = (
             await self._connection.execute(
-                select(_CASES)
+                select(CASES)
                 .where(CaseRow.id.in_(sorted(case_ids)))
                 .order_by(CaseRow.id)
                 .with_for_update()
@@ -322,23 +301,18 @@ class SqlCaseTransaction:
 
     async def enqueue(self, message: OutboundMessage) -> bool:
         """Add a message to the outbox; False when one with the same dedupe key exists."""
-        statement = (
-            _insert(self._dialect, OutboxRow)
-            .values(
-                dedupe_key=message.dedupe_key,
-                platform=message.platform,
-                method=message.method,
-                payload=message.model_dump(mode="json")["payload"],
-                attempts=message.attempts,
-                next_attempt_at=message.next_attempt_at,
-                last_error=message.last_error,
-                delivered_at=message.delivered_at,
-                created_at=self._clock.now(),
-            )
-            .on_conflict_do_nothing(index_elements=[OutboxRow.dedupe_key])
-            .returning(OutboxRow.id)
-        )
-        return (await self._connection.execute(statement)).first() is not None
+        values = {
+            "dedupe_key": message.dedupe_key,
+            "platform": message.platform,
+            "method": message.method,
+            "payload": message.model_dump(mode="json")["payload"],
+            "attempts": message.attempts,
+            "next_attempt_at": message.next_attempt_at,
+            "last_error": message.last_error,
+            "delivered_at": message.delivered_at,
+            "created_at": self._clock.now(),
+        }
+        return (await self._connection.execute(self._sql.enqueue, values)).first() is not None
 
 
 class SqlCaseStore:
@@ -358,6 +332,7 @@ class SqlCaseStore:
             engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) if sqlite_db else engine
         )
         self._write_engine = write_engine
+        self._sql = statements(engine.dialect.name)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlCaseTransaction]:
@@ -366,14 +341,14 @@ class SqlCaseStore:
             yield SqlCaseTransaction(session, self._clock)
 
     async def get_case(self, case_id: int) -> Case | None:
-        row = await self._read_first(select(_CASES).where(CaseRow.id == case_id))
+        row = await self._read_first(self._sql.case_by_id, {"case_id": case_id})
         return None if row is None else _case(row)
 
     async def list_cases(
         self, *, status: CaseStatus | None = None, system_id: str | None = None
     ) -> list[Case]:
         """Cases oldest first, optionally only those with this status or of this system."""
-        statement = select(_CASES).order_by(CaseRow.id)
+        statement = select(CASES).order_by(CaseRow.id)
         if status is not None:
             statement = statement.where(CaseRow.status == status)
         if system_id is not None:
@@ -383,7 +358,7 @@ class SqlCaseStore:
     async def reports_by(self, reporter_id: str, limit: int = 20) -> list[ReportWithCase]:
         """A reporter's most recent reports (by when first filed), newest first, with cases."""
         reports = (
-            select(_REPORTS)
+            select(REPORTS)
             .where(ReportRow.reporter_id == reporter_id)
             .order_by(ReportRow.created_at.desc(), ReportRow.id.desc())
             .limit(limit)
@@ -392,7 +367,7 @@ class SqlCaseStore:
         case_ids = sorted({report.case_id for report in found})
         cases = {
             row.id: _case(row)
-            for row in await self._read(select(_CASES).where(CaseRow.id.in_(case_ids)))
+            for row in await self._read(select(CASES).where(CaseRow.id.in_(case_ids)))
         }
         return [
             ReportWithCase(report=r, case=cases[r.case_id]) for r in found if r.case_id in cases
@@ -400,7 +375,7 @@ class SqlCaseStore:
 
     async def timeline(self, case_id: int) -> list[TimelineEntry]:
         statement = (
-            select(_TIMELINE)
+            select(TIMELINE)
             .where(TimelineRow.case_id == case_id)
             .order_by(TimelineRow.at, TimelineRow.id)
         )
@@ -411,56 +386,33 @@ class SqlCaseStore:
     ) -> list[OutboundMessage]:
         """Claim undelivered due messages, oldest first, leasing them until `now + lease`."""
 
-        statement = (
-            select(_OUTBOX)
-            .where(OutboxRow.delivered_at.is_(None), OutboxRow.next_attempt_at <= now)
-            .order_by(OutboxRow.id)
-            .limit(limit)
+        rows = await self._lease(
+            self._sql.outbox_due, self._sql.outbox_stamp, now, now + lease, limit
         )
-        stamp = {"attempts": OutboxRow.attempts + 1, "next_attempt_at": now + lease}
-        return [_outbound(row) for row in await self._lease(_OUTBOX, statement, stamp)]
+        return [_outbound(row) for row in rows]
 
     async def claim_timers(self, now: datetime, lease: timedelta, limit: int = 100) -> list[Timer]:
         """Claim due, unfired timers whose lease is free, leasing them until `now + lease`."""
-
-        statement = (
-            select(_TIMERS)
-            .where(
-                TimerRow.fired_at.is_(None),
-                TimerRow.due_at <= now,
-                _lease_free(TimerRow.lease_until, now),
-            )
-            .order_by(TimerRow.due_at, TimerRow.id)
-            .limit(limit)
+        rows = await self._lease(
+            self._sql.timers_due, self._sql.timers_stamp, now, now + lease, limit
         )
-        rows = await self._lease(_TIMERS, statement, {"lease_until": now + lease})
         return [Timer.model_validate(row, from_attributes=True) for row in rows]
 
     async def accept(self, key: str, kind: str, payload: dict[str, Any], at: datetime) -> bool:
         """Commit a raw inbound flag before it is acknowledged; False if `key` was seen."""
-        statement = (
-            _insert(self.engine.dialect.name, InboxRow)
-            .values(key=key, kind=kind, payload=payload, received_at=at, attempts=0)
-            .on_conflict_do_nothing(index_elements=[InboxRow.key])
-            .returning(InboxRow.id)
-        )
+        values = {"key": key, "kind": kind, "payload": payload, "received_at": at, "attempts": 0}
         # Slack is waiting for this one: it goes before queued background writes.
         async with self._write_session(urgent=True) as connection:
-            return (await connection.execute(statement)).first() is not None
+            return (await connection.execute(self._sql.accept, values)).first() is not None
 
     async def claim_inbox(
         self, now: datetime, lease: timedelta, limit: int = 50
     ) -> list[InboxItem]:
         """Claim unprocessed inbound flags, oldest first, leasing them until `now + lease`."""
 
-        statement = (
-            select(_INBOX)
-            .where(InboxRow.processed_at.is_(None), _lease_free(InboxRow.lease_until, now))
-            .order_by(InboxRow.id)
-            .limit(limit)
+        rows = await self._lease(
+            self._sql.inbox_due, self._sql.inbox_stamp, now, now + lease, limit
         )
-        stamp = {"lease_until": now + lease, "attempts": InboxRow.attempts + 1}
-        rows = await self._lease(_INBOX, statement, stamp)
         return [InboxItem.model_validate(row, from_attributes=True) for row in rows]
 
     async def finish_inbox(
@@ -472,31 +424,32 @@ class SqlCaseStore:
         values: dict[str, Any] = {"last_error": error} if error else {"processed_at": at}
         async with self._write_session() as connection:
             await connection.execute(
-                update(_INBOX).where(InboxRow.id.in_(item_ids)).values(**values)
+                update(INBOX).where(InboxRow.id.in_(item_ids)).values(**values)
             )
 
     async def reports_of(self, case_id: int) -> list[Report]:
         """A case's reports, oldest first (a read: no write lock, no row lock)."""
-        statement = select(_REPORTS).where(ReportRow.case_id == case_id).order_by(ReportRow.id)
-        return [_report(row) for row in await self._read(statement)]
+        return [
+            _report(row) for row in await self._read(self._sql.reports_of, {"case_id": case_id})
+        ]
 
     async def undelivered(self, dedupe_keys: list[str]) -> int:
         """How many of these outbox messages are not delivered yet."""
         query = (
             select(func.count())
-            .select_from(_OUTBOX)
+            .select_from(OUTBOX)
             .where(OutboxRow.dedupe_key.in_(dedupe_keys), OutboxRow.delivered_at.is_(None))
         )
         return int(await self._read_scalar(query) or 0)
 
     async def inbox_pending(self) -> int:
-        query = select(func.count()).select_from(_INBOX).where(InboxRow.processed_at.is_(None))
+        query = select(func.count()).select_from(INBOX).where(InboxRow.processed_at.is_(None))
         return int(await self._read_scalar(query) or 0)
 
     async def ensure_digest_run(self, digest: str, week: str, due_at: datetime) -> None:
         """Create the (digest, week) run if absent: replicas racing create one row."""
         statement = (
-            _insert(self.engine.dialect.name, DigestRunRow)
+            insert(self.engine.dialect.name, _DIGEST_RUNS)
             .values(digest=digest, week=week, due_at=due_at, late=False)
             .on_conflict_do_nothing(index_elements=[DigestRunRow.digest, DigestRunRow.week])
         )
@@ -505,33 +458,23 @@ class SqlCaseStore:
 
     async def claim_digest_runs(self, now: datetime, lease: timedelta) -> list[DigestRun]:
         """Claim unposted digest runs whose lease is free."""
-
-        statement = (
-            select(_DIGEST_RUNS)
-            .where(
-                DigestRunRow.posted_at.is_(None),
-                DigestRunRow.due_at <= now,
-                _lease_free(DigestRunRow.lease_until, now),
-            )
-            .order_by(DigestRunRow.id)
+        rows = await self._lease(
+            self._sql.digest_runs_due, self._sql.digest_runs_stamp, now, now + lease, 1000
         )
-        rows = await self._lease(_DIGEST_RUNS, statement, {"lease_until": now + lease})
         return [DigestRun.model_validate(row, from_attributes=True) for row in rows]
 
     async def _lease(
-        self, table: Table, statement: Select[Any], stamp: dict[str, Any]
+        self, due: Any, stamp: Any, now: datetime, until: datetime, limit: int
     ) -> list[Row[Any]]:
-        """Lock the rows `statement` selects, skipping rows another worker holds, stamp each
-        with its lease and commit, so every other worker (or replica) sees the claim at once.
-        Returns the rows as stamped, in `statement`'s order."""
+        """Lock the rows `due` selects (skipping rows another worker holds), `stamp` them with
+        their lease until `until`, and commit, so every other worker (or replica) sees the
+        claim at once. Returns the rows as stamped, in `due`'s order."""
         async with self._write_session() as connection:
-            locked = statement.with_for_update(skip_locked=True)
-            ids = [row.id for row in await connection.execute(locked)]
+            found = await connection.execute(due, {"now": now, "limit": limit})
+            ids = [row.id for row in found]
             if not ids:
                 return []
-            stamped = await connection.execute(
-                update(table).where(table.c.id.in_(ids)).values(**stamp).returning(*table.c)
-            )
+            stamped = await connection.execute(stamp, {"ids": ids, "until": until})
             by_id = {row.id: row for row in stamped}
             return [by_id[i] for i in ids]
 
@@ -556,27 +499,25 @@ class SqlCaseStore:
         return found is not None
 
     async def case_timers(self, case_id: int) -> list[Timer]:
-        statement = select(_TIMERS).where(TimerRow.case_id == case_id).order_by(TimerRow.id)
+        statement = select(TIMERS).where(TimerRow.case_id == case_id).order_by(TimerRow.id)
         return [
             Timer.model_validate(row, from_attributes=True) for row in await self._read(statement)
         ]
 
     async def mark_delivered(self, message_id: int, at: datetime) -> None:
         async with self._write_session() as connection:
-            await connection.execute(
-                update(_OUTBOX).where(OutboxRow.id == message_id).values(delivered_at=at)
-            )
+            await connection.execute(self._sql.delivered, {"ids": [message_id], "at": at})
 
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
         async with self._write_session() as connection:
             await connection.execute(
-                update(_OUTBOX)
+                update(OUTBOX)
                 .where(OutboxRow.id == message_id)
                 .values(last_error=error, next_attempt_at=next_attempt_at)
             )
 
     async def pending_count(self) -> int:
-        statement = select(func.count()).select_from(_OUTBOX)
+        statement = select(func.count()).select_from(OUTBOX)
         return int(await self._read_scalar(statement.where(OutboxRow.delivered_at.is_(None))) or 0)
 
     async def prune(self, before: datetime) -> int:
@@ -587,10 +528,10 @@ class SqlCaseStore:
                 delete(ProcessedDeliveryRow).where(ProcessedDeliveryRow.seen_at < before)
             )
             delivered = await connection.execute(
-                delete(_OUTBOX).where(OutboxRow.delivered_at < before)
+                delete(OUTBOX).where(OutboxRow.delivered_at < before)
             )
             processed = await connection.execute(
-                delete(_INBOX).where(InboxRow.processed_at < before)
+                delete(INBOX).where(InboxRow.processed_at < before)
             )
             counts: list[int] = [
                 int(result.rowcount or 0)  # type: ignore[attr-defined]
@@ -600,30 +541,25 @@ class SqlCaseStore:
 
     async def case_for_card(self, channel: str, ts: str) -> Case | None:
         row = await self._read_first(
-            select(_CASES).where(CaseRow.slack_card_channel == channel, CaseRow.slack_card_ts == ts)
+            select(CASES).where(CaseRow.slack_card_channel == channel, CaseRow.slack_card_ts == ts)
         )
         return None if row is None else _case(row)
 
     async def record_card(self, case_id: int, channel: str, ts: str) -> None:
+        values = {"case_id": case_id, "channel": channel, "ts": ts}
         async with self._write_session() as connection:
-            await connection.execute(
-                update(_CASES)
-                .where(CaseRow.id == case_id)
-                .values(slack_card_channel=channel, slack_card_ts=ts)
-            )
+            await connection.execute(self._sql.record_card, values)
 
     async def cached_user(self, person_id: str, platform: str) -> tuple[bool, str | None]:
         row = await self._read_first(
-            select(DirectoryRow.user_id).where(
-                DirectoryRow.person_id == person_id, DirectoryRow.platform == platform
-            )
+            self._sql.cached_user, {"person_id": person_id, "platform": platform}
         )
         return (False, None) if row is None else (True, row.user_id)
 
     async def cache_user(
         self, person_id: str, platform: str, user_id: str | None, at: datetime
     ) -> None:
-        statement = _insert(self.engine.dialect.name, _DIRECTORY).values(
+        statement = insert(self.engine.dialect.name, DIRECTORY).values(
             person_id=person_id, platform=platform, user_id=user_id, looked_up_at=at
         )
         statement = statement.on_conflict_do_update(
@@ -645,7 +581,7 @@ class SqlCaseStore:
 
     async def case_for_teams_card(self, conversation_id: str, activity_id: str) -> Case | None:
         row = await self._read_first(
-            select(_CASES)
+            select(CASES)
             .join(_TEAMS_CARDS, TeamsCardRow.case_id == CaseRow.id)
             .where(
                 TeamsCardRow.activity_id == activity_id,
@@ -659,7 +595,7 @@ class SqlCaseStore:
         return None if row is None else TeamsCard.model_validate(row, from_attributes=True)
 
     async def record_teams_card(self, card: TeamsCard) -> None:
-        statement = _insert(self.engine.dialect.name, TeamsCardRow).values(**card.model_dump())
+        statement = insert(self.engine.dialect.name, _TEAMS_CARDS).values(**card.model_dump())
         statement = statement.on_conflict_do_update(
             index_elements=[TeamsCardRow.case_id],
             set_={
@@ -673,7 +609,7 @@ class SqlCaseStore:
 
     async def save_teams_conversation(self, conversation: TeamsConversation) -> None:
         values = conversation.model_dump()
-        statement = _insert(self.engine.dialect.name, TeamsConversationRow).values(**values)
+        statement = insert(self.engine.dialect.name, _TEAMS_CONVERSATIONS).values(**values)
         statement = statement.on_conflict_do_update(
             index_elements=[TeamsConversationRow.id],
             set_={k: statement.excluded[k] for k in values if k != "id"},
@@ -706,7 +642,7 @@ class SqlCaseStore:
 
     async def save_teams_user(self, user: TeamsUser) -> None:
         values = user.model_dump()
-        statement = _insert(self.engine.dialect.name, TeamsUserRow).values(**values)
+        statement = insert(self.engine.dialect.name, _TEAMS_USERS).values(**values)
         keep_if_missing = ("aad_object_id", "name", "email", "tenant_id", "bot_id")
         statement = statement.on_conflict_do_update(
             index_elements=[TeamsUserRow.key],
@@ -748,31 +684,21 @@ class SqlCaseStore:
                 await stack.enter_async_context(self._write_lock.hold(urgent=urgent))
             yield await stack.enter_async_context(self._write_engine.begin())
 
-    async def _read(self, statement: Select[Any]) -> list[Row[Any]]:
+    async def _read(
+        self, statement: Select[Any], parameters: dict[str, Any] | None = None
+    ) -> list[Row[Any]]:
         async with self.engine.connect() as connection:
-            return list((await connection.execute(statement)).all())
+            return list((await connection.execute(statement, parameters)).all())
 
-    async def _read_first(self, statement: Select[Any]) -> Row[Any] | None:
+    async def _read_first(
+        self, statement: Select[Any], parameters: dict[str, Any] | None = None
+    ) -> Row[Any] | None:
         async with self.engine.connect() as connection:
-            return (await connection.execute(statement)).first()
+            return (await connection.execute(statement, parameters)).first()
 
     async def _read_scalar(self, statement: Select[Any]) -> Any:
         async with self.engine.connect() as connection:
             return await connection.scalar(statement)
-
-
-def _insert(dialect: str, entity: Any) -> Any:
-    """INSERT with ON CONFLICT support for this dialect."""
-    if dialect == "postgresql":
-        return postgresql.insert(entity)
-    if dialect == "sqlite":
-        return sqlite.insert(entity)
-    raise NotImplementedError(f"loopkeeper supports SQLite and PostgreSQL, not {dialect}")
-
-
-def _lease_free(lease_until: Any, now: datetime) -> Any:
-    """Never leased, or its lease has run out."""
-    return lease_until.is_(None) | (lease_until <= now)
 
 
 def _require_id(value: int | None, what: str) -> int:

@@ -1,0 +1,196 @@
+"""The hot path's SQL, built once per dialect with bound parameters.
+
+Building a statement with `.values(**row)` coerces every value into a bind parameter and
+computes a new cache key on each call: for a 25-column case row that cost more than running
+it. These statements are built once; each call only passes its parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.tables import (
+    CaseRow,
+    DigestRunRow,
+    DirectoryRow,
+    InboxRow,
+    OutboxRow,
+    ProcessedDeliveryRow,
+    ReportRow,
+    TimelineRow,
+    TimerRow,
+)
+
+CASES: Table = CaseRow.__table__  # type: ignore[assignment]
+REPORTS: Table = ReportRow.__table__  # type: ignore[assignment]
+TIMELINE: Table = TimelineRow.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+TIMERS: Table = TimerRow.__table__  # type: ignore[assignment]
+INBOX: Table = InboxRow.__table__  # type: ignore[assignment]
+DIRECTORY: Table = DirectoryRow.__table__  # type: ignore[assignment]
+DELIVERIES: Table = ProcessedDeliveryRow.__table__  # type: ignore[assignment]
+DIGEST_RUNS: Table = DigestRunRow.__table__  # type: ignore[assignment]
+
+CASE_COLUMNS = tuple(c.name for c in CASES.c if c.name != "id")
+REPORT_COLUMNS = tuple(c.name for c in REPORTS.c if c.name != "id")
+
+
+def insert(dialect: str, table: Table) -> Any:
+    """INSERT with ON CONFLICT support for this dialect."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"loopkeeper supports SQLite and PostgreSQL, not {dialect}")
+
+
+def _lease_free(lease_until: Any) -> Any:
+    """Never leased, or its lease has run out by :now."""
+    return lease_until.is_(None) | (lease_until <= bindparam("now"))
+
+
+def _set(table: Table, columns: tuple[str, ...]) -> dict[str, Any]:
+    """SET column = :column for each of `columns` (parameters named after their columns)."""
+    return {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns}
+
+
+@dataclass(frozen=True)
+class Statements:
+    claim_delivery: Any
+    create_case: Any
+    case_by_output_locked: Any
+    case_by_id: Any
+    case_by_id_locked: Any
+    update_case: Any
+    report_of: Any
+    insert_report: Any
+    update_report: Any
+    case_reports: Any
+    insert_timeline: Any
+    chain_head: Any
+    schedule_timers: Any
+    enqueue: Any
+    accept: Any
+    inbox_due: Any
+    inbox_stamp: Any
+    outbox_due: Any
+    outbox_stamp: Any
+    timers_due: Any
+    timers_stamp: Any
+    reports_of: Any
+    delivered: Any
+    record_card: Any
+    cached_user: Any
+    digest_runs_due: Any
+    digest_runs_stamp: Any
+
+
+@functools.cache
+def statements(dialect: str) -> Statements:
+    ids: Any = bindparam("ids", expanding=True)
+    return Statements(
+        claim_delivery=insert(dialect, DELIVERIES)
+        .on_conflict_do_nothing(index_elements=[DELIVERIES.c.key])
+        .returning(DELIVERIES.c.key),
+        create_case=insert(dialect, CASES)
+        .on_conflict_do_nothing(index_elements=[CASES.c.output_key])
+        .returning(CASES.c.id),
+        case_by_output_locked=select(CASES)
+        .where(CASES.c.output_key == bindparam("output_key"))
+        .with_for_update(),
+        case_by_id=select(CASES).where(CASES.c.id == bindparam("case_id")),
+        case_by_id_locked=select(CASES).where(CASES.c.id == bindparam("case_id")).with_for_update(),
+        update_case=update(CASES)
+        .where(CASES.c.id == bindparam("case_id"))
+        .values(**_set(CASES, CASE_COLUMNS)),
+        report_of=select(REPORTS).where(
+            REPORTS.c.case_id == bindparam("case_id"),
+            REPORTS.c.reporter_id == bindparam("reporter_id"),
+        ),
+        insert_report=REPORTS.insert().returning(REPORTS.c.id),
+        update_report=update(REPORTS)
+        .where(REPORTS.c.id == bindparam("report_id"))
+        .values(**_set(REPORTS, REPORT_COLUMNS)),
+        case_reports=select(REPORTS)
+        .where(REPORTS.c.case_id == bindparam("case_id"))
+        .order_by(REPORTS.c.created_at, REPORTS.c.id),
+        insert_timeline=TIMELINE.insert().returning(TIMELINE.c.id),
+        chain_head=select(TIMELINE.c.hash)
+        .where(TIMELINE.c.case_id == bindparam("case_id"))
+        .order_by(TIMELINE.c.id.desc())
+        .limit(1),
+        schedule_timers=insert(dialect, TIMERS).on_conflict_do_nothing(
+            index_elements=[TIMERS.c.key]
+        ),
+        enqueue=insert(dialect, OUTBOX)
+        .on_conflict_do_nothing(index_elements=[OUTBOX.c.dedupe_key])
+        .returning(OUTBOX.c.id),
+        accept=insert(dialect, INBOX)
+        .on_conflict_do_nothing(index_elements=[INBOX.c.key])
+        .returning(INBOX.c.id),
+        inbox_due=select(INBOX.c.id)
+        .where(INBOX.c.processed_at.is_(None), _lease_free(INBOX.c.lease_until))
+        .order_by(INBOX.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True),
+        inbox_stamp=update(INBOX)
+        .where(INBOX.c.id.in_(ids))
+        .values(lease_until=bindparam("until"), attempts=INBOX.c.attempts + 1)
+        .returning(*INBOX.c),
+        outbox_due=select(OUTBOX.c.id)
+        .where(OUTBOX.c.delivered_at.is_(None), OUTBOX.c.next_attempt_at <= bindparam("now"))
+        .order_by(OUTBOX.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True),
+        outbox_stamp=update(OUTBOX)
+        .where(OUTBOX.c.id.in_(ids))
+        .values(next_attempt_at=bindparam("until"), attempts=OUTBOX.c.attempts + 1)
+        .returning(*OUTBOX.c),
+        timers_due=select(TIMERS.c.id)
+        .where(
+            TIMERS.c.fired_at.is_(None),
+            TIMERS.c.due_at <= bindparam("now"),
+            _lease_free(TIMERS.c.lease_until),
+        )
+        .order_by(TIMERS.c.due_at, TIMERS.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True),
+        timers_stamp=update(TIMERS)
+        .where(TIMERS.c.id.in_(ids))
+        .values(lease_until=bindparam("until"))
+        .returning(*TIMERS.c),
+        reports_of=select(REPORTS)
+        .where(REPORTS.c.case_id == bindparam("case_id"))
+        .order_by(REPORTS.c.id),
+        delivered=update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(delivered_at=bindparam("at")),
+        record_card=update(CASES)
+        .where(CASES.c.id == bindparam("case_id"))
+        .values(slack_card_channel=bindparam("channel"), slack_card_ts=bindparam("ts")),
+        cached_user=select(DIRECTORY.c.user_id).where(
+            DIRECTORY.c.person_id == bindparam("person_id"),
+            DIRECTORY.c.platform == bindparam("platform"),
+        ),
+        digest_runs_due=select(DIGEST_RUNS.c.id)
+        .where(
+            DIGEST_RUNS.c.posted_at.is_(None),
+            DIGEST_RUNS.c.due_at <= bindparam("now"),
+            _lease_free(DIGEST_RUNS.c.lease_until),
+        )
+        .order_by(DIGEST_RUNS.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True),
+        digest_runs_stamp=update(DIGEST_RUNS)
+        .where(DIGEST_RUNS.c.id.in_(ids))
+        .values(lease_until=bindparam("until"))
+        .returning(*DIGEST_RUNS.c),
+    )
+
+
+def prefixed(values: dict[str, Any]) -> dict[str, Any]:
+    """Parameters for a statement built with `_set`."""
+    return {f"v_{name}": value for name, value in values.items()}
