@@ -68,6 +68,8 @@ class InboxWorker(WokenLoop):
             done += len(finished)
             if len(finished) < len(items):
                 return done  # failures wait for their lease to expire
+            if len(items) < self._batch:
+                return done  # all caught up; a flag accepted meanwhile woke the loop again
 
     async def _process(self, item: InboxItem) -> bool:
         handler = self._handlers.get(item.kind)

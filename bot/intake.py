@@ -240,9 +240,9 @@ class IntakeService:
         """Card and timers for the case; its thread says why routing fell back, or what changed."""
         if self._notices is None or case.status.is_closed:
             return False
-        await schedule(tx, self._routing, case)
         messages = []
-        if created or reopened:
+        opening = created or reopened
+        if opening:
             round_ = "reopen" if reopened else "open"
             messages += self._notices.card(
                 case, key=f"card:{case.id}:{round_}:{case.opened_at.isoformat()}", opening=True
@@ -265,7 +265,9 @@ class IntakeService:
         queued = False
         for message in messages:
             queued = await tx.enqueue(message) or queued
-        return queued
+        # After the card: the owner's DM links to it, and messages of a case go out in order.
+        fire_due = (self._notices, self._clock.now()) if opening else None
+        return await schedule(tx, self._routing, case, fire_due=fire_due) or queued
 
     async def _upsert_report(
         self, tx: CaseTransaction, case: Case, draft: ReportDraft, severity: Severity

@@ -78,13 +78,23 @@ class OutboxDispatcher(WokenLoop):
                 *(self._deliver_in_order(lane) for lane in lanes.values())
             )
             delivered += sum(results)
+            if len(claimed) < self._batch:
+                # All that was due is done; what was queued meanwhile woke the loop again.
+                return delivered
 
     async def _deliver_in_order(self, lane: list[OutboundMessage]) -> int:
-        """Messages about one case go out in the order they were queued (card before replies)."""
-        delivered = 0
-        for message in lane:
-            delivered += await self._deliver(message)
-        return delivered
+        """Messages about one case go out in the order they were queued (card before replies);
+        they are marked delivered together when the lane is done, in one write."""
+        sent: list[int] = []
+        try:
+            for message in lane:
+                if await self._deliver(message):
+                    assert message.id is not None
+                    sent.append(message.id)
+        finally:
+            await self._outbox.mark_delivered(sent, self._clock.now())
+        self.delivered += len(sent)
+        return len(sent)
 
     async def _deliver(self, message: OutboundMessage) -> bool:
         assert message.id is not None
@@ -106,8 +116,6 @@ class OutboxDispatcher(WokenLoop):
                 message.id, repr(error), self._clock.now() + backoff(message.attempts, None)
             )
             return False
-        await self._outbox.mark_delivered(message.id, self._clock.now())
-        self.delivered += 1
         return True
 
     @staticmethod

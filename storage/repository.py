@@ -504,9 +504,11 @@ class SqlCaseStore:
             Timer.model_validate(row, from_attributes=True) for row in await self._read(statement)
         ]
 
-    async def mark_delivered(self, message_id: int, at: datetime) -> None:
+    async def mark_delivered(self, message_ids: list[int], at: datetime) -> None:
+        if not message_ids:
+            return
         async with self._write_session() as connection:
-            await connection.execute(self._sql.delivered, {"ids": [message_id], "at": at})
+            await connection.execute(self._sql.delivered, {"ids": message_ids, "at": at})
 
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
         async with self._write_session() as connection:

@@ -58,7 +58,9 @@ async def test_reaction_files_a_report_routed_to_the_owner_and_confirms(bot: Bot
     assert report.channel is Channel.slack_reaction
 
     assert bot.slack.calls_to("chat.postEphemeral") == []
-    assert await bot.deliver() == 2  # the confirmation and the case card
+    assert await bot.deliver() == 3  # the confirmation, the case card, the owner's DM
+    [dm] = [c for c in bot.slack.calls_to("chat.postMessage") if c["channel"] == "U0ALICE"]
+    assert dm["text"].startswith(f"Case #{case.id} was routed to you")
     [confirmation] = bot.slack.calls_to("chat.postEphemeral")
     assert confirmation["channel"] == "C0SUPPORT"
     assert confirmation["user"] == "U0REPORTER"

@@ -420,7 +420,7 @@ async def test_mark_failed_reschedules_and_mark_delivered_finishes(store: SqlCas
     [again] = await store.claim_due(retry_at, LEASE)
     assert (again.id, again.attempts, again.last_error) == (message.id, 2, "ratelimited")
 
-    await store.mark_delivered(message.id, retry_at)
+    await store.mark_delivered([message.id], retry_at)
 
     assert await store.pending_count() == 0
     assert await store.claim_due(retry_at + timedelta(days=1), LEASE) == []

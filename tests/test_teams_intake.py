@@ -97,7 +97,11 @@ async def test_submitting_the_form_files_a_report_before_answering(
     card = card_of(card_post.activity)
     assert card is not None and "Case #1" in card_texts(card)
     assert "trace tr-42" in card_texts(card)
-    assert [c["channel"] for c in bot.slack.calls_to("chat.postMessage")] == ["C0TRIAGE"]
+    # in Slack: the card, and the routed owner's DM
+    assert [c["channel"] for c in bot.slack.calls_to("chat.postMessage")] == [
+        "C0TRIAGE",
+        "U0ALICE",
+    ]
     # the confirmation, proactively in a 1:1 chat opened for the reporter
     [created] = bot.connector.of_kind("create")
     assert created.activity["members"] == [{"id": DAN["id"]}]
@@ -130,7 +134,8 @@ async def test_text_markers_link_the_trace(teams_bot: TeamsBotUnderTest) -> None
         "v12",
     )
     await teams_bot.deliver()
-    assert [s.kind for s in teams_bot.connector.to(HELPERS)] == ["send"]
+    # the card, then its owner @mentioned in its thread (no 1:1 chat with them yet)
+    assert [s.kind for s in teams_bot.connector.to(HELPERS)] == ["send", "reply"]
     assert teams_bot.slack.calls_to("chat.postMessage") == []  # a Teams-only system
 
 
