@@ -255,7 +255,11 @@ def list_cases(
     from storage.repository import SqlCaseStore
 
     async def read(engine: AsyncEngine) -> list[Case]:
-        return await SqlCaseStore(engine).list_cases(status=status, system_id=system)
+        store = SqlCaseStore(engine)
+        try:
+            return await store.list_cases(status=status, system_id=system)
+        finally:
+            await store.close()
 
     found = _on_database(_settings().database_url, read)
     now = datetime.now(UTC)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from storage.sqlite_inline import BUSY_TIMEOUT_MS as INLINE_BUSY_TIMEOUT_MS
-from storage.sqlite_inline import inline_connector
+from storage.sqlite_inline import InlineConnection, inline_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN_OPTION = "loopkeeper_sqlite_begin"
@@ -86,4 +86,7 @@ def _sqlite_begin(connection: Connection) -> None:
     # Writers begin IMMEDIATE: they take the write lock up front and wait for it (busy_timeout)
     # rather than failing with SQLITE_BUSY when upgrading a read snapshot to a write.
     mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+    driver = connection.connection.driver_connection
+    if isinstance(driver, InlineConnection) and driver.try_begin(mode):
+        return  # a statement fewer through SQLAlchemy, on every transaction
     connection.exec_driver_sql(f"BEGIN {mode}")

@@ -332,6 +332,9 @@ class SqlCaseStore:
             engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) if sqlite_db else engine
         )
         self._write_engine = write_engine
+        self._writer: AsyncConnection | None = None  # SQLite's one writer, kept open
+        self._reader: AsyncConnection | None = None  # SQLite's inline reads, kept open
+        self._reading = asyncio.Lock()
         self._sql = statements(engine.dialect.name)
 
     @contextlib.asynccontextmanager
@@ -677,29 +680,54 @@ class SqlCaseStore:
             await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
+        for connection in (self._writer, self._reader):
+            if connection is not None:
+                await connection.close()
+        self._writer = self._reader = None
         await self.engine.dispose()
 
     @contextlib.asynccontextmanager
     async def _write_session(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
-        async with contextlib.AsyncExitStack() as stack:
-            if self._write_lock is not None:
-                await stack.enter_async_context(self._write_lock.hold(urgent=urgent))
-            yield await stack.enter_async_context(self._write_engine.begin())
+        if self._write_lock is None:
+            async with self._write_engine.begin() as connection:
+                yield connection
+            return
+        # SQLite: writers take turns, so they share one connection instead of checking one out
+        # of the pool (and resetting it) for each of the many small write transactions.
+        async with self._write_lock.hold(urgent=urgent):
+            if self._writer is None or self._writer.closed or self._writer.invalidated:
+                self._writer = await self._write_engine.connect()
+            async with self._writer.begin():
+                yield self._writer
+
+    @contextlib.asynccontextmanager
+    async def _read_session(self) -> AsyncIterator[AsyncConnection]:
+        if self._write_lock is None:
+            async with self.engine.connect() as connection:
+                yield connection
+            return
+        # SQLite: statements run inline (storage.sqlite_inline), so one connection serves
+        # every read in turn, each in its own short transaction (a fresh snapshot).
+        async with self._reading:
+            if self._reader is None or self._reader.closed or self._reader.invalidated:
+                self._reader = await self.engine.connect()
+            async with self._reader.begin():
+                yield self._reader
 
     async def _read(
         self, statement: Select[Any], parameters: dict[str, Any] | None = None
     ) -> list[Row[Any]]:
-        async with self.engine.connect() as connection:
+        async with self._read_session() as connection:
             return list((await connection.execute(statement, parameters)).all())
 
     async def _read_first(
         self, statement: Select[Any], parameters: dict[str, Any] | None = None
     ) -> Row[Any] | None:
-        async with self.engine.connect() as connection:
+        async with self._read_session() as connection:
             return (await connection.execute(statement, parameters)).first()
 
     async def _read_scalar(self, statement: Select[Any]) -> Any:
-        async with self.engine.connect() as connection:
+        async with self._read_session() as connection:
             return await connection.scalar(statement)
 
 

@@ -145,6 +145,17 @@ class InlineConnection:
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 
+    def try_begin(self, mode: str) -> bool:
+        """BEGIN without SQLAlchemy's statement machinery; False if the database is locked
+        (the caller then begins through the cursor, which waits for the lock asynchronously)."""
+        try:
+            self._conn.execute(f"BEGIN {mode}")
+        except sqlite3.OperationalError as error:
+            if "locked" in str(error):
+                return False
+            raise
+        return True
+
     def cursor(self) -> _CursorOpener:
         return _CursorOpener(self._conn)
 

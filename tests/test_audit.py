@@ -377,6 +377,8 @@ async def test_migration_chains_existing_entries_and_guards_them(empty_database_
             await tx.append_timeline(an_entry(ids[0], 10))
             await tx.append_timeline(an_entry(ids[2], 11))
         assert await verify_chain(engine) == AuditResult(entries=9, cases=3)
+        await store.close()
+        engine = create_engine(url)
         with pytest.raises(DBAPIError, match="append-only"):
             async with engine.begin() as connection:
                 await connection.execute(sa.update(TIMELINE).values(kind="x"))

@@ -528,6 +528,7 @@ async def test_empty_database_is_not_up_to_date_until_upgraded(empty_database_ur
         assert await is_up_to_date(engine)
         store = SqlCaseStore(engine)
         assert await store.list_cases() == []
+        await store.close()
     finally:
         await engine.dispose()
 
