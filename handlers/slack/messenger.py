@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+import time
+from collections import OrderedDict, defaultdict
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -14,10 +15,14 @@ from bot.models import Case, OutboundMessage
 from bot.outbox import DeliveryError
 from bot.ports import CaseStore, Directory
 from bot.routing import Routing
+from digests.links import card_link
 from handlers.slack import notices
 from handlers.slack.card import ANSWER, card_blocks, card_text
 
 log = logging.getLogger(__name__)
+
+POSTED_CACHE = 10_000
+POSTED_TTL_S = 300.0
 
 
 class CaseMessenger:
@@ -30,6 +35,11 @@ class CaseMessenger:
         self._directory = directory
         # Card posts and updates of one case go one at a time within a process.
         self._card_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._archives: str | None = None  # "https://<workspace>.slack.com/archives"
+        # Cases whose card was just posted: the replies and DMs that follow only need the
+        # case's id, system and card location, which never change once set, so they skip the
+        # read. Kept briefly: the cache serves a burst, the database the rest.
+        self._posted: OrderedDict[int, tuple[float, Case]] = OrderedDict()
 
     async def deliver(self, message: OutboundMessage) -> None:
         payload = message.payload
@@ -41,7 +51,7 @@ class CaseMessenger:
                 if case is not None:
                     await self._card(case, bool(payload.get("post")))
             return
-        case = await self._existing(case_id, message)
+        case = self._recent(case_id) or await self._existing(case_id, message)
         if case is None:
             return
         if message.method == notices.THREAD:
@@ -57,7 +67,22 @@ class CaseMessenger:
         case = await self._store.get_case(case_id)
         if case is None:
             log.warning("dropping %s for a case that no longer exists", message.method)
+        elif case.slack_card_ts:
+            self._remember(case)
         return case
+
+    def _remember(self, case: Case) -> None:
+        assert case.id is not None
+        self._posted[case.id] = (time.monotonic(), case)
+        self._posted.move_to_end(case.id)
+        while len(self._posted) > POSTED_CACHE:
+            self._posted.popitem(last=False)
+
+    def _recent(self, case_id: int) -> Case | None:
+        found = self._posted.get(case_id)
+        if found is None or time.monotonic() - found[0] > POSTED_TTL_S:
+            return None
+        return found[1]
 
     def _triage_channel(self, case: Case) -> str | None:
         system = self._routing.system(case.system_id)
@@ -82,7 +107,9 @@ class CaseMessenger:
         posted = await self._client.chat_postMessage(
             channel=channel, text=text, blocks=blocks, unfurl_links=False
         )
-        await self._store.record_card(case.id, str(posted["channel"]), str(posted["ts"]))
+        channel, ts = str(posted["channel"]), str(posted["ts"])
+        await self._store.record_card(case.id, channel, ts)
+        self._remember(case.model_copy(update={"slack_card_channel": channel, "slack_card_ts": ts}))
 
     async def _thread(self, case: Case, text: str) -> None:
         if self._triage_channel(case) is None:
@@ -96,10 +123,13 @@ class CaseMessenger:
     async def _link(self, case: Case) -> str:
         if not (case.slack_card_channel and case.slack_card_ts):
             return ""
-        found = await self._client.chat_getPermalink(
-            channel=case.slack_card_channel, message_ts=case.slack_card_ts
-        )
-        return f" <{found['permalink']}|Open case #{case.id}>"
+        if self._archives is None:
+            # The card is a top-level message, so its permalink is the workspace's archive URL,
+            # the channel and the ts: one auth.test per process, not a call per DM.
+            found = await self._client.auth_test()
+            self._archives = f"{str(found['url']).rstrip('/')}/archives"
+        link = card_link(case.slack_card_channel, case.slack_card_ts, self._archives)
+        return f" <{link}|Open case #{case.id}>"
 
     async def _direct(self, case: Case, person_id: str, text: str) -> None:
         user = await self._directory.slack_user(person_id)
