@@ -7,7 +7,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.durations import format_duration
-from bot.models import Case, CaseStatus, Role, TimelineEntry, Timer, TimerKind
+from bot.models import (
+    Case,
+    CaseStatus,
+    OutboundMessage,
+    Role,
+    TimelineEntry,
+    Timer,
+    TimerKind,
+)
 from bot.ports import CaseStore, CaseTransaction, Clock, Notices, TimerQueue
 from bot.routing import Routing
 
@@ -60,23 +68,24 @@ async def schedule(
     case: Case,
     *,
     fire_due: tuple[Notices, datetime] | None = None,
-) -> bool:
+) -> list[OutboundMessage]:
     """Store the case's timers. With `fire_due` (when a case opens or reopens), chain steps
     already due (`after: 0m`) fire here, in the caller's transaction, rather than on the next
-    tick: the owner hears at once, for one transaction less. Returns whether it queued any."""
+    tick: the owner hears at once, for one transaction less. Returns the messages the caller
+    is to queue."""
     timers = plan(routing, case)
     if fire_due is None:
         await tx.schedule_timers(timers)
-        return False
+        return []
     notices, now = fire_due
     due = [t for t in timers if t.kind is TimerKind.escalation and t.due_at <= now]
     await tx.schedule_timers(
         [t.model_copy(update={"fired_at": now}) if t in due else t for t in timers]
     )
-    queued = False
+    messages: list[OutboundMessage] = []
     for timer in due:
-        queued = await escalate(tx, routing, notices, case, timer, now) or queued
-    return queued
+        messages += await escalate(tx, routing, notices, case, timer, now)
+    return messages
 
 
 async def escalate(
@@ -86,17 +95,17 @@ async def escalate(
     case: Case,
     timer: Timer,
     now: datetime,
-) -> bool:
-    """Act on an escalation step of an unacknowledged case: DM its target, say so in the
-    thread (after the first step) and on the timeline. Returns whether it queued a message."""
+) -> list[OutboundMessage]:
+    """Act on an escalation step of an unacknowledged case: note it on the timeline, and
+    return the messages to queue: a DM to its target and (after the first step) a thread line."""
     system = routing.system(case.system_id)
     if system is None or timer.step >= len(system.escalation):
-        return False
+        return []
     step = system.escalation[timer.step]
     target = routing.escalation_target(system, step, case.owner)
     if target is None:
         log.warning("escalation step %s of %s names nobody", timer.step, system.id)
-        return False
+        return []
     person = routing.person(target)
     name = person.display if person else target
     if timer.step == 0 and step.after == timedelta(0):
@@ -109,9 +118,6 @@ async def escalate(
     messages = notices.direct(target, dm, case, key=f"timer:{timer.key}:dm")
     if line:
         messages += notices.thread(case, line, key=f"timer:{timer.key}:thread")
-    queued = False
-    for message in messages:
-        queued = await tx.enqueue(message) or queued
     await tx.append_timeline(
         TimelineEntry(
             case_id=timer.case_id,
@@ -121,7 +127,7 @@ async def escalate(
             detail={"step": timer.step, "notified": target},
         )
     )
-    return queued
+    return messages
 
 
 class TimerService:
@@ -183,7 +189,8 @@ class TimerService:
                 if timer.id not in fired or case is None or not self._active(timer, case):
                     continue
                 if timer.kind is TimerKind.escalation:
-                    await escalate(tx, self._routing, self._notices, case, timer, now)
+                    messages = await escalate(tx, self._routing, self._notices, case, timer, now)
+                    await tx.enqueue_all(messages)
                 else:
                     await self._breach(tx, case, timer)
                 acted += 1
@@ -227,9 +234,8 @@ class TimerService:
             )
         )
 
-    async def _send(self, tx: CaseTransaction, messages: list) -> None:  # type: ignore[type-arg]
-        for message in messages:
-            await tx.enqueue(message)
+    async def _send(self, tx: CaseTransaction, messages: list[OutboundMessage]) -> None:
+        await tx.enqueue_all(messages)
 
     def _name(self, person_id: str) -> str:
         person = self._routing.person(person_id)

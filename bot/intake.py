@@ -104,14 +104,13 @@ class IntakeService:
         attribution = attribute(self._routing, draft.output, draft.system_id)
         severity = Severity.highest(category.severity, draft.severity or category.severity)
         route = await self._route(attribution.system, category.route_to)
-        queued = False
         async with self._store.transaction() as tx:
             if draft.dedupe_key and not await tx.claim_delivery(draft.dedupe_key):
                 return None
             case, created, reopened = await self._open_case(tx, draft, category, attribution, route)
-            report, updated = await self._upsert_report(tx, case, draft, severity)
-            case = await self._refresh_case(tx, case)
-            queued = await self._announce(tx, case, created, reopened, updated, route)
+            report, updated = await self._upsert_report(tx, case, draft, severity, created)
+            case = await self._refresh_case(tx, case, [report] if created else None)
+            messages = await self._announce(tx, case, created, reopened, updated, route)
             filed = FiledReport(
                 case=case,
                 report=report,
@@ -122,8 +121,8 @@ class IntakeService:
                 report_updated=updated,
                 reopened=reopened,
             )
-            for message in confirm(filed) if confirm else ():
-                queued = await tx.enqueue(message) or queued
+            messages += confirm(filed) if confirm else ()
+            queued = await tx.enqueue_all(messages)
         if queued and self._on_enqueued:
             self._on_enqueued()
         return filed
@@ -236,11 +235,12 @@ class IntakeService:
         reopened: bool,
         updated: bool,
         route: Route,
-    ) -> bool:
-        """Card and timers for the case; its thread says why routing fell back, or what changed."""
+    ) -> list[OutboundMessage]:
+        """Timers for the case, and the messages to queue: its card, its thread saying why
+        routing fell back or that it reopened, the owner's DM."""
         if self._notices is None or case.status.is_closed:
-            return False
-        messages = []
+            return []
+        messages: list[OutboundMessage] = []
         opening = created or reopened
         if opening:
             round_ = "reopen" if reopened else "open"
@@ -262,16 +262,15 @@ class IntakeService:
         else:
             stamp = f"{case.report_count}:{case.updated_at.isoformat()}:{updated}"
             messages += self._notices.card(case, key=f"card:{case.id}:report:{stamp}")
-        queued = False
-        for message in messages:
-            queued = await tx.enqueue(message) or queued
         # After the card: the owner's DM links to it, and messages of a case go out in order.
         fire_due = (self._notices, self._clock.now()) if opening else None
-        return await schedule(tx, self._routing, case, fire_due=fire_due) or queued
+        return messages + await schedule(tx, self._routing, case, fire_due=fire_due)
 
     async def _upsert_report(
-        self, tx: CaseTransaction, case: Case, draft: ReportDraft, severity: Severity
+        self, tx: CaseTransaction, case: Case, draft: ReportDraft, severity: Severity, new: bool
     ) -> tuple[Report, bool]:
+        """The reporter's report on the case: added, or updated if they flagged it before
+        (a case `new` in this transaction has no reports to look up)."""
         now = self._clock.now()
         output = draft.output
         fields = {
@@ -286,7 +285,7 @@ class IntakeService:
             "reporter_slack_id": draft.reporter.slack_user_id,
             "reporter_email": draft.reporter.email,
         }
-        existing = await tx.find_report(_id(case), draft.reporter.id)
+        existing = None if new else await tx.find_report(_id(case), draft.reporter.id)
         if existing is not None:
             report = await tx.save_report(existing.model_copy(update={**fields, "updated_at": now}))
             kind = "report_updated"
@@ -312,9 +311,13 @@ class IntakeService:
         )
         return report, existing is not None
 
-    async def _refresh_case(self, tx: CaseTransaction, case: Case) -> Case:
-        """Recompute what a case derives from its reports: count, severity, SLA deadlines."""
-        reports = await tx.case_reports(_id(case))
+    async def _refresh_case(
+        self, tx: CaseTransaction, case: Case, reports: list[Report] | None = None
+    ) -> Case:
+        """Recompute what a case derives from its reports (read unless given): count,
+        severity, SLA deadlines."""
+        if reports is None:
+            reports = await tx.case_reports(_id(case))
         severity = Severity.highest(*(r.severity for r in reports))
         sla = self._routing.sla[severity]
         opened = case.opened_at

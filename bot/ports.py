@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,6 +70,11 @@ class CaseTransaction(Protocol):
 
     async def enqueue(self, message: OutboundMessage) -> bool:
         """Add a message to the outbox; False when one with the same dedupe key exists."""
+        ...
+
+    async def enqueue_all(self, messages: Sequence[OutboundMessage]) -> int:
+        """Add messages to the outbox, in order, in one statement; returns how many were new
+        (those whose dedupe key exists are left out)."""
         ...
 
     async def schedule_timer(self, timer: Timer) -> bool:

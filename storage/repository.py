@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -301,18 +301,33 @@ class SqlCaseTransaction:
 
     async def enqueue(self, message: OutboundMessage) -> bool:
         """Add a message to the outbox; False when one with the same dedupe key exists."""
-        values = {
-            "dedupe_key": message.dedupe_key,
-            "platform": message.platform,
-            "method": message.method,
-            "payload": message.model_dump(mode="json")["payload"],
-            "attempts": message.attempts,
-            "next_attempt_at": message.next_attempt_at,
-            "last_error": message.last_error,
-            "delivered_at": message.delivered_at,
-            "created_at": self._clock.now(),
-        }
-        return (await self._connection.execute(self._sql.enqueue, values)).first() is not None
+        return await self.enqueue_all([message]) == 1
+
+    async def enqueue_all(self, messages: Sequence[OutboundMessage]) -> int:
+        """Add messages to the outbox, in order, in one statement; returns how many were new."""
+        if not messages:
+            return 0
+        now = self._clock.now()
+        rows = [
+            {
+                "dedupe_key": message.dedupe_key,
+                "platform": message.platform,
+                "method": message.method,
+                "payload": message.model_dump(mode="json")["payload"],
+                "attempts": message.attempts,
+                "next_attempt_at": message.next_attempt_at,
+                "last_error": message.last_error,
+                "delivered_at": message.delivered_at,
+                "created_at": now,
+            }
+            for message in messages
+        ]
+        # One row: a plain execute; several: one INSERT .. VALUES (..), (..) RETURNING, whose
+        # ids follow the rows' order (the outbox delivers a case's messages by id).
+        inserted = await self._connection.execute(
+            self._sql.enqueue, rows[0] if len(rows) == 1 else rows
+        )
+        return len(inserted.all())
 
 
 class SqlCaseStore:

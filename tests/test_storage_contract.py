@@ -366,6 +366,19 @@ async def test_enqueue_dedupes_by_key(store: SqlCaseStore) -> None:
     assert message.payload == a_message("confirm:1").payload
 
 
+async def test_enqueue_all_keeps_order_and_skips_known_keys(store: SqlCaseStore) -> None:
+    async with store.transaction() as tx:
+        await tx.enqueue(a_message("dm:1"))
+    async with store.transaction() as tx:
+        added = await tx.enqueue_all(
+            [a_message("card:1"), a_message("dm:1"), a_message("reply:1"), a_message("card:1")]
+        )
+
+    assert added == 2
+    claimed = [m.dedupe_key for m in await store.claim_due(T0, LEASE)]
+    assert claimed == ["dm:1", "card:1", "reply:1"]  # delivered in the order queued
+
+
 async def test_claim_due_leases_messages(store: SqlCaseStore) -> None:
     async with store.transaction() as tx:
         await tx.enqueue(a_message("m1", due=T0))
