@@ -125,17 +125,19 @@ class SqlCaseTransaction:
 
     async def lock_or_create_case(self, case: Case) -> tuple[Case, bool]:
         """Lock the case of `case.output_key`, creating it from `case` if absent."""
-        inserted = await self._connection.execute(self._sql.create_case, _case_values(case))
-        created = inserted.first() is not None
+        inserted = (
+            await self._connection.execute(self._sql.create_case, _case_values(case))
+        ).first()
+        if inserted is not None:
+            # Stored as given; its row is ours until commit, and its chain is empty.
+            self._chain_heads[inserted.id] = GENESIS_HASH
+            return case.model_copy(update={"id": inserted.id}), True
         row = (
             await self._connection.execute(
                 self._sql.case_by_output_locked, {"output_key": case.output_key}
             )
         ).one()
-        if created:
-            # A new case has an empty chain, and its row is ours until commit.
-            self._chain_heads[row.id] = GENESIS_HASH
-        return _case(row), created
+        return _case(row), False
 
     async def lock_case(self, case_id: int) -> Case | None:
         """The case, locked until the transaction ends (SELECT .. FOR UPDATE); None if absent."""
@@ -264,7 +266,8 @@ class SqlCaseTransaction:
         )
         known: dict[int, str] = {case_id: digest for case_id, digest in heads.all()}
         for row in rows:
-            self._chain_heads[row.id] = known.get(row.id, GENESIS_HASH)
+            # A head this transaction already moved (by appending) is newer than the stored one.
+            self._chain_heads.setdefault(row.id, known.get(row.id, GENESIS_HASH))
         return {row.id: _case(row) for row in rows}
 
     async def finish_timers(self, timer_ids: list[int], at: datetime) -> set[int]:

@@ -133,23 +133,26 @@ class FakeSlack:
         }
 
     def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = self.messages.get(str(args.get("channel")), {})
-        wanted = channel.get(str(args.get("latest")))
-        if wanted is None:
-            return {"ok": True, "messages": [], "has_more": False}
+        wanted = self._message(args, "latest")
+        if wanted is None or wanted.get("thread_ts", wanted["ts"]) != wanted["ts"]:
+            return {"ok": True, "messages": [], "has_more": False}  # replies aren't history
         return {"ok": True, "messages": [wanted], "has_more": False}
 
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
-        return self._conversations_history({**args, "latest": args.get("ts")})
+        wanted = self._message(args, "ts")
+        return {"ok": True, "messages": [wanted] if wanted else [], "has_more": False}
+
+    def _message(self, args: dict[str, Any], ts_arg: str) -> dict[str, Any] | None:
+        return self.messages.get(str(args.get("channel")), {}).get(str(args.get(ts_arg)))
 
     def _chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
-        ts = str(args.get("message_ts", ""))
-        return {
-            "ok": True,
-            "channel": args.get("channel"),
-            "permalink": f"https://{self.team_domain}.slack.com/archives/"
-            f"{args.get('channel')}/p{ts.replace('.', '')}",
-        }
+        channel, ts = str(args.get("channel")), str(args.get("message_ts", ""))
+        link = f"https://{self.team_domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        message = self.messages.get(channel, {}).get(ts) or {}
+        thread = message.get("thread_ts")
+        if thread and thread != ts:  # as Slack links a reply: to its place in the thread
+            link += f"?thread_ts={thread}&cid={channel}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "channel": args.get("channel"), "ts": self._next_ts()}

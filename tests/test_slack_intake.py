@@ -69,6 +69,20 @@ async def test_reaction_files_a_report_routed_to_the_owner_and_confirms(bot: Bot
     assert "Alice" in confirmation["text"]
 
 
+async def test_a_flagged_reply_in_a_thread_is_fetched_from_the_thread(bot: BotUnderTest) -> None:
+    reply = {**ai_message("1700000000.000300"), "thread_ts": "1700000000.000200"}
+    bot.slack.add_message("C0SUPPORT", reply)
+
+    await bot.react("U0REPORTER", "x", "C0SUPPORT", "1700000000.000300")
+
+    case = await only_case(bot)
+    assert case.output_excerpt == AI_TEXT
+    assert case.output_permalink == (
+        "https://acme.slack.com/archives/C0SUPPORT/p1700000000000300"
+        "?thread_ts=1700000000.000200&cid=C0SUPPORT"
+    )
+
+
 async def test_a_flag_is_committed_before_the_ack_and_survives_a_crash(
     bot: BotUnderTest,
 ) -> None:

@@ -19,6 +19,7 @@ from bot.routing import Routing
 from handlers.slack import blocks
 from handlers.slack.confirm import confirmation
 from handlers.slack.parse import is_negative_feedback, message_output, reporter
+from handlers.slack.permalink import Permalinks
 from handlers.slack.triage import cases_text
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class SlackIntake:
         self.store = store
         self.clock = clock
         self.directory = directory
+        self.permalinks: Permalinks | None = None  # made with the first Web API client given
 
     def register(self, app: AsyncApp) -> None:
         app.event("reaction_added")(self.on_reaction)
@@ -78,7 +80,9 @@ class SlackIntake:
         channel, ts, user = item.get("channel"), item.get("ts"), event.get("user")
         if category is None or not (channel and ts and user):
             return
-        output = await fetch_output(client, channel, ts)
+        if self.permalinks is None:
+            self.permalinks = Permalinks(client)
+        output = await fetch_output(client, channel, ts, self.permalinks)
         draft = ReportDraft(
             reporter=reporter(user),
             channel=Channel.slack_reaction,
@@ -227,16 +231,33 @@ class SlackIntake:
         return lambda filed: [confirmation(filed, user, channel, self.clock.now())]
 
 
-async def fetch_output(client: AsyncWebClient, channel: str, ts: str) -> FlaggedOutput:
+async def fetch_output(
+    client: AsyncWebClient, channel: str, ts: str, permalinks: Permalinks | None = None
+) -> FlaggedOutput:
     """The flagged message with its text, poster, metadata and permalink.
 
     If Slack cannot be reached the report is still filed, attributed by channel.
     """
     try:
-        history, link = await asyncio.wait_for(
-            asyncio.gather(
-                client.conversations_history(
+        async with asyncio.timeout(FETCH_TIMEOUT):
+            history = await client.conversations_history(
+                channel=channel,
+                latest=ts,
+                oldest=ts,
+                inclusive=True,
+                limit=1,
+                include_all_metadata=True,
+            )
+            message = next((m for m in history.get("messages") or [] if m.get("ts") == ts), None)
+            if message is not None:
+                links = permalinks or Permalinks(client)
+                link = await links.top_level(channel, ts)
+                return message_output(channel, message, permalink=link)
+            # A reply in a thread is not in the channel history; ask the thread.
+            replies, found = await asyncio.gather(
+                client.conversations_replies(
                     channel=channel,
+                    ts=ts,
                     latest=ts,
                     oldest=ts,
                     inclusive=True,
@@ -244,23 +265,9 @@ async def fetch_output(client: AsyncWebClient, channel: str, ts: str) -> Flagged
                     include_all_metadata=True,
                 ),
                 client.chat_getPermalink(channel=channel, message_ts=ts),
-            ),
-            timeout=FETCH_TIMEOUT,
-        )
-        message = next((m for m in history.get("messages") or [] if m.get("ts") == ts), None)
-        if message is None:
-            # A reply in a thread is not in the channel history; ask the thread.
-            replies = await client.conversations_replies(
-                channel=channel,
-                ts=ts,
-                latest=ts,
-                oldest=ts,
-                inclusive=True,
-                limit=1,
-                include_all_metadata=True,
             )
             message = next((m for m in replies.get("messages") or [] if m.get("ts") == ts), None)
-        return message_output(channel, message or {"ts": ts}, permalink=link.get("permalink"))
+            return message_output(channel, message or {"ts": ts}, permalink=found.get("permalink"))
     except (SlackApiError, TimeoutError, OSError) as error:
         log.warning("could not fetch flagged message %s/%s: %s", channel, ts, error)
         return message_output(channel, {"ts": ts})

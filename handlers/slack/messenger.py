@@ -15,9 +15,9 @@ from bot.models import Case, OutboundMessage
 from bot.outbox import DeliveryError
 from bot.ports import CaseStore, Directory
 from bot.routing import Routing
-from digests.links import card_link
 from handlers.slack import notices
 from handlers.slack.card import ANSWER, card_blocks, card_text
+from handlers.slack.permalink import Permalinks
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class CaseMessenger:
         self._directory = directory
         # Card posts and updates of one case go one at a time within a process.
         self._card_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._archives: str | None = None  # "https://<workspace>.slack.com/archives"
+        self._permalinks = Permalinks(client)
         # Cases whose card was just posted: the replies and DMs that follow only need the
         # case's id, system and card location, which never change once set, so they skip the
         # read. Kept briefly: the cache serves a burst, the database the rest.
@@ -123,12 +123,7 @@ class CaseMessenger:
     async def _link(self, case: Case) -> str:
         if not (case.slack_card_channel and case.slack_card_ts):
             return ""
-        if self._archives is None:
-            # The card is a top-level message, so its permalink is the workspace's archive URL,
-            # the channel and the ts: one auth.test per process, not a call per DM.
-            found = await self._client.auth_test()
-            self._archives = f"{str(found['url']).rstrip('/')}/archives"
-        link = card_link(case.slack_card_channel, case.slack_card_ts, self._archives)
+        link = await self._permalinks.top_level(case.slack_card_channel, case.slack_card_ts)
         return f" <{link}|Open case #{case.id}>"
 
     async def _direct(self, case: Case, person_id: str, text: str) -> None:
