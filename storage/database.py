@@ -15,7 +15,10 @@ from storage.sqlite_inline import InlineConnection, inline_connector
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN_OPTION = "loopkeeper_sqlite_begin"
-"""Execution option naming how a SQLite transaction begins: `DEFERRED` (reads) or `IMMEDIATE`."""
+"""Execution option naming how a SQLite transaction begins: `DEFERRED` (reads), `IMMEDIATE`
+(writes) or `SQLITE_NO_BEGIN`."""
+SQLITE_NO_BEGIN = "NONE"
+"""No BEGIN at all: each statement is its own transaction. For single-statement reads only."""
 
 
 def create_engine(url: str, *, foreign_keys: bool = True, threaded: bool = False) -> AsyncEngine:
@@ -86,6 +89,8 @@ def _sqlite_begin(connection: Connection) -> None:
     # Writers begin IMMEDIATE: they take the write lock up front and wait for it (busy_timeout)
     # rather than failing with SQLITE_BUSY when upgrading a read snapshot to a write.
     mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+    if mode == SQLITE_NO_BEGIN:
+        return
     driver = connection.connection.driver_connection
     if isinstance(driver, InlineConnection) and driver.try_begin(mode):
         return  # a statement fewer through SQLAlchemy, on every transaction

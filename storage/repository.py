@@ -26,7 +26,7 @@ from bot.models import (
 )
 from bot.ports import Clock, ReportWithCase
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
-from storage.database import SQLITE_BEGIN_OPTION
+from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN
 from storage.statements import (
     CASES,
     DIRECTORY,
@@ -728,7 +728,9 @@ class SqlCaseStore:
         # every read in turn, each in its own short transaction (a fresh snapshot).
         async with self._reading:
             if self._reader is None or self._reader.closed or self._reader.invalidated:
+                # Every read here is one statement: consistent on its own, no BEGIN needed.
                 self._reader = await self.engine.connect()
+                await self._reader.execution_options(**{SQLITE_BEGIN_OPTION: SQLITE_NO_BEGIN})
             async with self._reader.begin():
                 yield self._reader
 
