@@ -15,6 +15,8 @@ from bot.woken import WokenLoop
 log = logging.getLogger(__name__)
 
 Handler = Callable[[InboxItem], Awaitable[None]]
+BatchHandler = Callable[[list[InboxItem]], Awaitable[None]]
+"""Handles several items of one kind at once, all or none (raises if any failed)."""
 
 
 class InboxQueue(Protocol):
@@ -42,15 +44,21 @@ class InboxWorker(WokenLoop):
         handlers: Mapping[str, Handler],
         clock: Clock,
         *,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
         lease: timedelta = timedelta(minutes=1),
         batch: int = 64,
         concurrency: int = 16,
+        together: int = 16,
     ) -> None:
         self._queue = queue
         self._handlers = handlers
+        self._batch_handlers = batch_handlers if batch_handlers is not None else {}
         self._clock = clock
         self._lease = lease
         self._batch = batch
+        # A batch is one transaction; on SQLite it holds the one writer (and, inline, the event
+        # loop) while it runs, so acks must not wait behind too many reports.
+        self._together = together
         super().__init__()
         self._slots = asyncio.Semaphore(concurrency)
         self.processed = 0
@@ -62,14 +70,40 @@ class InboxWorker(WokenLoop):
             items = await self._queue.claim_inbox(self._clock.now(), self._lease, self._batch)
             if not items:
                 return done
-            results = await asyncio.gather(*(self._process(item) for item in items))
-            finished = [item.id for item, ok in zip(items, results, strict=True) if ok]
+            finished = await self._process_all(items)
             await self._queue.finish_inbox(finished, self._clock.now())
             done += len(finished)
             if len(finished) < len(items):
                 return done  # failures wait for their lease to expire
             if len(items) < self._batch:
                 return done  # all caught up; a flag accepted meanwhile woke the loop again
+
+    async def _process_all(self, items: list[InboxItem]) -> list[int]:
+        """Process claimed items, a kind's items together when it has a batch handler (one
+        transaction for many under load); returns the ids processed."""
+        kinds: dict[str, list[InboxItem]] = {}
+        for item in items:
+            kinds.setdefault(item.kind, []).append(item)
+        single: list[InboxItem] = []
+        finished: list[int] = []
+        for kind, of_kind in kinds.items():
+            batch = self._batch_handlers.get(kind)
+            if batch is None or len(of_kind) == 1:
+                single += of_kind
+                continue
+            for start in range(0, len(of_kind), self._together):
+                group = of_kind[start : start + self._together]
+                try:
+                    await batch(group)
+                except Exception:
+                    log.warning("a batch of %s %s items failed; one by one", len(group), kind)
+                    single += group
+                else:
+                    finished += [item.id for item in group if item.id is not None]
+                    self.processed += len(group)
+        results = await asyncio.gather(*(self._process(item) for item in single))
+        finished += [item.id for item, ok in zip(single, results, strict=True) if ok and item.id]
+        return finished
 
     async def _process(self, item: InboxItem) -> bool:
         handler = self._handlers.get(item.kind)

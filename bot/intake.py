@@ -73,6 +73,16 @@ class Route:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class _Flag:
+    draft: ReportDraft
+    confirm: Confirmation | None
+    category: Category
+    attribution: Attribution
+    severity: Severity
+    route: Route
+
+
 class IntakeService:
     def __init__(
         self,
@@ -98,34 +108,62 @@ class IntakeService:
 
         Returns None when `draft.dedupe_key` was already processed (a platform retry).
         """
+        [filed] = await self.file_reports([(draft, confirm)])
+        return filed
+
+    async def file_reports(
+        self, flags: Sequence[tuple[ReportDraft, Confirmation | None]]
+    ) -> list[FiledReport | None]:
+        """File several flags in one transaction, all or none: one commit and one outbox
+        insert for the lot, which is how a backlog of flags is worked off quickly."""
+        prepared = [await self._prepare(draft, confirm) for draft, confirm in flags]
+        filed: list[FiledReport | None] = []
+        messages: list[OutboundMessage] = []
+        async with self._store.transaction() as tx:
+            for flag in prepared:
+                result = await self._file(tx, flag)
+                filed.append(result[0] if result else None)
+                messages += result[1] if result else ()
+            queued = await tx.enqueue_all(messages)
+        if queued and self._on_enqueued:
+            self._on_enqueued()
+        return filed
+
+    async def _prepare(self, draft: ReportDraft, confirm: Confirmation | None) -> _Flag:
+        """What a flag needs before its transaction: category, system, severity, route."""
         category = self._routing.category(draft.category_id)
         if category is None:
             raise IntakeError(f"unknown category '{draft.category_id}'")
         attribution = attribute(self._routing, draft.output, draft.system_id)
         severity = Severity.highest(category.severity, draft.severity or category.severity)
         route = await self._route(attribution.system, category.route_to)
-        async with self._store.transaction() as tx:
-            if draft.dedupe_key and not await tx.claim_delivery(draft.dedupe_key):
-                return None
-            case, created, reopened = await self._open_case(tx, draft, category, attribution, route)
-            report, updated = await self._upsert_report(tx, case, draft, severity, created)
-            case = await self._refresh_case(tx, case, [report] if created else None)
-            messages = await self._announce(tx, case, created, reopened, updated, route)
-            filed = FiledReport(
-                case=case,
-                report=report,
-                category=category,
-                attribution=attribution,
-                owner=self._routing.person(case.owner) if case.owner else None,
-                case_created=created,
-                report_updated=updated,
-                reopened=reopened,
-            )
-            messages += confirm(filed) if confirm else ()
-            queued = await tx.enqueue_all(messages)
-        if queued and self._on_enqueued:
-            self._on_enqueued()
-        return filed
+        return _Flag(draft, confirm, category, attribution, severity, route)
+
+    async def _file(
+        self, tx: CaseTransaction, flag: _Flag
+    ) -> tuple[FiledReport, list[OutboundMessage]] | None:
+        """File one flag in `tx`; None when its dedupe key was seen (a platform retry)."""
+        draft = flag.draft
+        if draft.dedupe_key and not await tx.claim_delivery(draft.dedupe_key):
+            return None
+        case, created, reopened = await self._open_case(
+            tx, draft, flag.category, flag.attribution, flag.route
+        )
+        report, updated = await self._upsert_report(tx, case, draft, flag.severity, created)
+        case = await self._refresh_case(tx, case, [report] if created else None)
+        messages = await self._announce(tx, case, created, reopened, updated, flag.route)
+        filed = FiledReport(
+            case=case,
+            report=report,
+            category=flag.category,
+            attribution=flag.attribution,
+            owner=self._routing.person(case.owner) if case.owner else None,
+            case_created=created,
+            report_updated=updated,
+            reopened=reopened,
+        )
+        messages += flag.confirm(filed) if flag.confirm else ()
+        return filed, messages
 
     async def _open_case(
         self,

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from bot.clock import SystemClock
 from bot.escalation import TimerService
 from bot.fanout import FanOutNotices
+from bot.inbox import BatchHandler as InboxBatchHandler
 from bot.inbox import Handler as InboxHandler
 from bot.inbox import InboxWorker
 from bot.intake import IntakeService
@@ -32,7 +33,12 @@ from handlers.http import Routes, build_http_app
 from handlers.slack.app import build_bolt_app, build_web_client, events_route
 from handlers.slack.digest import publish_to_slack
 from handlers.slack.directory import SlackDirectory
-from handlers.slack.inbox import SLACK_REACTION, reaction_acceptor, reaction_handler
+from handlers.slack.inbox import (
+    SLACK_REACTION,
+    reaction_acceptor,
+    reaction_handler,
+    reactions_handler,
+)
 from handlers.slack.listeners import SlackIntake
 from handlers.slack.messenger import CaseMessenger
 from handlers.slack.notices import SlackNotices
@@ -190,9 +196,14 @@ async def build_runtime(
     bolt_app = None
     publishers: list[Publisher] = []
     inbox_handlers: dict[str, InboxHandler] = {}
+    batch_handlers: dict[str, InboxBatchHandler] = {}
     # SQLite has one writer: a few reports at a time keep the acks' inserts from queueing.
     inbox = InboxWorker(
-        store, inbox_handlers, clock, concurrency=2 if store.engine.dialect.name == "sqlite" else 16
+        store,
+        inbox_handlers,
+        clock,
+        batch_handlers=batch_handlers,
+        concurrency=2 if store.engine.dialect.name == "sqlite" else 16,
     )
     if client is not None and directory is not None:
         publishers.append(publish_to_slack)
@@ -202,6 +213,7 @@ async def build_runtime(
             client, slack_intake, SlackTriage(routing, triage, store, directory)
         )
         inbox_handlers[SLACK_REACTION] = reaction_handler(slack_intake, client)
+        batch_handlers[SLACK_REACTION] = reactions_handler(slack_intake, client)
         if settings.slack_signing_secret is not None:
             routes.slack_events = events_route(
                 bolt_app,

@@ -83,6 +83,43 @@ async def test_a_flagged_reply_in_a_thread_is_fetched_from_the_thread(bot: BotUn
     )
 
 
+async def test_a_backlog_of_flags_is_filed_together_each_in_its_case(bot: BotUnderTest) -> None:
+    for ts in ("1700000000.000400", "1700000000.000401"):
+        bot.slack.add_message("C0SUPPORT", ai_message(ts))
+    await bot.react("U0R1", "x", "C0SUPPORT", "1700000000.000400", process=False)
+    await bot.react("U0R2", "x", "C0SUPPORT", "1700000000.000400", process=False)
+    await bot.react("U0R1", "warning", "C0SUPPORT", "1700000000.000401", process=False)
+
+    assert await bot.runtime.inbox.drain() == 3  # one round, one transaction
+
+    cases = {c.output_ts: c for c in await bot.runtime.store.list_cases()}
+    assert cases.keys() == {"1700000000.000400", "1700000000.000401"}
+    assert cases["1700000000.000400"].report_count == 2
+    assert cases["1700000000.000401"].category_id == "edge_case"
+    await bot.deliver()
+    assert len(bot.slack.calls_to("chat.postEphemeral")) == 3
+    cards = [c for c in bot.slack.calls_to("chat.postMessage") if c["channel"] == "C0TRIAGE"]
+    assert len(cards) == 2
+
+
+async def test_a_flag_that_cannot_be_filed_does_not_hold_up_the_others(
+    bot: BotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot.slack.add_message("C0SUPPORT", ai_message("1700000000.000500"))
+    broken = {"event": {"type": "reaction_added"}}  # no event id: cannot be filed
+    await bot.runtime.store.accept(
+        "slack:event:broken", "slack.reaction_added", broken, bot.clock.now()
+    )
+    await bot.react("U0R1", "x", "C0SUPPORT", "1700000000.000500", process=False)
+
+    with caplog.at_level(logging.WARNING):
+        assert await bot.runtime.inbox.drain() == 1
+
+    assert (await only_case(bot)).output_ts == "1700000000.000500"
+    assert await bot.runtime.store.inbox_pending() == 1  # kept, and retried after its lease
+    assert "one by one" in caplog.text
+
+
 async def test_a_flag_is_committed_before_the_ack_and_survives_a_crash(
     bot: BotUnderTest,
 ) -> None:

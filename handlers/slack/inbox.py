@@ -35,3 +35,13 @@ def reaction_handler(
         await intake.file_reaction(item.payload["event"], str(item.payload["event_id"]), client)
 
     return handle
+
+
+def reactions_handler(
+    intake: SlackIntake, client: AsyncWebClient
+) -> Callable[[list[InboxItem]], Awaitable[None]]:
+    async def handle(items: list[InboxItem]) -> None:
+        reactions = [(item.payload["event"], str(item.payload["event_id"])) for item in items]
+        await intake.file_reactions(reactions, client)
+
+    return handle

@@ -75,11 +75,28 @@ class SlackIntake:
     async def file_reaction(
         self, event: dict[str, Any], event_id: str, client: AsyncWebClient
     ) -> None:
+        await self.file_reactions([(event, event_id)], client)
+
+    async def file_reactions(
+        self, reactions: list[tuple[dict[str, Any], str]], client: AsyncWebClient
+    ) -> None:
+        """File reactions (event, event_id): their messages fetched side by side, the
+        reports filed in one transaction."""
+        found = await asyncio.gather(
+            *(self._reaction_flag(event, event_id, client) for event, event_id in reactions)
+        )  # the inbox worker hands over at most a few dozen at a time
+        flags = [flag for flag in found if flag is not None]
+        if flags:
+            await self.intake.file_reports(flags)
+
+    async def _reaction_flag(
+        self, event: dict[str, Any], event_id: str, client: AsyncWebClient
+    ) -> tuple[ReportDraft, Confirmation] | None:
         category = self.reaction_category(event)
         item = event.get("item") or {}
         channel, ts, user = item.get("channel"), item.get("ts"), event.get("user")
         if category is None or not (channel and ts and user):
-            return
+            return None
         if self.permalinks is None:
             self.permalinks = Permalinks(client)
         output = await fetch_output(client, channel, ts, self.permalinks)
@@ -91,7 +108,7 @@ class SlackIntake:
             reply_channel_id=channel,
             dedupe_key=f"slack:event:{event_id}",
         )
-        await self.intake.file_report(draft, self._confirm(user, channel))
+        return draft, self._confirm(user, channel)
 
     # --- shortcut and slash command → modal -------------------------------------------------
 
