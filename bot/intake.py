@@ -114,17 +114,26 @@ class IntakeService:
     async def file_reports(
         self, flags: Sequence[tuple[ReportDraft, Confirmation | None]]
     ) -> list[FiledReport | None]:
-        """File several flags in one transaction, all or none: one commit and one outbox
-        insert for the lot, which is how a backlog of flags is worked off quickly."""
+        """File several flags in one transaction: one commit and one outbox insert for the
+        lot, which is how a backlog of flags is worked off quickly. All or none, except that
+        a waiting ack may have it commit the flags filed so far first (a retry of the lot then
+        finds those already filed)."""
         prepared = [await self._prepare(draft, confirm) for draft, confirm in flags]
         filed: list[FiledReport | None] = []
         messages: list[OutboundMessage] = []
+        queued = 0
         async with self._store.transaction() as tx:
             for flag in prepared:
+                if messages and tx.should_checkpoint():
+                    # An ack waits for the database: commit the flags filed so far, with
+                    # their messages, and let it through.
+                    queued += await tx.enqueue_all(messages)
+                    messages = []
+                    await tx.checkpoint()
                 result = await self._file(tx, flag)
                 filed.append(result[0] if result else None)
                 messages += result[1] if result else ()
-            queued = await tx.enqueue_all(messages)
+            queued += await tx.enqueue_all(messages)
         if queued and self._on_enqueued:
             self._on_enqueued()
         return filed

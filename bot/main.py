@@ -198,12 +198,14 @@ async def build_runtime(
     inbox_handlers: dict[str, InboxHandler] = {}
     batch_handlers: dict[str, InboxBatchHandler] = {}
     # SQLite has one writer: a few reports at a time keep the acks' inserts from queueing.
+    sqlite = store.engine.dialect.name == "sqlite"
     inbox = InboxWorker(
         store,
         inbox_handlers,
         clock,
         batch_handlers=batch_handlers,
-        concurrency=2 if store.engine.dialect.name == "sqlite" else 16,
+        concurrency=2 if sqlite else 16,
+        together=8 if sqlite else 16,
     )
     if client is not None and directory is not None:
         publishers.append(publish_to_slack)

@@ -34,7 +34,17 @@ class ReportWithCase:
 
 
 class CaseTransaction(Protocol):
-    """One atomic unit of work: everything done through it commits together or not at all."""
+    """One atomic unit of work: everything done through it commits together or not at all
+    (unless it is split with `checkpoint`)."""
+
+    def should_checkpoint(self) -> bool:
+        """True when another writer that must not wait is waiting for this transaction."""
+        ...
+
+    async def checkpoint(self) -> None:
+        """Commit what is done so far and go on in a new transaction, after letting the
+        waiting writers go. Locks taken before it are released."""
+        ...
 
     async def claim_delivery(self, key: str) -> bool:
         """Record a platform delivery id (Slack event_id, action id); False if already seen."""

@@ -81,8 +81,24 @@ class WriterLock:
         self._no_urgent = asyncio.Event()
         self._no_urgent.set()
 
+    @property
+    def urgent_waiting(self) -> bool:
+        return self._urgent > 0
+
     @contextlib.asynccontextmanager
     async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        await self._acquire(urgent)
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    async def step_aside(self) -> None:
+        """Held by a background writer: let the urgent writers waiting go, then take it back."""
+        self._lock.release()
+        await self._acquire(urgent=False)
+
+    async def _acquire(self, urgent: bool) -> None:
         if urgent:
             self._urgent += 1
             self._no_urgent.clear()
@@ -92,29 +108,41 @@ class WriterLock:
                 self._urgent -= 1
                 if self._urgent == 0:
                     self._no_urgent.set()
-        else:
-            while True:
-                await self._no_urgent.wait()
-                await self._lock.acquire()
-                if self._urgent == 0:
-                    break
-                self._lock.release()  # an urgent writer arrived meanwhile: it goes first
-        try:
-            yield
-        finally:
-            self._lock.release()
+            return
+        while True:
+            await self._no_urgent.wait()
+            await self._lock.acquire()
+            if self._urgent == 0:
+                return
+            self._lock.release()  # an urgent writer arrived meanwhile: it goes first
 
 
 class SqlCaseTransaction:
     """One unit of work over one connection; `SqlCaseStore.transaction` commits or rolls it
     back."""
 
-    def __init__(self, connection: AsyncConnection, clock: Clock) -> None:
+    def __init__(
+        self, connection: AsyncConnection, clock: Clock, writer: WriterLock | None = None
+    ) -> None:
         self._connection = connection
         self._clock = clock
+        self._writer = writer
         self._dialect = connection.dialect.name
         self._sql = statements(self._dialect)
         self._chain_heads: dict[int, str] = {}
+
+    def should_checkpoint(self) -> bool:
+        """True when a writer that must not wait (an ack) waits for this transaction."""
+        return self._writer is not None and self._writer.urgent_waiting
+
+    async def checkpoint(self) -> None:
+        """Commit what is done so far, let the waiting writers go, then go on in a new
+        transaction (row locks and chain heads are re-read after it)."""
+        await self._connection.commit()
+        self._chain_heads.clear()
+        if self._writer is not None:
+            await self._writer.step_aside()
+        await self._connection.begin()
 
     async def claim_delivery(self, key: str) -> bool:
         """Record a platform delivery id (Slack event_id, action id); False if already seen."""
@@ -359,7 +387,7 @@ class SqlCaseStore:
     async def transaction(self) -> AsyncIterator[SqlCaseTransaction]:
         """A unit of work: commits when the block ends, rolls back if it raises."""
         async with self._write_session() as session:
-            yield SqlCaseTransaction(session, self._clock)
+            yield SqlCaseTransaction(session, self._clock, self._write_lock)
 
     async def get_case(self, case_id: int) -> Case | None:
         row = await self._read_first(self._sql.case_by_id, {"case_id": case_id})
@@ -707,7 +735,10 @@ class SqlCaseStore:
     @contextlib.asynccontextmanager
     async def _write_session(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
         if self._write_lock is None:
-            async with self._write_engine.begin() as connection:
+            async with (
+                self._write_engine.connect() as connection,
+                self._unit_of_work(connection),
+            ):
                 yield connection
             return
         # SQLite: writers take turns, so they share one connection instead of checking one out
@@ -715,8 +746,21 @@ class SqlCaseStore:
         async with self._write_lock.hold(urgent=urgent):
             if self._writer is None or self._writer.closed or self._writer.invalidated:
                 self._writer = await self._write_engine.connect()
-            async with self._writer.begin():
+            async with self._unit_of_work(self._writer):
                 yield self._writer
+
+    @staticmethod
+    @contextlib.asynccontextmanager
+    async def _unit_of_work(connection: AsyncConnection) -> AsyncIterator[None]:
+        """Begin; commit at the end, or roll back on error. Whichever transaction is current
+        then is the one ended: a checkpoint may have committed one and begun the next."""
+        await connection.begin()
+        try:
+            yield
+        except BaseException:
+            await connection.rollback()
+            raise
+        await connection.commit()
 
     @contextlib.asynccontextmanager
     async def _read_session(self) -> AsyncIterator[AsyncConnection]:

@@ -480,6 +480,37 @@ async def test_returning_early_commits(store: SqlCaseStore) -> None:
     assert len(await store.list_cases()) == 1
 
 
+async def test_a_long_write_lets_a_waiting_ack_through_at_a_checkpoint(
+    store: SqlCaseStore,
+) -> None:
+    async with store.transaction() as tx:
+        first = await tx.new_case(a_case("long-1"))
+        # An ack's insert arrives while this transaction holds the database.
+        ack = asyncio.create_task(store.accept("slack:event:Ev1", "k", {}, T0))
+        await asyncio.sleep(0.01)
+        if tx.should_checkpoint():  # SQLite's one writer: the ack waits for us
+            assert not ack.done()
+            await tx.checkpoint()
+        assert await ack is True  # through before this transaction ends
+        second = await tx.new_case(a_case("long-2"))
+
+    assert [c.id for c in await store.list_cases()] == [first.id, second.id]
+    assert await store.inbox_pending() == 1
+
+
+async def test_a_checkpointed_transaction_that_fails_keeps_only_what_was_committed(
+    store: SqlCaseStore,
+) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            await tx.new_case(a_case("kept"))
+            await tx.checkpoint()
+            await tx.new_case(a_case("undone"))
+            raise RuntimeError("fails after the checkpoint")
+
+    assert [c.output_key for c in await store.list_cases()] == ["kept"]
+
+
 async def test_two_stores_on_one_database_write_concurrently(
     store: SqlCaseStore, database_url: str
 ) -> None:
