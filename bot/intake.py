@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -124,6 +125,9 @@ class IntakeService:
         queued = 0
         async with self._store.transaction() as tx:
             for flag in prepared:
+                # Let the event loop read what arrived meanwhile (SQLite statements run on
+                # it): an ack that now waits for the database makes this a checkpoint.
+                await asyncio.sleep(0)
                 if messages and tx.should_checkpoint():
                     # An ack waits for the database: commit the flags filed so far, with
                     # their messages, and let it through.
