@@ -118,7 +118,7 @@ async def escalate(
     messages = notices.direct(target, dm, case, key=f"timer:{timer.key}:dm")
     if line:
         messages += notices.thread(case, line, key=f"timer:{timer.key}:thread")
-    await tx.append_timeline(
+    await tx.add_timeline(
         TimelineEntry(
             case_id=timer.case_id,
             at=now,
@@ -220,7 +220,7 @@ class TimerService:
                 tx, self._notices.direct(person, line, case, key=f"timer:{timer.key}:{person}")
             )
         await self._send(tx, self._notices.thread(case, line, key=f"timer:{timer.key}:thread"))
-        await tx.append_timeline(
+        await tx.add_timeline(
             TimelineEntry(
                 case_id=timer.case_id,
                 at=self._clock.now(),

@@ -217,7 +217,7 @@ class IntakeService:
             case, created = await tx.lock_or_create_case(candidate)
         actor = draft.reporter.id
         if created:
-            await tx.append_timeline(
+            await tx.add_timeline(
                 TimelineEntry(
                     case_id=_id(case),
                     at=now,
@@ -244,7 +244,7 @@ class IntakeService:
                 "acknowledged_at": None,
             }
         )
-        await tx.append_timeline(
+        await tx.add_timeline(
             TimelineEntry(
                 case_id=_id(case),
                 at=now,
@@ -351,7 +351,7 @@ class IntakeService:
                 )
             )
             kind = "reported"
-        await tx.append_timeline(
+        await tx.add_timeline(
             TimelineEntry(
                 case_id=_id(case),
                 at=now,

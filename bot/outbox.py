@@ -117,6 +117,8 @@ class OutboxDispatcher(WokenLoop):
         self._marking = True
         batch: asyncio.Future[None] | None = None
         try:
+            # Lanes whose last reply came in with ours finish now: they join this write.
+            await asyncio.sleep(0)
             while self._unmarked:
                 ids, batch = self._unmarked, self._unmarked_done
                 self._unmarked, self._unmarked_done = [], None

@@ -78,6 +78,11 @@ class CaseTransaction(Protocol):
 
     async def append_timeline(self, entry: TimelineEntry) -> TimelineEntry: ...
 
+    async def add_timeline(self, entry: TimelineEntry) -> None:
+        """Append to the timeline when the transaction ends, with the other entries added,
+        in order (one write for all); for callers that need no id back."""
+        ...
+
     async def enqueue(self, message: OutboundMessage) -> bool:
         """Add a message to the outbox; False when one with the same dedupe key exists."""
         ...

@@ -130,6 +130,7 @@ class SqlCaseTransaction:
         self._dialect = connection.dialect.name
         self._sql = statements(self._dialect)
         self._chain_heads: dict[int, str] = {}
+        self._unwritten: list[dict[str, Any]] = []  # timeline rows added, not yet inserted
 
     def should_checkpoint(self) -> bool:
         """True when a writer that must not wait (an ack) waits for this transaction."""
@@ -138,6 +139,7 @@ class SqlCaseTransaction:
     async def checkpoint(self) -> None:
         """Commit what is done so far, let the waiting writers go, then go on in a new
         transaction (row locks and chain heads are re-read after it)."""
+        await self.flush()
         await self._connection.commit()
         self._chain_heads.clear()
         if self._writer is not None:
@@ -222,17 +224,43 @@ class SqlCaseTransaction:
 
     async def append_timeline(self, entry: TimelineEntry) -> TimelineEntry:
         """Append to the case's hash chain (storage/audit.py), under the case's row lock."""
+        await self.flush()  # entries added before this one go first in the chain
+        values = await self._chained(entry)
+        entry_id = (await self._connection.execute(self._sql.insert_timeline, values)).scalar_one()
+        return TimelineEntry(
+            id=entry_id,
+            case_id=entry.case_id,
+            at=entry.at,
+            actor=entry.actor,
+            kind=entry.kind,
+            detail=values["detail"],
+        )
+
+    async def add_timeline(self, entry: TimelineEntry) -> None:
+        """Like append_timeline, but written with the others added, in one statement, when
+        the transaction ends (or at a checkpoint)."""
+        self._unwritten.append(await self._chained(entry))
+
+    async def flush(self) -> None:
+        """Write the timeline entries added so far, in order."""
+        if self._unwritten:
+            rows, self._unwritten = self._unwritten, []
+            await self._connection.execute(self._sql.insert_timeline_rows, rows)
+
+    async def _chained(self, entry: TimelineEntry) -> dict[str, Any]:
+        """The entry's row, linked to the head of its case's chain (which it becomes)."""
         prev_hash = self._chain_heads.get(entry.case_id)
         if prev_hash is None:
-            # First append to this case in this transaction: lock it and read the chain's head.
-            # Later appends reuse the head we wrote, the lock being held until commit.
+            # First entry for this case in this transaction: lock it and read the chain's head.
+            # Later entries reuse the head we wrote, the lock being held until commit.
             if await self.lock_case(entry.case_id) is None:
                 raise LookupError(f"case {entry.case_id} does not exist")
             head = await self._connection.scalar(self._sql.chain_head, {"case_id": entry.case_id})
             prev_hash = head or GENESIS_HASH
         detail = stored_detail(entry.model_dump(mode="json")["detail"])
         digest = entry_hash(prev_hash, entry.case_id, entry.at, entry.actor, entry.kind, detail)
-        values = {
+        self._chain_heads[entry.case_id] = digest
+        return {
             "case_id": entry.case_id,
             "at": entry.at,
             "actor": entry.actor,
@@ -241,16 +269,6 @@ class SqlCaseTransaction:
             "prev_hash": prev_hash,
             "hash": digest,
         }
-        entry_id = (await self._connection.execute(self._sql.insert_timeline, values)).scalar_one()
-        self._chain_heads[entry.case_id] = digest
-        return TimelineEntry(
-            id=entry_id,
-            case_id=entry.case_id,
-            at=entry.at,
-            actor=entry.actor,
-            kind=entry.kind,
-            detail=detail,
-        )
 
     async def schedule_timer(self, timer: Timer) -> bool:
         """Add a timer; False when one with the same key exists."""
@@ -387,7 +405,9 @@ class SqlCaseStore:
     async def transaction(self) -> AsyncIterator[SqlCaseTransaction]:
         """A unit of work: commits when the block ends, rolls back if it raises."""
         async with self._write_session() as session:
-            yield SqlCaseTransaction(session, self._clock, self._write_lock)
+            tx = SqlCaseTransaction(session, self._clock, self._write_lock)
+            yield tx
+            await tx.flush()
 
     async def get_case(self, case_id: int) -> Case | None:
         row = await self._read_first(self._sql.case_by_id, {"case_id": case_id})

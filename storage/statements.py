@@ -72,6 +72,7 @@ class Statements:
     update_report: Any
     case_reports: Any
     insert_timeline: Any
+    insert_timeline_rows: Any
     chain_head: Any
     schedule_timers: Any
     enqueue: Any
@@ -120,6 +121,7 @@ def statements(dialect: str) -> Statements:
         .where(REPORTS.c.case_id == bindparam("case_id"))
         .order_by(REPORTS.c.created_at, REPORTS.c.id),
         insert_timeline=TIMELINE.insert().returning(TIMELINE.c.id),
+        insert_timeline_rows=TIMELINE.insert(),
         chain_head=select(TIMELINE.c.hash)
         .where(TIMELINE.c.case_id == bindparam("case_id"))
         .order_by(TIMELINE.c.id.desc())

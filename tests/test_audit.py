@@ -200,6 +200,33 @@ async def test_verify_streams_in_small_batches(store: SqlCaseStore) -> None:
     assert await verify_chain(store.engine, batch_size=5) == AuditResult(entries=12, cases=3)
 
 
+async def test_added_entries_are_written_in_order_at_commit(store: SqlCaseStore) -> None:
+    first, second = await seed(store, cases=2, entries_each=1)
+    async with store.transaction() as tx:
+        await tx.add_timeline(an_entry(first, 2))
+        await tx.add_timeline(an_entry(second, 3))
+        await tx.append_timeline(an_entry(first, 4))  # after the added ones, in the chain too
+        await tx.add_timeline(an_entry(first, 5))
+        await tx.checkpoint()  # writes what was added, then goes on
+        await tx.add_timeline(an_entry(second, 6))
+
+    kinds = [e.actor for e in await store.timeline(first)]
+    assert kinds == [an_entry(first, n).actor for n in (0, 2, 4, 5)]
+    assert len(await store.timeline(second)) == 3
+    assert await verify_chain(store.engine) == AuditResult(entries=7, cases=2)
+
+
+async def test_added_entries_are_dropped_with_their_transaction(store: SqlCaseStore) -> None:
+    [case_id] = await seed(store, cases=1, entries_each=1)
+    with pytest.raises(RuntimeError):
+        async with store.transaction() as tx:
+            await tx.add_timeline(an_entry(case_id, 2))
+            raise RuntimeError("the transaction fails")
+
+    assert len(await store.timeline(case_id)) == 1
+    assert (await verify_chain(store.engine)).ok
+
+
 async def test_appending_to_a_missing_case_is_refused(store: SqlCaseStore) -> None:
     with pytest.raises(LookupError, match="999999"):
         async with store.transaction() as tx:
