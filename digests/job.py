@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -75,12 +76,14 @@ class DigestJob:
         messages: list[OutboundMessage] = []
         if digest is not None:
             weekly = await build_digest(
-                self._store.engine, self._routing, digest, IsoWeek.parse(run.week), now
+                self._store.reading_engine, self._routing, digest, IsoWeek.parse(run.week), now
             )
             key = f"digest:{run.digest}:{run.week}"
+            note = LATE_NOTE if late else None
             for publish in self._publishers:
-                messages += publish(
-                    digest, weekly, key=key, note=LATE_NOTE if late else None, now=now
+                # Rendering (a chart takes a few hundred ms) runs off the event loop.
+                messages += await asyncio.to_thread(
+                    publish, digest, weekly, key=key, note=note, now=now
                 )
         async with self._store.transaction() as tx:
             if not await tx.finish_digest_run(run.id, now, late=late):
@@ -95,14 +98,18 @@ class DigestJob:
     async def post_now(self, digest: Digest, week: IsoWeek) -> list[str]:
         """Queue a digest on demand (`loopkeeper digest --post`); returns the messages' keys."""
         now = self._clock.now()
-        weekly = await build_digest(self._store.engine, self._routing, digest, week, now)
+        weekly = await build_digest(self._store.reading_engine, self._routing, digest, week, now)
         key = f"digest:{digest.name}:{week}:manual:{now.isoformat()}"
+        messages: list[OutboundMessage] = []
+        for publish in self._publishers:
+            messages += await asyncio.to_thread(
+                publish, digest, weekly, key=key, note=None, now=now
+            )
         queued: list[str] = []
         async with self._store.transaction() as tx:
-            for publish in self._publishers:
-                for message in publish(digest, weekly, key=key, note=None, now=now):
-                    if await tx.enqueue(message):
-                        queued.append(message.dedupe_key)
+            for message in messages:
+                if await tx.enqueue(message):
+                    queued.append(message.dedupe_key)
         if queued and self._on_enqueued:
             self._on_enqueued()
         return queued

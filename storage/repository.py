@@ -26,7 +26,7 @@ from bot.models import (
 )
 from bot.ports import Clock, ReportWithCase
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
-from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN
+from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN, create_engine
 from storage.statements import (
     CASES,
     DIRECTORY,
@@ -399,6 +399,7 @@ class SqlCaseStore:
         self._writer: AsyncConnection | None = None  # SQLite's one writer, kept open
         self._reader: AsyncConnection | None = None  # SQLite's inline reads, kept open
         self._reading = asyncio.Lock()
+        self._threaded: AsyncEngine | None = None
         self._sql = statements(engine.dialect.name)
 
     @contextlib.asynccontextmanager
@@ -745,7 +746,21 @@ class SqlCaseStore:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
+    @property
+    def reading_engine(self) -> AsyncEngine:
+        """The engine for long reads (the weekly digest's aggregation). On SQLite, whose
+        statements otherwise run on the event loop, it runs them on aiosqlite's thread, so acks
+        are not held up meanwhile."""
+        if self._write_lock is None:
+            return self.engine
+        if self._threaded is None:
+            url = self.engine.url.render_as_string(hide_password=False)
+            self._threaded = create_engine(url, threaded=True)
+        return self._threaded
+
     async def close(self) -> None:
+        if self._threaded is not None:
+            await self._threaded.dispose()
         for connection in (self._writer, self._reader):
             if connection is not None:
                 await connection.close()
