@@ -396,6 +396,7 @@ class SqlCaseStore:
             engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) if sqlite_db else engine
         )
         self._write_engine = write_engine
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._writer: AsyncConnection | None = None  # SQLite's one writer, kept open
         self._reader: AsyncConnection | None = None  # SQLite's inline reads, kept open
         self._reading = asyncio.Lock()
@@ -800,7 +801,8 @@ class SqlCaseStore:
     @contextlib.asynccontextmanager
     async def _read_session(self) -> AsyncIterator[AsyncConnection]:
         if self._write_lock is None:
-            async with self.engine.connect() as connection:
+            # PostgreSQL: each read is one statement, so no BEGIN and ROLLBACK round trips.
+            async with self._autocommit.connect() as connection:
                 yield connection
             return
         # SQLite: statements run inline (storage.sqlite_inline), so one connection serves
