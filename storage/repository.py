@@ -551,17 +551,7 @@ class SqlCaseStore:
 
     async def digest_runs(self) -> list[DigestRun]:
         rows = await self._read(select(_DIGEST_RUNS).order_by(DigestRunRow.id))
-        return [
-            DigestRun(
-                id=r.id,
-                digest=r.digest,
-                week=r.week,
-                due_at=r.due_at,
-                posted_at=r.posted_at,
-                late=r.late,
-            )
-            for r in rows
-        ]
+        return [DigestRun.model_validate(row, from_attributes=True) for row in rows]
 
     async def has_cases_before(self, moment: datetime) -> bool:
         found = await self._read_scalar(

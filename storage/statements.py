@@ -59,6 +59,25 @@ def _set(table: Table, columns: tuple[str, ...]) -> dict[str, Any]:
     return {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns}
 
 
+def _claims(
+    name: str, table: Table, due: list[Any], order: list[Any], stamp: dict[str, Any]
+) -> dict[str, Any]:
+    """`<name>_due` selects the ids of the rows to claim (:now, :limit), skipping rows another
+    worker holds; `<name>_stamp` leases them (:ids, :until) and returns them."""
+    ids: Any = bindparam("ids", expanding=True)
+    return {
+        f"{name}_due": select(table.c.id)
+        .where(*due)
+        .order_by(*order)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True),
+        f"{name}_stamp": update(table)
+        .where(table.c.id.in_(ids))
+        .values(**stamp)
+        .returning(*table.c),
+    }
+
+
 @dataclass(frozen=True)
 class Statements:
     claim_delivery: Any
@@ -135,37 +154,42 @@ def statements(dialect: str) -> Statements:
         accept=insert(dialect, INBOX)
         .on_conflict_do_nothing(index_elements=[INBOX.c.key])
         .returning(INBOX.c.id),
-        inbox_due=select(INBOX.c.id)
-        .where(INBOX.c.processed_at.is_(None), _lease_free(INBOX.c.lease_until))
-        .order_by(INBOX.c.id)
-        .limit(bindparam("limit"))
-        .with_for_update(skip_locked=True),
-        inbox_stamp=update(INBOX)
-        .where(INBOX.c.id.in_(ids))
-        .values(lease_until=bindparam("until"), attempts=INBOX.c.attempts + 1)
-        .returning(*INBOX.c),
-        outbox_due=select(OUTBOX.c.id)
-        .where(OUTBOX.c.delivered_at.is_(None), OUTBOX.c.next_attempt_at <= bindparam("now"))
-        .order_by(OUTBOX.c.id)
-        .limit(bindparam("limit"))
-        .with_for_update(skip_locked=True),
-        outbox_stamp=update(OUTBOX)
-        .where(OUTBOX.c.id.in_(ids))
-        .values(next_attempt_at=bindparam("until"), attempts=OUTBOX.c.attempts + 1)
-        .returning(*OUTBOX.c),
-        timers_due=select(TIMERS.c.id)
-        .where(
-            TIMERS.c.fired_at.is_(None),
-            TIMERS.c.due_at <= bindparam("now"),
-            _lease_free(TIMERS.c.lease_until),
-        )
-        .order_by(TIMERS.c.due_at, TIMERS.c.id)
-        .limit(bindparam("limit"))
-        .with_for_update(skip_locked=True),
-        timers_stamp=update(TIMERS)
-        .where(TIMERS.c.id.in_(ids))
-        .values(lease_until=bindparam("until"))
-        .returning(*TIMERS.c),
+        **_claims(
+            "inbox",
+            INBOX,
+            [INBOX.c.processed_at.is_(None), _lease_free(INBOX.c.lease_until)],
+            [INBOX.c.id],
+            {"lease_until": bindparam("until"), "attempts": INBOX.c.attempts + 1},
+        ),
+        **_claims(
+            "outbox",
+            OUTBOX,
+            [OUTBOX.c.delivered_at.is_(None), OUTBOX.c.next_attempt_at <= bindparam("now")],
+            [OUTBOX.c.id],
+            {"next_attempt_at": bindparam("until"), "attempts": OUTBOX.c.attempts + 1},
+        ),
+        **_claims(
+            "timers",
+            TIMERS,
+            [
+                TIMERS.c.fired_at.is_(None),
+                TIMERS.c.due_at <= bindparam("now"),
+                _lease_free(TIMERS.c.lease_until),
+            ],
+            [TIMERS.c.due_at, TIMERS.c.id],
+            {"lease_until": bindparam("until")},
+        ),
+        **_claims(
+            "digest_runs",
+            DIGEST_RUNS,
+            [
+                DIGEST_RUNS.c.posted_at.is_(None),
+                DIGEST_RUNS.c.due_at <= bindparam("now"),
+                _lease_free(DIGEST_RUNS.c.lease_until),
+            ],
+            [DIGEST_RUNS.c.id],
+            {"lease_until": bindparam("until")},
+        ),
         reports_of=select(REPORTS)
         .where(REPORTS.c.case_id == bindparam("case_id"))
         .order_by(REPORTS.c.id),
@@ -177,19 +201,6 @@ def statements(dialect: str) -> Statements:
             DIRECTORY.c.person_id == bindparam("person_id"),
             DIRECTORY.c.platform == bindparam("platform"),
         ),
-        digest_runs_due=select(DIGEST_RUNS.c.id)
-        .where(
-            DIGEST_RUNS.c.posted_at.is_(None),
-            DIGEST_RUNS.c.due_at <= bindparam("now"),
-            _lease_free(DIGEST_RUNS.c.lease_until),
-        )
-        .order_by(DIGEST_RUNS.c.id)
-        .limit(bindparam("limit"))
-        .with_for_update(skip_locked=True),
-        digest_runs_stamp=update(DIGEST_RUNS)
-        .where(DIGEST_RUNS.c.id.in_(ids))
-        .values(lease_until=bindparam("until"))
-        .returning(*DIGEST_RUNS.c),
     )
 
 

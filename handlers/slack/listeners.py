@@ -255,39 +255,36 @@ async def fetch_output(
 
     If Slack cannot be reached the report is still filed, attributed by channel.
     """
+    # One message exactly: the window is [ts, ts], with the metadata AI apps attach.
+    window: dict[str, Any] = {
+        "latest": ts,
+        "oldest": ts,
+        "inclusive": True,
+        "limit": 1,
+        "include_all_metadata": True,
+    }
     try:
         async with asyncio.timeout(FETCH_TIMEOUT):
-            history = await client.conversations_history(
-                channel=channel,
-                latest=ts,
-                oldest=ts,
-                inclusive=True,
-                limit=1,
-                include_all_metadata=True,
-            )
-            message = next((m for m in history.get("messages") or [] if m.get("ts") == ts), None)
+            history = await client.conversations_history(channel=channel, **window)
+            message = _the_message(history, ts)
             if message is not None:
                 links = permalinks or Permalinks(client)
                 link = await links.top_level(channel, ts)
                 return message_output(channel, message, permalink=link)
             # A reply in a thread is not in the channel history; ask the thread.
             replies, found = await asyncio.gather(
-                client.conversations_replies(
-                    channel=channel,
-                    ts=ts,
-                    latest=ts,
-                    oldest=ts,
-                    inclusive=True,
-                    limit=1,
-                    include_all_metadata=True,
-                ),
+                client.conversations_replies(channel=channel, ts=ts, **window),
                 client.chat_getPermalink(channel=channel, message_ts=ts),
             )
-            message = next((m for m in replies.get("messages") or [] if m.get("ts") == ts), None)
+            message = _the_message(replies, ts)
             return message_output(channel, message or {"ts": ts}, permalink=found.get("permalink"))
     except (SlackApiError, TimeoutError, OSError) as error:
         log.warning("could not fetch flagged message %s/%s: %s", channel, ts, error)
         return message_output(channel, {"ts": ts})
+
+
+def _the_message(response: Any, ts: str) -> dict[str, Any] | None:
+    return next((m for m in response.get("messages") or [] if m.get("ts") == ts), None)
 
 
 def _message_snapshot(message: dict[str, Any]) -> dict[str, Any]:
