@@ -26,6 +26,8 @@ class Failure:
     status: int
     error: str = "internal_error"
     retry_after: int | None = None
+    done_anyway: bool = False
+    """The call takes effect, only its answer is the failure (a reply lost on the way back)."""
 
 
 @dataclass
@@ -86,17 +88,18 @@ class FakeSlack:
         if failure is None and self.storm and method != "auth.test":
             rate, storm_failure, dice = self.storm
             failure = storm_failure if dice.random() < rate else None
-        if failure is None:
+        if failure is None or failure.done_anyway:
             self.calls.append(Call(method, args))
         else:
             self.refused.append(Call(method, args))
+        answer = getattr(self, "_" + method.replace(".", "_"), None)
+        if failure is None or failure.done_anyway:
+            body = answer(args) if answer else {"ok": True}
         if failure is not None:
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
             return web.json_response(
                 {"ok": False, "error": failure.error}, status=failure.status, headers=headers
             )
-        answer = getattr(self, "_" + method.replace(".", "_"), None)
-        body = answer(args) if answer else {"ok": True}
         return web.json_response(body)
 
     def _next_ts(self) -> str:
@@ -133,10 +136,16 @@ class FakeSlack:
         }
 
     def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
-        wanted = self._message(args, "latest")
-        if wanted is None or wanted.get("thread_ts", wanted["ts"]) != wanted["ts"]:
-            return {"ok": True, "messages": [], "has_more": False}  # replies aren't history
-        return {"ok": True, "messages": [wanted], "has_more": False}
+        channel = self.messages.get(str(args.get("channel")), {})
+        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
+        found = [
+            m
+            for m in channel.values()
+            if oldest <= float(m["ts"]) <= latest
+            and m.get("thread_ts", m["ts"]) == m["ts"]  # replies aren't channel history
+        ]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)  # newest first, as Slack does
+        return {"ok": True, "messages": found[: int(args.get("limit") or 100)], "has_more": False}
 
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         wanted = self._message(args, "ts")
@@ -155,7 +164,14 @@ class FakeSlack:
         return {"ok": True, "channel": channel, "permalink": link}
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "channel": args.get("channel"), "ts": self._next_ts()}
+        channel, ts = str(args.get("channel")), self._next_ts()
+        message: dict[str, Any] = {"type": "message", "ts": ts, "text": args.get("text")}
+        for name in ("thread_ts", "metadata"):
+            value = args.get(name)
+            if value:
+                message[name] = json.loads(value) if isinstance(value, str) else value
+        self.messages[channel][ts] = message
+        return {"ok": True, "channel": channel, "ts": ts}
 
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": self._next_ts()}

@@ -377,3 +377,34 @@ async def test_a_crash_between_commit_and_post_still_posts_the_card_once(
 
     assert len(posted(bot, "C0TRIAGE")) == 1
     assert len(bot.slack.calls_to("chat.postEphemeral")) == 1
+
+
+async def test_a_card_posted_whose_answer_was_lost_is_not_posted_again(
+    bot: BotUnderTest,
+) -> None:
+    bot.slack.add_message(
+        "C0SUPPORT",
+        {"type": "message", "ts": "1700000000.001700", "bot_id": "B0SUPPORT", "text": "x"},
+    )
+    # Slack posts the card, but its answer never reaches the bot (a proxy drops it).
+    bot.slack.fail("chat.postMessage", Failure(502, "bad_gateway", done_anyway=True))
+    await bot.react("U0REPORTER", "x", "C0SUPPORT", "1700000000.001700")
+
+    await bot.deliver()
+    [card] = posted(bot, "C0TRIAGE")
+    [case] = await bot.runtime.store.list_cases()
+    assert case.slack_card_ts is None  # the bot does not know it is there
+
+    bot.clock.advance(timedelta(minutes=5))  # the retry comes due
+    await bot.deliver()
+    await bot.deliver()
+
+    assert posted(bot, "C0TRIAGE") == [card]  # found by its metadata, not posted twice
+    [case] = await bot.runtime.store.list_cases()
+    [(ts, message)] = [
+        (ts, m) for ts, m in bot.slack.messages["C0TRIAGE"].items() if "metadata" in m
+    ]
+    assert case.slack_card_ts == ts
+    assert message["metadata"]["event_payload"] == {"case_id": case.id}
+    [owner_dm] = posted(bot, "U0ALICE")  # and what waited for the card follows it
+    assert f"/p{ts.replace('.', '')}" in owner_dm["text"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime
 from collections import OrderedDict, defaultdict
 from typing import Any
 
@@ -22,6 +23,9 @@ from handlers.slack.permalink import Permalinks
 log = logging.getLogger(__name__)
 
 POSTED_CACHE = 10_000
+CARD_EVENT = "loopkeeper_card"
+"""Slack message metadata event type on every case card: how a retry finds a card it posted."""
+CARD_SEARCH_PAGES = 5
 POSTED_TTL_S = 300.0
 
 
@@ -49,7 +53,7 @@ class CaseMessenger:
             async with self._card_locks[case_id]:
                 case = await self._existing(case_id, message)
                 if case is not None:
-                    await self._card(case, bool(payload.get("post")))
+                    await self._card(case, bool(payload.get("post")), message.attempts > 1)
             return
         case = self._recent(case_id) or await self._existing(case_id, message)
         if case is None:
@@ -88,7 +92,7 @@ class CaseMessenger:
         system = self._routing.system(case.system_id)
         return system.triage.slack_channel if system else None
 
-    async def _card(self, case: Case, may_post: bool) -> None:
+    async def _card(self, case: Case, may_post: bool, retry: bool = False) -> None:
         assert case.id is not None
         reports = await self._store.reports_of(case.id)
         owner_id = await self._directory.slack_user(case.owner) if case.owner else None
@@ -104,12 +108,43 @@ class CaseMessenger:
             return  # this system triages elsewhere (Teams) or nowhere: nothing to post
         if not may_post:
             raise DeliveryError("the card is not posted yet")
-        posted = await self._client.chat_postMessage(
-            channel=channel, text=text, blocks=blocks, unfurl_links=False
-        )
-        channel, ts = str(posted["channel"]), str(posted["ts"])
+        # Slack has no idempotency key. A retry may follow a post that went through while
+        # its answer was lost (or the process died before recording it): look for it first.
+        ts = await self._posted_card(case.id, channel, case.created_at) if retry else None
+        if ts is not None:
+            await self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        else:
+            posted = await self._client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                metadata={"event_type": CARD_EVENT, "event_payload": {"case_id": case.id}},
+            )
+            channel, ts = str(posted["channel"]), str(posted["ts"])
         await self._store.record_card(case.id, channel, ts)
         self._remember(case.model_copy(update={"slack_card_channel": channel, "slack_card_ts": ts}))
+
+    async def _posted_card(self, case_id: int, channel: str, since: datetime) -> str | None:
+        """The ts of this case's card if it is in the channel already (by its metadata)."""
+        cursor: str | None = None
+        for _ in range(CARD_SEARCH_PAGES):
+            page = await self._client.conversations_history(
+                channel=channel,
+                oldest=f"{since.timestamp() - 1:.6f}",
+                limit=200,
+                include_all_metadata=True,
+                cursor=cursor,
+            )
+            for found in page.get("messages") or []:
+                metadata = found.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == CARD_EVENT and payload.get("case_id") == case_id:
+                    return str(found["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                break
+        return None
 
     async def _thread(self, case: Case, text: str) -> None:
         if self._triage_channel(case) is None:
