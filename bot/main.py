@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 DIGEST_TICK_SECONDS = 30
 KEEP_DELIVERED = timedelta(weeks=5)
+ROUND_GRACE_SECONDS = 10.0
+"""How long closing waits for a timer, digest or prune round in flight before cancelling it."""
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Runtime:
     bolt_app: Any = None
     teams: Any = None  # handlers.teams.wiring.TeamsEdge when Teams is on
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _rounds: set[asyncio.Task[object]] = field(default_factory=set)
     _scheduler: AsyncIOScheduler | None = None
     _socket_handler: Any = None
 
@@ -121,30 +124,49 @@ class Runtime:
             )
             await self._socket_handler.connect_async()
 
-    async def _fire_timers(self) -> None:
+    @contextlib.contextmanager
+    def _round(self) -> Iterator[None]:
+        """A scheduled round in flight: close() lets it finish before the database goes."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._rounds.add(task)
         try:
-            await self.timers.fire_due()
-        except Exception:
-            log.exception("firing timers failed; retrying on the next tick")
+            yield
+        finally:
+            self._rounds.discard(task)
+
+    async def _fire_timers(self) -> None:
+        with self._round():
+            try:
+                await self.timers.fire_due()
+            except Exception:
+                log.exception("firing timers failed; retrying on the next tick")
 
     async def _post_digests(self) -> None:
-        try:
-            await self.digests.tick()
-        except Exception:
-            log.exception("digest tick failed; retrying on the next tick")
+        with self._round():
+            try:
+                await self.digests.tick()
+            except Exception:
+                log.exception("digest tick failed; retrying on the next tick")
 
     async def _prune(self) -> None:
         # The digest counts delivered outcome messages for loop closure: keep them five weeks.
-        try:
-            await self.store.prune(self.clock.now() - KEEP_DELIVERED)
-        except Exception:
-            log.exception("pruning old delivery records failed; retrying in an hour")
+        with self._round():
+            try:
+                await self.store.prune(self.clock.now() - KEEP_DELIVERED)
+            except Exception:
+                log.exception("pruning old delivery records failed; retrying in an hour")
 
     async def close(self) -> None:
         if self._socket_handler is not None:
             await self._socket_handler.close_async()
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.shutdown(wait=False)  # no new rounds; the running ones finish
+        if self._rounds:
+            _done, running = await asyncio.wait(set(self._rounds), timeout=ROUND_GRACE_SECONDS)
+            for task in running:  # their leases expire and another process takes the work
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -140,8 +140,7 @@ async def run_cards(
         cases = {c.output_ts: c.id for c in await runtime.store.list_cases()}
     finally:
         await runner.cleanup()
-        await _finish_timer_rounds()
-        await runtime.close()  # no await before it stops the scheduler: no new round starts
+        await runtime.close()  # lets a timer round in flight finish first
         await outside.stop()
         for logger in scheduler_logs:
             logger.removeFilter(counted)
@@ -149,23 +148,6 @@ async def run_cards(
     _measure(run, sent, outcome.cards, cases)
     run.errors = outcome.errors
     return run
-
-
-async def _finish_timer_rounds(limit: float = 30.0) -> None:
-    """Let a timer round in flight finish (cancel it after `limit` seconds) before the runtime
-    closes: Runtime.close() stops APScheduler without waiting, and disposing the engine under a
-    round's open transaction fails noisily."""
-    give_up = time.perf_counter() + limit
-    while rounds := [
-        task
-        for task in asyncio.all_tasks()
-        if "run_coroutine_job" in repr(task.get_coro()) and not task.done()
-    ]:
-        left = give_up - time.perf_counter()
-        if left <= 0:
-            for task in rounds:
-                task.cancel()
-        await asyncio.wait(rounds, timeout=max(left, 0.0) or None)
 
 
 def _measure(
