@@ -31,8 +31,12 @@ def create_engine(url: str, *, foreign_keys: bool = True, threaded: bool = False
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # Waiting 30 s for a connection outlasts Slack's 3 s ack: fail fast and let it retry.
+        # No pre-ping: with asyncpg it is three round trips (BEGIN, ping, ROLLBACK) on every
+        # checkout, most of a flag's round trips. A connection the server dropped fails its
+        # statement instead; SQLAlchemy then discards the pool's older connections, and the
+        # work is retried (Slack resends an event, the outbox and timers retry on their own).
         return create_async_engine(
-            parsed, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_timeout=5
+            parsed, pool_size=10, max_overflow=20, pool_timeout=5, pool_recycle=1800
         )
     _create_parent_dir(parsed)
     if threaded:

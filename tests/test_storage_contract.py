@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.exc import StatementError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from bot.models import (
     Case,
@@ -637,3 +638,34 @@ async def test_the_inbox_keeps_a_flag_until_processed_and_prune_forgets_it_later
     assert await store.inbox_pending() == 1  # an unprocessed flag is never pruned
     [again] = await store.claim_inbox(now + timedelta(minutes=2), timedelta(minutes=1))
     assert again.payload == {"n": 2} and again.attempts == 2
+
+
+async def test_a_store_recovers_after_the_server_drops_its_connections(
+    store: SqlCaseStore,
+) -> None:
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("only a database server drops connections (SQLite is a file)")
+    await store_case(store, a_case("before"))
+    await store.get_case(1)  # the pool now holds connections the server is about to drop
+    other = create_engine(str(store.engine.url.render_as_string(hide_password=False)))
+    try:
+        async with other.connect() as connection:
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await other.dispose()
+
+    failures = 0
+    for attempt in range(3):  # the first use of a dropped connection may fail; then it heals
+        try:
+            await store_case(store, a_case(f"after-{attempt}"))
+            break
+        except DBAPIError:
+            failures += 1
+    assert failures <= 1
+    stored = {c.output_key for c in await store.list_cases()}
+    assert {"before", f"after-{failures}"} <= stored
