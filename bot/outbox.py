@@ -62,9 +62,6 @@ class OutboxDispatcher(WokenLoop):
         self._batch = batch
         super().__init__()
         self.delivered = 0
-        self._unmarked: list[int] = []  # delivered, waiting for the next mark
-        self._unmarked_done: asyncio.Future[None] | None = None  # resolved once they are marked
-        self._marking = False
 
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were delivered."""
@@ -87,7 +84,8 @@ class OutboxDispatcher(WokenLoop):
 
     async def _deliver_in_order(self, lane: list[OutboundMessage]) -> int:
         """Messages about one case go out in the order they were queued (card before replies);
-        they are marked delivered together when the lane is done, in one write."""
+        they are marked delivered together when the lane is done, in one write (which the store
+        may share with other lanes')."""
         sent: list[int] = []
         try:
             for message in lane:
@@ -95,49 +93,9 @@ class OutboxDispatcher(WokenLoop):
                     assert message.id is not None
                     sent.append(message.id)
         finally:
-            await self._mark_delivered(sent)
+            await self._outbox.mark_delivered(sent, self._clock.now())
         self.delivered += len(sent)
         return len(sent)
-
-    async def _mark_delivered(self, ids: list[int]) -> None:
-        """Mark messages delivered. Lanes that finish while a mark is being written share the
-        next write (a group commit): under load, one transaction marks many lanes."""
-        if not ids:
-            return
-        self._unmarked += ids
-        if self._unmarked_done is None:
-            self._unmarked_done = asyncio.get_running_loop().create_future()
-        done = self._unmarked_done
-        if not self._marking:
-            await self._write_marks()
-        await asyncio.shield(done)
-
-    async def _write_marks(self) -> None:
-        """Write the queued marks, batch after batch, until none are left."""
-        self._marking = True
-        batch: asyncio.Future[None] | None = None
-        try:
-            # Lanes whose last reply came in with ours finish now: they join this write.
-            await asyncio.sleep(0)
-            while self._unmarked:
-                ids, batch = self._unmarked, self._unmarked_done
-                self._unmarked, self._unmarked_done = [], None
-                assert batch is not None
-                try:
-                    await self._outbox.mark_delivered(ids, self._clock.now())
-                except Exception as error:
-                    batch.set_exception(error)
-                else:
-                    batch.set_result(None)
-                batch = None
-        finally:
-            self._marking = False
-            # Cancelled mid-write: whoever waits on this batch or the next must not hang.
-            for waiting in (batch, self._unmarked_done):
-                if waiting is not None and not waiting.done():
-                    waiting.cancel()
-            if batch is not None or self._unmarked_done is not None:
-                self._unmarked, self._unmarked_done = [], None
 
     async def _deliver(self, message: OutboundMessage) -> bool:
         assert message.id is not None

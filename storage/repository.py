@@ -27,6 +27,7 @@ from bot.models import (
 from bot.ports import Clock, ReportWithCase
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
 from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN, create_engine
+from storage.group_commit import GroupCommit
 from storage.statements import (
     CASES,
     DIRECTORY,
@@ -401,6 +402,7 @@ class SqlCaseStore:
         self._reader: AsyncConnection | None = None  # SQLite's inline reads, kept open
         self._reading = asyncio.Lock()
         self._threaded: AsyncEngine | None = None
+        self._group = GroupCommit(lambda urgent: self._write_session(urgent=urgent))
         self._sql = statements(engine.dialect.name)
 
     @contextlib.asynccontextmanager
@@ -473,8 +475,7 @@ class SqlCaseStore:
         """Commit a raw inbound flag before it is acknowledged; False if `key` was seen."""
         values = {"key": key, "kind": kind, "payload": payload, "received_at": at, "attempts": 0}
         # Slack is waiting for this one: it goes before queued background writes.
-        async with self._write_session(urgent=True) as connection:
-            return (await connection.execute(self._sql.accept, values)).first() is not None
+        return bool(await self._group.write(self._sql.accept, values, urgent=True))
 
     async def claim_inbox(
         self, now: datetime, lease: timedelta, limit: int = 50
@@ -492,11 +493,10 @@ class SqlCaseStore:
         """Mark inbound flags processed (or record why one failed; its lease then expires)."""
         if not item_ids:
             return
-        values: dict[str, Any] = {"last_error": error} if error else {"processed_at": at}
-        async with self._write_session() as connection:
-            await connection.execute(
-                update(INBOX).where(InboxRow.id.in_(item_ids)).values(**values)
-            )
+        if error:
+            await self._group.write(self._sql.inbox_failed, {"ids": item_ids, "error": error})
+        else:
+            await self._group.write(self._sql.inbox_done, {"ids": item_ids, "at": at})
 
     async def reports_of(self, case_id: int) -> list[Report]:
         """A case's reports, oldest first (a read: no write lock, no row lock)."""
@@ -568,16 +568,11 @@ class SqlCaseStore:
     async def mark_delivered(self, message_ids: list[int], at: datetime) -> None:
         if not message_ids:
             return
-        async with self._write_session() as connection:
-            await connection.execute(self._sql.delivered, {"ids": message_ids, "at": at})
+        await self._group.write(self._sql.delivered, {"ids": message_ids, "at": at})
 
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
-        async with self._write_session() as connection:
-            await connection.execute(
-                update(OUTBOX)
-                .where(OutboxRow.id == message_id)
-                .values(last_error=error, next_attempt_at=next_attempt_at)
-            )
+        values = {"message_id": message_id, "error": error, "next_at": next_attempt_at}
+        await self._group.write(self._sql.failed, values)
 
     async def pending_count(self) -> int:
         statement = select(func.count()).select_from(OUTBOX)
@@ -610,8 +605,7 @@ class SqlCaseStore:
 
     async def record_card(self, case_id: int, channel: str, ts: str) -> None:
         values = {"case_id": case_id, "channel": channel, "ts": ts}
-        async with self._write_session() as connection:
-            await connection.execute(self._sql.record_card, values)
+        await self._group.write(self._sql.record_card, values)
 
     async def cached_user(self, person_id: str, platform: str) -> tuple[bool, str | None]:
         row = await self._read_first(
@@ -750,6 +744,7 @@ class SqlCaseStore:
         return self._threaded
 
     async def close(self) -> None:
+        await self._group.close()
         if self._threaded is not None:
             await self._threaded.dispose()
         for connection in (self._writer, self._reader):

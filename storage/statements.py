@@ -104,6 +104,9 @@ class Statements:
     timers_stamp: Any
     reports_of: Any
     delivered: Any
+    failed: Any
+    inbox_done: Any
+    inbox_failed: Any
     record_card: Any
     cached_user: Any
     digest_runs_due: Any
@@ -194,6 +197,11 @@ def statements(dialect: str) -> Statements:
         .where(REPORTS.c.case_id == bindparam("case_id"))
         .order_by(REPORTS.c.id),
         delivered=update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(delivered_at=bindparam("at")),
+        failed=update(OUTBOX)
+        .where(OUTBOX.c.id == bindparam("message_id"))
+        .values(last_error=bindparam("error"), next_attempt_at=bindparam("next_at")),
+        inbox_done=update(INBOX).where(INBOX.c.id.in_(ids)).values(processed_at=bindparam("at")),
+        inbox_failed=update(INBOX).where(INBOX.c.id.in_(ids)).values(last_error=bindparam("error")),
         record_card=update(CASES)
         .where(CASES.c.id == bindparam("case_id"))
         .values(slack_card_channel=bindparam("channel"), slack_card_ts=bindparam("ts")),

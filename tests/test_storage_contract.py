@@ -669,3 +669,28 @@ async def test_a_store_recovers_after_the_server_drops_its_connections(
     assert failures <= 1
     stored = {c.output_key for c in await store.list_cases()}
     assert {"before", f"after-{failures}"} <= stored
+
+
+async def test_acks_arriving_together_are_each_committed_once(store: SqlCaseStore) -> None:
+    keys = [f"slack:event:Ev{i}" for i in range(20)] + ["slack:event:Ev3"]  # one retried
+
+    accepted = await asyncio.gather(*(store.accept(key, "k", {"n": 1}, T0) for key in keys))
+
+    assert accepted.count(True) == 20 and accepted[-1] is False
+    assert await store.inbox_pending() == 20
+
+
+async def test_a_write_that_fails_does_not_fail_the_ones_written_with_it(
+    store: SqlCaseStore,
+) -> None:
+    unstorable = {"at": object()}  # not JSON: this insert cannot be written
+    results = await asyncio.gather(
+        store.accept("slack:event:ok-1", "k", {}, T0),
+        store.accept("slack:event:bad", "k", unstorable, T0),
+        store.accept("slack:event:ok-2", "k", {}, T0),
+        return_exceptions=True,
+    )
+
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], StatementError)
+    assert await store.inbox_pending() == 2
