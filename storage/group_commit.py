@@ -21,31 +21,31 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 log = logging.getLogger(__name__)
 
-Session = Callable[[bool], contextlib.AbstractAsyncContextManager[AsyncConnection]]
-"""Opens a write transaction; True asks for the writer's turn urgently (an ack waits)."""
+Session = Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]]
+"""Opens a write transaction."""
 
 
 @dataclass
 class _Write:
     statement: Any
     parameters: dict[str, Any]
-    urgent: bool
     done: asyncio.Future[list[Row[Any]]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
 
 class GroupCommit:
+    """One queue of writes. Writes of different urgency need queues of their own: an ack's
+    write must not wait behind a group of background writes waiting for the writer."""
+
     def __init__(self, session: Session) -> None:
         self._session = session
         self._queued: list[_Write] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def write(
-        self, statement: Any, parameters: dict[str, Any], *, urgent: bool = False
-    ) -> list[Row[Any]]:
+    async def write(self, statement: Any, parameters: dict[str, Any]) -> list[Row[Any]]:
         """Run one statement in the next group's transaction; its RETURNING rows, if any."""
-        write = _Write(statement, parameters, urgent)
+        write = _Write(statement, parameters)
         self._queued.append(write)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
@@ -71,7 +71,7 @@ class GroupCommit:
 
     async def _write_group(self, group: list[_Write]) -> None:
         try:
-            async with self._session(any(w.urgent for w in group)) as connection:
+            async with self._session() as connection:
                 results = []
                 for write in group:
                     result = await connection.execute(write.statement, write.parameters)

@@ -402,7 +402,9 @@ class SqlCaseStore:
         self._reader: AsyncConnection | None = None  # SQLite's inline reads, kept open
         self._reading = asyncio.Lock()
         self._threaded: AsyncEngine | None = None
-        self._group = GroupCommit(lambda urgent: self._write_session(urgent=urgent))
+        # Background writes only: an ack's write going through a queue and a task would wait
+        # an extra turn or two of a busy event loop, more than a transaction of its own costs.
+        self._group = GroupCommit(self._write_session)
         self._sql = statements(engine.dialect.name)
 
     @contextlib.asynccontextmanager
@@ -475,7 +477,8 @@ class SqlCaseStore:
         """Commit a raw inbound flag before it is acknowledged; False if `key` was seen."""
         values = {"key": key, "kind": kind, "payload": payload, "received_at": at, "attempts": 0}
         # Slack is waiting for this one: it goes before queued background writes.
-        return bool(await self._group.write(self._sql.accept, values, urgent=True))
+        async with self._write_session(urgent=True) as connection:
+            return (await connection.execute(self._sql.accept, values)).first() is not None
 
     async def claim_inbox(
         self, now: datetime, lease: timedelta, limit: int = 50
