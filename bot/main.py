@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 DIGEST_TICK_SECONDS = 30
 KEEP_DELIVERED = timedelta(weeks=5)
 ROUND_GRACE_SECONDS = 10.0
+SETTLE_SECONDS = 0.01
 """How long closing waits for a timer, digest or prune round in flight before cancelling it."""
 
 
@@ -96,8 +97,10 @@ class Runtime:
     async def start_background(self) -> None:
         """Outbox delivery, its APScheduler ticker and Slack Socket Mode, if configured."""
         tick = self.settings.tick_seconds
-        self._tasks.append(asyncio.create_task(self.dispatcher.run(idle=tick * 5)))
-        self._tasks.append(asyncio.create_task(self.inbox.run(idle=tick * 5)))
+        # A few milliseconds' wait when woken lets a burst be drained in rounds of several
+        # items (one claim, one transaction) rather than one round per item.
+        self._tasks.append(asyncio.create_task(self.dispatcher.run(tick * 5, SETTLE_SECONDS)))
+        self._tasks.append(asyncio.create_task(self.inbox.run(tick * 5, SETTLE_SECONDS)))
         scheduler = AsyncIOScheduler()
         scheduler.add_job(self.dispatcher.wake, "interval", seconds=tick, coalesce=True)
         # The ticker only says "look now"; what is due lives in the timers table.

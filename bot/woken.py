@@ -23,11 +23,14 @@ class WokenLoop:
     async def drain(self) -> int:
         raise NotImplementedError
 
-    async def run(self, idle: float = 1.0) -> None:
-        """Drain forever: immediately when woken, otherwise every `idle` seconds."""
+    async def run(self, idle: float = 1.0, settle: float = 0.0) -> None:
+        """Drain forever: when woken (after `settle` seconds, so that work arriving together
+        is drained together), otherwise every `idle` seconds."""
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=idle)
+            if settle:
+                await asyncio.sleep(settle)
             self._wake.clear()
             try:
                 await self.drain()
