@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +25,19 @@ class WokenLoop:
         raise NotImplementedError
 
     async def run(self, idle: float = 1.0, settle: float = 0.0) -> None:
-        """Drain forever: when woken (after `settle` seconds, so that work arriving together
-        is drained together), otherwise every `idle` seconds."""
+        """Drain forever: when woken, otherwise every `idle` seconds. Woken while busy (the
+        last round ended under 5 × `settle` ago), it waits `settle` seconds first, so a burst
+        is drained in rounds of several items; when quiet, it drains at once."""
+        loop = asyncio.get_running_loop()
+        last_round = -math.inf
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=idle)
-            if settle:
+            if settle and loop.time() - last_round < 5 * settle:
                 await asyncio.sleep(settle)
             self._wake.clear()
             try:
                 await self.drain()
             except Exception:
                 log.exception("%s round failed; retrying on the next round", self.name)
+            last_round = loop.time()
