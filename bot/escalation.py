@@ -236,7 +236,3 @@ class TimerService:
 
     async def _send(self, tx: CaseTransaction, messages: list[OutboundMessage]) -> None:
         await tx.enqueue_all(messages)
-
-    def _name(self, person_id: str) -> str:
-        person = self._routing.person(person_id)
-        return person.display if person else person_id

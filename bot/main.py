@@ -53,8 +53,9 @@ log = logging.getLogger(__name__)
 DIGEST_TICK_SECONDS = 30
 KEEP_DELIVERED = timedelta(weeks=5)
 ROUND_GRACE_SECONDS = 10.0
-SETTLE_SECONDS = 0.01
 """How long closing waits for a timer, digest or prune round in flight before cancelling it."""
+SETTLE_SECONDS = 0.01
+"""While busy, how long the outbox and inbox loops let work gather before a round."""
 
 
 @dataclass
@@ -97,7 +98,7 @@ class Runtime:
     async def start_background(self) -> None:
         """Outbox delivery, its APScheduler ticker and Slack Socket Mode, if configured."""
         tick = self.settings.tick_seconds
-        # A few milliseconds' wait when woken lets a burst be drained in rounds of several
+        # Under load, a short wait when woken lets a burst be drained in rounds of several
         # items (one claim, one transaction) rather than one round per item.
         self._tasks.append(asyncio.create_task(self.dispatcher.run(tick * 5, SETTLE_SECONDS)))
         self._tasks.append(asyncio.create_task(self.inbox.run(tick * 5, SETTLE_SECONDS)))

@@ -408,3 +408,27 @@ async def test_a_card_posted_whose_answer_was_lost_is_not_posted_again(
     assert message["metadata"]["event_payload"] == {"case_id": case.id}
     [owner_dm] = posted(bot, "U0ALICE")  # and what waited for the card follows it
     assert f"/p{ts.replace('.', '')}" in owner_dm["text"]
+
+
+async def test_a_card_retry_that_cannot_read_the_channel_still_posts_the_card(
+    bot: BotUnderTest,
+) -> None:
+    bot.slack.add_message(
+        "C0SUPPORT",
+        {"type": "message", "ts": "1700000000.001800", "bot_id": "B0SUPPORT", "text": "x"},
+    )
+    bot.slack.fail("chat.postMessage", Failure(502, "bad_gateway"))  # not posted this time
+    await bot.react("U0REPORTER", "x", "C0SUPPORT", "1700000000.001800")
+    await bot.deliver()
+    assert posted(bot, "C0TRIAGE") == []
+
+    # The retry cannot look in the triage channel (say a scope is missing) ...
+    bot.slack.fail("conversations.history", Failure(200, "missing_scope"))
+    bot.clock.advance(timedelta(minutes=5))
+    await bot.deliver()
+
+    # ... so it posts: a second card would beat none.
+    assert [c.method for c in bot.slack.refused][-1] == "conversations.history"
+    assert len(posted(bot, "C0TRIAGE")) == 1
+    [case] = await bot.runtime.store.list_cases()
+    assert case.slack_card_ts is not None

@@ -10,6 +10,7 @@ from collections import OrderedDict, defaultdict
 from datetime import datetime
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Case, OutboundMessage
@@ -110,7 +111,7 @@ class CaseMessenger:
             raise DeliveryError("the card is not posted yet")
         # Slack has no idempotency key. A retry may follow a post that went through while
         # its answer was lost (or the process died before recording it): look for it first.
-        ts = await self._posted_card(case.id, channel, case.created_at) if retry else None
+        ts = await self._find_card(case.id, channel, case.created_at) if retry else None
         if ts is not None:
             await self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
         else:
@@ -125,8 +126,16 @@ class CaseMessenger:
         await self._store.record_card(case.id, channel, ts)
         self._remember(case.model_copy(update={"slack_card_channel": channel, "slack_card_ts": ts}))
 
+    async def _find_card(self, case_id: int, channel: str, since: datetime) -> str | None:
+        """The ts of this case's card if it is in the channel already (by its metadata). If
+        the channel cannot be read, None: a second card beats no card."""
+        try:
+            return await self._posted_card(case_id, channel, since)
+        except SlackApiError as error:
+            log.warning("could not look for case #%s's card in %s: %s", case_id, channel, error)
+            return None
+
     async def _posted_card(self, case_id: int, channel: str, since: datetime) -> str | None:
-        """The ts of this case's card if it is in the channel already (by its metadata)."""
         cursor: str | None = None
         for _ in range(CARD_SEARCH_PAGES):
             page = await self._client.conversations_history(
