@@ -42,6 +42,7 @@ from handlers.slack.inbox import (
 from handlers.slack.listeners import SlackIntake
 from handlers.slack.messenger import CaseMessenger
 from handlers.slack.notices import SlackNotices
+from handlers.slack.permalink import Permalinks
 from handlers.slack.sender import SlackSender
 from handlers.slack.triage import SlackTriage
 from storage.database import create_engine
@@ -235,8 +236,10 @@ async def build_runtime(
     )
     if client is not None and directory is not None:
         publishers.append(publish_to_slack)
-        senders["slack"] = SlackSender(client, CaseMessenger(routing, store, client, directory))
-        slack_intake = SlackIntake(routing, intake, store, clock, directory)
+        permalinks = Permalinks(client)  # one auth.test per process
+        messenger = CaseMessenger(routing, store, client, directory, permalinks)
+        senders["slack"] = SlackSender(client, messenger)
+        slack_intake = SlackIntake(routing, intake, store, clock, directory, permalinks)
         bolt_app = build_bolt_app(
             client, slack_intake, SlackTriage(routing, triage, store, directory)
         )

@@ -159,6 +159,11 @@ class Case(BaseModel):
         """When the current round of triage began: creation, or the latest reopening."""
         return self.reopened_at or self.created_at
 
+    def trace_fields(self) -> list[tuple[str, str]]:
+        """What links the case to its AI output's run, as (label, value), for the cards."""
+        found = (("trace", self.trace_id), ("prompt", self.prompt_version), ("model", self.model))
+        return [(name, value) for name, value in found if value]
+
 
 class TimelineEntry(BaseModel):
     id: int | None = None

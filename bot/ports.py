@@ -92,16 +92,8 @@ class CaseTransaction(Protocol):
         (those whose dedupe key exists are left out)."""
         ...
 
-    async def schedule_timer(self, timer: Timer) -> bool:
-        """Add a timer; False when one with the same key exists."""
-        ...
-
     async def schedule_timers(self, timers: list[Timer]) -> None:
         """Add timers at once; ones whose key exists are left as they are."""
-        ...
-
-    async def finish_timer(self, timer_id: int, at: datetime) -> bool:
-        """Mark a timer fired; False if it already was (another worker got there first)."""
         ...
 
     async def lock_cases(self, case_ids: list[int]) -> dict[int, Case]:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, Select, Table, delete, func, select, text, update
+from sqlalchemy import Row, Select, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.models import (
@@ -30,12 +30,15 @@ from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN, create_engine
 from storage.group_commit import GroupCommit
 from storage.statements import (
     CASES,
+    DIGEST_RUNS,
     DIRECTORY,
     INBOX,
     OUTBOX,
     REPORTS,
+    TEAMS_CARDS,
+    TEAMS_CONVERSATIONS,
+    TEAMS_USERS,
     TIMELINE,
-    TIMERS,
     insert,
     prefixed,
     statements,
@@ -61,11 +64,7 @@ if TYPE_CHECKING:
 
 # Statements run on Core connections, not ORM sessions: the ORM's unit of work (identity map,
 # flush, per-statement session state) cost more than the SQL on the bot's hot path, and rows
-# are turned into the core's pydantic models at once anyway.
-_DIGEST_RUNS: Table = DigestRunRow.__table__  # type: ignore[assignment]
-_TEAMS_CARDS: Table = TeamsCardRow.__table__  # type: ignore[assignment]
-_TEAMS_CONVERSATIONS: Table = TeamsConversationRow.__table__  # type: ignore[assignment]
-_TEAMS_USERS: Table = TeamsUserRow.__table__  # type: ignore[assignment]
+# are turned into the core's pydantic models at once anyway. Tables: storage/statements.py.
 
 
 class _UtcClock:
@@ -271,17 +270,6 @@ class SqlCaseTransaction:
             "hash": digest,
         }
 
-    async def schedule_timer(self, timer: Timer) -> bool:
-        """Add a timer; False when one with the same key exists."""
-        values = timer.model_dump(exclude={"id"})
-        statement = (
-            insert(self._dialect, TIMERS)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[TimerRow.key])
-            .returning(TimerRow.id)
-        )
-        return (await self._connection.execute(statement)).first() is not None
-
     async def schedule_timers(self, timers: list[Timer]) -> None:
         """Add timers in one statement; ones whose key exists are left as they are."""
         if not timers:
@@ -328,16 +316,6 @@ class SqlCaseTransaction:
             .returning(TimerRow.id)
         )
         return set(result.scalars().all())
-
-    async def finish_timer(self, timer_id: int, at: datetime) -> bool:
-        """Mark a timer fired; False if it already was (another worker got there first)."""
-        result = await self._connection.execute(
-            update(TimerRow)
-            .where(TimerRow.id == timer_id, TimerRow.fired_at.is_(None))
-            .values(fired_at=at)
-            .returning(TimerRow.id)
-        )
-        return result.first() is not None
 
     async def finish_digest_run(self, run_id: int, at: datetime, *, late: bool) -> bool:
         """Mark a digest run posted; False if another worker already posted it."""
@@ -523,7 +501,7 @@ class SqlCaseStore:
     async def ensure_digest_run(self, digest: str, week: str, due_at: datetime) -> None:
         """Create the (digest, week) run if absent: replicas racing create one row."""
         statement = (
-            insert(self.engine.dialect.name, _DIGEST_RUNS)
+            insert(self.engine.dialect.name, DIGEST_RUNS)
             .values(digest=digest, week=week, due_at=due_at, late=False)
             .on_conflict_do_nothing(index_elements=[DigestRunRow.digest, DigestRunRow.week])
         )
@@ -553,7 +531,7 @@ class SqlCaseStore:
             return [by_id[i] for i in ids]
 
     async def digest_runs(self) -> list[DigestRun]:
-        rows = await self._read(select(_DIGEST_RUNS).order_by(DigestRunRow.id))
+        rows = await self._read(select(DIGEST_RUNS).order_by(DigestRunRow.id))
         return [DigestRun.model_validate(row, from_attributes=True) for row in rows]
 
     async def has_cases_before(self, moment: datetime) -> bool:
@@ -561,12 +539,6 @@ class SqlCaseStore:
             select(CaseRow.id).where(CaseRow.created_at < moment).limit(1)
         )
         return found is not None
-
-    async def case_timers(self, case_id: int) -> list[Timer]:
-        statement = select(TIMERS).where(TimerRow.case_id == case_id).order_by(TimerRow.id)
-        return [
-            Timer.model_validate(row, from_attributes=True) for row in await self._read(statement)
-        ]
 
     async def mark_delivered(self, message_ids: list[int], at: datetime) -> None:
         if not message_ids:
@@ -642,7 +614,7 @@ class SqlCaseStore:
     async def case_for_teams_card(self, conversation_id: str, activity_id: str) -> Case | None:
         row = await self._read_first(
             select(CASES)
-            .join(_TEAMS_CARDS, TeamsCardRow.case_id == CaseRow.id)
+            .join(TEAMS_CARDS, TeamsCardRow.case_id == CaseRow.id)
             .where(
                 TeamsCardRow.activity_id == activity_id,
                 TeamsCardRow.conversation_id == conversation_id,
@@ -651,11 +623,11 @@ class SqlCaseStore:
         return None if row is None else _case(row)
 
     async def teams_card(self, case_id: int) -> TeamsCard | None:
-        row = await self._read_first(select(_TEAMS_CARDS).where(TeamsCardRow.case_id == case_id))
+        row = await self._read_first(select(TEAMS_CARDS).where(TeamsCardRow.case_id == case_id))
         return None if row is None else TeamsCard.model_validate(row, from_attributes=True)
 
     async def record_teams_card(self, card: TeamsCard) -> None:
-        statement = insert(self.engine.dialect.name, _TEAMS_CARDS).values(**card.model_dump())
+        statement = insert(self.engine.dialect.name, TEAMS_CARDS).values(**card.model_dump())
         statement = statement.on_conflict_do_update(
             index_elements=[TeamsCardRow.case_id],
             set_={
@@ -669,7 +641,7 @@ class SqlCaseStore:
 
     async def save_teams_conversation(self, conversation: TeamsConversation) -> None:
         values = conversation.model_dump()
-        statement = insert(self.engine.dialect.name, _TEAMS_CONVERSATIONS).values(**values)
+        statement = insert(self.engine.dialect.name, TEAMS_CONVERSATIONS).values(**values)
         statement = statement.on_conflict_do_update(
             index_elements=[TeamsConversationRow.id],
             set_={k: statement.excluded[k] for k in values if k != "id"},
@@ -679,13 +651,13 @@ class SqlCaseStore:
 
     async def teams_conversation(self, conversation_id: str) -> TeamsConversation | None:
         row = await self._read_first(
-            select(_TEAMS_CONVERSATIONS).where(TeamsConversationRow.id == conversation_id)
+            select(TEAMS_CONVERSATIONS).where(TeamsConversationRow.id == conversation_id)
         )
         return None if row is None else _teams_conversation(row)
 
     async def personal_teams_conversation(self, user_id: str) -> TeamsConversation | None:
         statement = (
-            select(_TEAMS_CONVERSATIONS)
+            select(TEAMS_CONVERSATIONS)
             .where(TeamsConversationRow.user_id == user_id, TeamsConversationRow.kind == "personal")
             .order_by(TeamsConversationRow.updated_at.desc())
             .limit(1)
@@ -695,14 +667,14 @@ class SqlCaseStore:
 
     async def latest_teams_conversation(self) -> TeamsConversation | None:
         statement = (
-            select(_TEAMS_CONVERSATIONS).order_by(TeamsConversationRow.updated_at.desc()).limit(1)
+            select(TEAMS_CONVERSATIONS).order_by(TeamsConversationRow.updated_at.desc()).limit(1)
         )
         row = await self._read_first(statement)
         return None if row is None else _teams_conversation(row)
 
     async def save_teams_user(self, user: TeamsUser) -> None:
         values = user.model_dump()
-        statement = insert(self.engine.dialect.name, _TEAMS_USERS).values(**values)
+        statement = insert(self.engine.dialect.name, TEAMS_USERS).values(**values)
         keep_if_missing = ("aad_object_id", "name", "email", "tenant_id", "bot_id")
         statement = statement.on_conflict_do_update(
             index_elements=[TeamsUserRow.key],
@@ -721,7 +693,7 @@ class SqlCaseStore:
 
     async def teams_user(self, key: str) -> TeamsUser | None:
         statement = (
-            select(_TEAMS_USERS)
+            select(TEAMS_USERS)
             .where((TeamsUserRow.key == key) | (TeamsUserRow.user_id == key))
             .order_by(TeamsUserRow.updated_at.desc())
             .limit(1)

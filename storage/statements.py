@@ -22,6 +22,9 @@ from storage.tables import (
     OutboxRow,
     ProcessedDeliveryRow,
     ReportRow,
+    TeamsCardRow,
+    TeamsConversationRow,
+    TeamsUserRow,
     TimelineRow,
     TimerRow,
 )
@@ -35,6 +38,9 @@ INBOX: Table = InboxRow.__table__  # type: ignore[assignment]
 DIRECTORY: Table = DirectoryRow.__table__  # type: ignore[assignment]
 DELIVERIES: Table = ProcessedDeliveryRow.__table__  # type: ignore[assignment]
 DIGEST_RUNS: Table = DigestRunRow.__table__  # type: ignore[assignment]
+TEAMS_CARDS: Table = TeamsCardRow.__table__  # type: ignore[assignment]
+TEAMS_CONVERSATIONS: Table = TeamsConversationRow.__table__  # type: ignore[assignment]
+TEAMS_USERS: Table = TeamsUserRow.__table__  # type: ignore[assignment]
 
 CASE_COLUMNS = tuple(c.name for c in CASES.c if c.name != "id")
 REPORT_COLUMNS = tuple(c.name for c in REPORTS.c if c.name != "id")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from bench.escalation.cards import CardRun
-from bench.escalation.stats import percentile
 from bench.escalation.timers import TimerRun
+from bench.stats import percentile
 
 CARD_P95_TARGET_MS = 250.0
 TIMERS_TARGET_S = 20.0

@@ -1,21 +1,11 @@
-"""Percentiles and an optional cProfile of the measured section."""
+"""An optional cProfile of the measured section."""
 
 from __future__ import annotations
 
 import cProfile
 import io
-import math
 import pstats
 import re
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 class Profiler:

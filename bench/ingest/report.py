@@ -9,20 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.ingest.load import LoadResult
+from bench.stats import percentile
 
 P99_TARGET_MS = 50.0
 THROUGHPUT_RATIO_TARGET = 0.40
 SLACK_DEADLINE_S = 3.0
 """Slack retries an event it has no answer to within 3 seconds."""
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100); NaN for no values."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass

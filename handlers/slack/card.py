@@ -94,15 +94,7 @@ def card_blocks(
         blocks.append(
             {"type": "section", "text": _mrkdwn(f"<{case.output_permalink}|Flagged message>")}
         )
-    trace = [
-        f"{name} `{value}`"
-        for name, value in (
-            ("trace", case.trace_id),
-            ("prompt", case.prompt_version),
-            ("model", case.model),
-        )
-        if value
-    ]
+    trace = [f"{name} `{value}`" for name, value in case.trace_fields()]
     if trace:
         blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(trace))]})
     comments = [r for r in reports if r.comment][:MAX_COMMENTS]

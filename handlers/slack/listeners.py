@@ -40,13 +40,14 @@ class SlackIntake:
         store: CaseStore,
         clock: Clock,
         directory: Directory | None = None,
+        permalinks: Permalinks | None = None,
     ) -> None:
         self.routing = routing
         self.intake = intake
         self.store = store
         self.clock = clock
         self.directory = directory
-        self.permalinks: Permalinks | None = None  # made with the first Web API client given
+        self.permalinks = permalinks  # else made with the first Web API client given
 
     def register(self, app: AsyncApp) -> None:
         app.event("reaction_added")(self.on_reaction)

@@ -32,7 +32,12 @@ POSTED_TTL_S = 300.0
 
 class CaseMessenger:
     def __init__(
-        self, routing: Routing, store: CaseStore, client: AsyncWebClient, directory: Directory
+        self,
+        routing: Routing,
+        store: CaseStore,
+        client: AsyncWebClient,
+        directory: Directory,
+        permalinks: Permalinks | None = None,
     ) -> None:
         self._routing = routing
         self._store = store
@@ -40,7 +45,7 @@ class CaseMessenger:
         self._directory = directory
         # Card posts and updates of one case go one at a time within a process.
         self._card_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._permalinks = Permalinks(client)
+        self._permalinks = permalinks or Permalinks(client)
         # Cases whose card was just posted: the replies and DMs that follow only need the
         # case's id, system and card location, which never change once set, so they skip the
         # read. Kept briefly: the cache serves a burst, the database the rest.

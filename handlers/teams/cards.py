@@ -274,15 +274,7 @@ def case_card(case: Case, reports: list[Report], routing: Routing) -> dict[str, 
         )
     if case.output_permalink:
         body.append(_text(f"[Open the flagged message]({case.output_permalink})", spacing="Small"))
-    trace = [
-        f"{name} {value}"
-        for name, value in (
-            ("trace", case.trace_id),
-            ("prompt", case.prompt_version),
-            ("model", case.model),
-        )
-        if value
-    ]
+    trace = [f"{name} {value}" for name, value in case.trace_fields()]
     if trace:
         body.append(_text(" · ".join(trace), isSubtle=True, size="Small"))
     for report in [r for r in reports if r.comment][:MAX_COMMENTS]:
