@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
@@ -61,22 +62,47 @@ class InboxWorker(WokenLoop):
         self._together = together
         super().__init__()
         self._slots = asyncio.Semaphore(concurrency)
+        self._caught_up = asyncio.Event()
+        self._caught_up.set()
+        self._wakes = 0  # flags accepted (woken for) so far: claims after the last one see it
         self.processed = 0
+
+    def wake(self) -> None:
+        self._wakes += 1
+        self._caught_up.clear()  # a flag was accepted: there is filing to do
+        super().wake()
+
+    async def caught_up(self, patience: float) -> None:
+        """Wait until every flag accepted so far is filed, or `patience` seconds. Returns at
+        once when no loop is running to file them."""
+        if self._caught_up.is_set() or not self.running or patience <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._caught_up.wait(), patience)
 
     async def drain(self) -> int:
         """Process everything waiting now; returns how many items were processed."""
         done = 0
-        while True:
-            items = await self._queue.claim_inbox(self._clock.now(), self._lease, self._batch)
-            if not items:
-                return done
-            finished = await self._process_all(items)
-            await self._queue.finish_inbox(finished, self._clock.now())
-            done += len(finished)
-            if len(finished) < len(items):
-                return done  # failures wait for their lease to expire
-            if len(items) < self._batch:
-                return done  # all caught up; a flag accepted meanwhile woke the loop again
+        try:
+            while True:
+                wakes = self._wakes
+                items = await self._queue.claim_inbox(self._clock.now(), self._lease, self._batch)
+                if not items:
+                    break
+                finished = await self._process_all(items)
+                await self._queue.finish_inbox(finished, self._clock.now())
+                done += len(finished)
+                if len(finished) < len(items):
+                    wakes = self._wakes  # failures wait for their lease to expire
+                    break
+                if len(items) < self._batch:
+                    break  # all caught up; a flag accepted meanwhile woke the loop again
+        except BaseException:
+            self._caught_up.set()  # nothing more is filed before the next round
+            raise
+        if self._wakes == wakes:
+            self._caught_up.set()
+        return done
 
     async def _process_all(self, items: list[InboxItem]) -> list[int]:
         """Process claimed items, a kind's items together when it has a batch handler (one

@@ -57,6 +57,8 @@ ROUND_GRACE_SECONDS = 10.0
 """How long closing waits for a timer, digest or prune round in flight before cancelling it."""
 SETTLE_SECONDS = 0.01
 """While busy, how long the outbox and inbox loops let work gather before a round."""
+OUTBOX_PATIENCE_SECONDS = 2.0
+"""How long a round of outbox delivery may wait for a backlog of flags to be filed first."""
 
 
 @dataclass
@@ -260,7 +262,9 @@ async def build_runtime(
         routes.ingest_reports = reports_route(
             settings.ingest_token.get_secret_value(), routing, intake, clock
         )
-    dispatcher = OutboxDispatcher(store, senders, clock, batch=8)
+    dispatcher = OutboxDispatcher(
+        store, senders, clock, batch=8, yield_to=inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS
+    )
     wake.append(dispatcher.wake)
     Gauge(
         "loopkeeper_outbox_delivered",

@@ -17,6 +17,8 @@ class WokenLoop:
 
     def __init__(self) -> None:
         self._wake = asyncio.Event()
+        self.running = False
+        """True while `run()` runs: someone is draining the queue."""
 
     def wake(self) -> None:
         self._wake.set()
@@ -29,6 +31,13 @@ class WokenLoop:
         last round ended under 5 × `settle` ago), it waits `settle` seconds first, so a burst
         is drained in rounds of several items; when quiet, it drains at once."""
         loop = asyncio.get_running_loop()
+        self.running = True
+        try:
+            await self._run(loop, idle, settle)
+        finally:
+            self.running = False
+
+    async def _run(self, loop: asyncio.AbstractEventLoop, idle: float, settle: float) -> None:
         last_round = -math.inf
         while True:
             with contextlib.suppress(TimeoutError):

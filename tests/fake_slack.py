@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import socket
@@ -42,6 +43,9 @@ class FakeSlack:
     users: dict[str, str] = field(default_factory=dict)  # e-mail -> user id
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> uploaded bytes
     storm: tuple[float, Failure, random.Random] | None = None
+    holds: dict[str, asyncio.Event] = field(default_factory=dict)
+    """Calls of these methods wait until their event is set."""
+    held: list[str] = field(default_factory=list)  # methods of the calls that waited
     url: str = ""
     _runner: web.AppRunner | None = None
     _ts: int = 0
@@ -84,6 +88,9 @@ class FakeSlack:
         args = await _arguments(request)
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return web.json_response({"ok": False, "error": "not_authed"})
+        if method in self.holds:
+            self.held.append(method)
+            await self.holds[method].wait()
         failure = self.failures[method].pop(0) if self.failures[method] else None
         if failure is None and self.storm and method != "auth.test":
             rate, storm_failure, dice = self.storm
@@ -145,7 +152,8 @@ class FakeSlack:
             and m.get("thread_ts", m["ts"]) == m["ts"]  # replies aren't channel history
         ]
         found.sort(key=lambda m: float(m["ts"]), reverse=True)  # newest first, as Slack does
-        return {"ok": True, "messages": found[: int(args.get("limit") or 100)], "has_more": False}
+        limit = int(args.get("limit") or 100)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
 
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         wanted = self._message(args, "ts")

@@ -102,6 +102,46 @@ async def test_a_backlog_of_flags_is_filed_together_each_in_its_case(bot: BotUnd
     assert len(cards) == 2
 
 
+async def test_a_backlog_reads_its_messages_in_one_history_call(bot: BotUnderTest) -> None:
+    stamps = ["1700000000.000410", "1700000000.000411", "1700000000.000412"]
+    for i, ts in enumerate(stamps):
+        bot.slack.add_message("C0SUPPORT", ai_message(ts, text=f"answer {i}"))
+    reply = {**ai_message("1700000000.000413", text="a reply"), "thread_ts": stamps[0]}
+    bot.slack.add_message("C0SUPPORT", reply)
+    for i, ts in enumerate([*stamps, reply["ts"]]):
+        await bot.react(f"U0R{i}", "x", "C0SUPPORT", ts, process=False)
+
+    assert await bot.runtime.inbox.drain() == 4
+
+    cases = {c.output_ts: c for c in await bot.runtime.store.list_cases()}
+    assert {ts: c.output_excerpt for ts, c in cases.items()} == {
+        stamps[0]: "answer 0",
+        stamps[1]: "answer 1",
+        stamps[2]: "answer 2",
+        reply["ts"]: "a reply",
+    }
+    assert "thread_ts=1700000000.000410" in str(cases[reply["ts"]].output_permalink)
+    # One window for the three; the reply, not in channel history, looked for on its own.
+    assert len(bot.slack.calls_to("conversations.history")) == 2
+    assert len(bot.slack.calls_to("conversations.replies")) == 1
+
+
+async def test_messages_a_crowded_window_leaves_out_are_read_one_by_one(
+    bot: BotUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("handlers.slack.fetch.WINDOW_LIMIT", 2)
+    for i in range(4):  # the middle two are never flagged, but fill the window
+        bot.slack.add_message("C0SUPPORT", ai_message(f"1700000000.00042{i}", text=f"m{i}"))
+    await bot.react("U0R1", "x", "C0SUPPORT", "1700000000.000420", process=False)
+    await bot.react("U0R2", "x", "C0SUPPORT", "1700000000.000423", process=False)
+
+    assert await bot.runtime.inbox.drain() == 2
+
+    cases = {c.output_ts: c.output_excerpt for c in await bot.runtime.store.list_cases()}
+    assert cases == {"1700000000.000420": "m0", "1700000000.000423": "m3"}
+    assert len(bot.slack.calls_to("conversations.history")) == 2  # the window, then m0 alone
+
+
 async def test_a_flag_that_cannot_be_filed_does_not_hold_up_the_others(
     bot: BotUnderTest, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -317,6 +317,22 @@ async def test_owner_found_by_email_once_then_cached(bot: BotUnderTest) -> None:
     assert "<@U0BOB>" in str(posted(bot, "C0TRIAGE")[-1]["blocks"])
 
 
+async def test_an_owner_not_in_slack_is_looked_up_again_only_after_a_while(
+    bot: BotUnderTest,
+) -> None:
+    first = await flag(bot, "U0REPORTER", "1700000000.001310", emoji="rotating_light")
+    second = await flag(bot, "U0REPORTER", "1700000000.001320", emoji="rotating_light")
+    assert (first.owner, second.owner) == ("carol", "carol")  # bob is not in Slack
+    assert len(bot.slack.calls_to("users.lookupByEmail")) == 1  # not once per flag
+
+    bot.slack.users["bob@example.com"] = "U0BOB"  # bob joins Slack
+    bot.clock.advance(timedelta(minutes=11))
+    third = await flag(bot, "U0REPORTER", "1700000000.001330", emoji="rotating_light")
+
+    assert third.owner == "bob"
+    assert len(bot.slack.calls_to("users.lookupByEmail")) == 2
+
+
 async def test_my_cases_command(bot: BotUnderTest) -> None:
     case = await flag(bot, "U0REPORTER", "1700000000.001500")
 

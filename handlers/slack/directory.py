@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,6 +14,9 @@ from bot.routing import Routing
 log = logging.getLogger(__name__)
 
 PLATFORM = "slack"
+RECHECK_MISSING = timedelta(minutes=10)
+"""How long someone not found in Slack stays not found before they are looked up again: they
+may join, but a lookup per flag would spend a rate-limited method (and time) for nothing."""
 
 
 class SlackDirectory:
@@ -23,6 +27,8 @@ class SlackDirectory:
         self._store = store
         self._client = client
         self._clock = clock
+        self._found: dict[str, str] = {}
+        self._missing: dict[str, datetime] = {}  # person -> when last not found
 
     async def slack_user(self, person_id: str) -> str | None:
         person = self._routing.person(person_id)
@@ -32,9 +38,15 @@ class SlackDirectory:
             return person.slack
         if not person.email:
             return None
-        # Only hits are trusted from the cache: someone not found may have joined Slack since.
+        if person_id in self._found:
+            return self._found[person_id]
+        missed = self._missing.get(person_id)
+        if missed is not None and self._clock.now() - missed < RECHECK_MISSING:
+            return None
+        # Only hits are trusted from the stored cache: someone not found may have joined since.
         known, user_id = await self._store.cached_user(person_id, PLATFORM)
         if known and user_id:
+            self._found[person_id] = user_id
             return user_id
         try:
             found = await self._client.users_lookupByEmail(email=person.email)
@@ -44,7 +56,13 @@ class SlackDirectory:
                 log.warning("looking up %s in Slack failed: %s", person_id, error)
                 return None
             user_id = None
-        await self._store.cache_user(person_id, PLATFORM, user_id, self._clock.now())
+        now = self._clock.now()
+        await self._store.cache_user(person_id, PLATFORM, user_id, now)
+        if user_id:
+            self._found[person_id] = user_id
+            self._missing.pop(person_id, None)
+        else:
+            self._missing[person_id] = now
         return user_id
 
     async def person_for_slack_user(self, user_id: str) -> str | None:

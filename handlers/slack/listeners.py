@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.intake import Confirmation, IntakeError, IntakeService
@@ -18,6 +16,7 @@ from bot.ports import CaseStore, Clock, Directory
 from bot.routing import Routing
 from handlers.slack import blocks
 from handlers.slack.confirm import confirmation
+from handlers.slack.fetch import fetch_outputs
 from handlers.slack.parse import is_negative_feedback, message_output, reporter
 from handlers.slack.permalink import Permalinks
 from handlers.slack.triage import cases_text
@@ -27,7 +26,6 @@ log = logging.getLogger(__name__)
 SHORTCUT = "report_ai_output"
 COMMAND = "/loopkeeper"
 FEEDBACK_CATEGORY = "other"
-FETCH_TIMEOUT = 2.0
 
 
 class SlackIntake:
@@ -81,26 +79,29 @@ class SlackIntake:
     async def file_reactions(
         self, reactions: list[tuple[dict[str, Any], str]], client: AsyncWebClient
     ) -> None:
-        """File reactions (event, event_id): their messages fetched side by side, the
-        reports filed in one transaction."""
-        found = await asyncio.gather(
-            *(self._reaction_flag(event, event_id, client) for event, event_id in reactions)
-        )  # the inbox worker hands over at most a few dozen at a time
-        flags = [flag for flag in found if flag is not None]
+        """File reactions (event, event_id): their messages read together, the reports
+        filed in one transaction."""
+        if self.permalinks is None:
+            self.permalinks = Permalinks(client)
+        flagged = [
+            (event, event_id, where, category)
+            for event, event_id in reactions
+            if (where := _flagged(event)) and (category := self.reaction_category(event))
+        ]
+        outputs = await fetch_outputs(
+            client, [where for _, _, where, _ in flagged], self.permalinks
+        )
+        flags = [
+            self._reaction_flag(event, event_id, category, outputs[where])
+            for event, event_id, where, category in flagged
+        ]
         if flags:
             await self.intake.file_reports(flags)
 
-    async def _reaction_flag(
-        self, event: dict[str, Any], event_id: str, client: AsyncWebClient
-    ) -> tuple[ReportDraft, Confirmation] | None:
-        category = self.reaction_category(event)
-        item = event.get("item") or {}
-        channel, ts, user = item.get("channel"), item.get("ts"), event.get("user")
-        if category is None or not (channel and ts and user):
-            return None
-        if self.permalinks is None:
-            self.permalinks = Permalinks(client)
-        output = await fetch_output(client, channel, ts, self.permalinks)
+    def _reaction_flag(
+        self, event: dict[str, Any], event_id: str, category: str, output: FlaggedOutput
+    ) -> tuple[ReportDraft, Confirmation]:
+        user, channel = str(event["user"]), str(event["item"]["channel"])
         draft = ReportDraft(
             reporter=reporter(user),
             channel=Channel.slack_reaction,
@@ -249,45 +250,6 @@ class SlackIntake:
         return lambda filed: [confirmation(filed, user, channel, self.clock.now())]
 
 
-async def fetch_output(
-    client: AsyncWebClient, channel: str, ts: str, permalinks: Permalinks | None = None
-) -> FlaggedOutput:
-    """The flagged message with its text, poster, metadata and permalink.
-
-    If Slack cannot be reached the report is still filed, attributed by channel.
-    """
-    # One message exactly: the window is [ts, ts], with the metadata AI apps attach.
-    window: dict[str, Any] = {
-        "latest": ts,
-        "oldest": ts,
-        "inclusive": True,
-        "limit": 1,
-        "include_all_metadata": True,
-    }
-    try:
-        async with asyncio.timeout(FETCH_TIMEOUT):
-            history = await client.conversations_history(channel=channel, **window)
-            message = _the_message(history, ts)
-            if message is not None:
-                links = permalinks or Permalinks(client)
-                link = await links.top_level(channel, ts)
-                return message_output(channel, message, permalink=link)
-            # A reply in a thread is not in the channel history; ask the thread.
-            replies, found = await asyncio.gather(
-                client.conversations_replies(channel=channel, ts=ts, **window),
-                client.chat_getPermalink(channel=channel, message_ts=ts),
-            )
-            message = _the_message(replies, ts)
-            return message_output(channel, message or {"ts": ts}, permalink=found.get("permalink"))
-    except (SlackApiError, TimeoutError, OSError) as error:
-        log.warning("could not fetch flagged message %s/%s: %s", channel, ts, error)
-        return message_output(channel, {"ts": ts})
-
-
-def _the_message(response: Any, ts: str) -> dict[str, Any] | None:
-    return next((m for m in response.get("messages") or [] if m.get("ts") == ts), None)
-
-
 def _message_snapshot(message: dict[str, Any]) -> dict[str, Any]:
     keep = ("ts", "text", "bot_id", "metadata", "permalink")
     return {k: message[k] for k in keep if k in message}
@@ -311,3 +273,10 @@ async def _ignore() -> None:
 async def _is_feedback_buttons(body: dict[str, Any]) -> bool:
     actions = body.get("actions") or []
     return bool(actions) and actions[0].get("type") == "feedback_buttons"
+
+
+def _flagged(event: dict[str, Any]) -> tuple[str, str] | None:
+    """(channel, ts) of the message a reaction flags; None when the event lacks one."""
+    item = event.get("item") or {}
+    channel, ts, user = item.get("channel"), item.get("ts"), event.get("user")
+    return (str(channel), str(ts)) if channel and ts and user else None

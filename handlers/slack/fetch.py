@@ -1,0 +1,119 @@
+"""Fetching flagged messages: their text, poster, metadata and permalink.
+
+A reaction names only a channel and a timestamp, so the message is read back from Slack.
+Reactions filed together are read together: one `conversations.history` call per channel
+covers every flagged message between the oldest and the newest, which matters because Slack
+rate-limits that method more tightly than any other the bot uses. Whatever one window does not
+return (thread replies, a window holding too many other messages) is read one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.models import FlaggedOutput
+from handlers.slack.parse import message_output
+from handlers.slack.permalink import Permalinks
+
+log = logging.getLogger(__name__)
+
+FETCH_TIMEOUT = 2.0
+WINDOW_LIMIT = 200
+"""Messages one history call may return (Slack's advice is at most 200 per page)."""
+
+Wanted = tuple[str, str]
+"""A flagged message: (channel, ts)."""
+
+
+async def fetch_output(
+    client: AsyncWebClient, channel: str, ts: str, permalinks: Permalinks | None = None
+) -> FlaggedOutput:
+    """The flagged message with its text, poster, metadata and permalink.
+
+    If Slack cannot be reached the report is still filed, attributed by channel.
+    """
+    # One message exactly: the window is [ts, ts], with the metadata AI apps attach.
+    window = _window(ts, ts, limit=1)
+    try:
+        async with asyncio.timeout(FETCH_TIMEOUT):
+            history = await client.conversations_history(channel=channel, **window)
+            message = _the_message(history, ts)
+            if message is not None:
+                links = permalinks or Permalinks(client)
+                return message_output(
+                    channel, message, permalink=await links.top_level(channel, ts)
+                )
+            # A reply in a thread is not in the channel history; ask the thread.
+            replies, found = await asyncio.gather(
+                client.conversations_replies(channel=channel, ts=ts, **window),
+                client.chat_getPermalink(channel=channel, message_ts=ts),
+            )
+            message = _the_message(replies, ts)
+            return message_output(channel, message or {"ts": ts}, permalink=found.get("permalink"))
+    except (SlackApiError, TimeoutError, OSError) as error:
+        log.warning("could not fetch flagged message %s/%s: %s", channel, ts, error)
+        return message_output(channel, {"ts": ts})
+
+
+async def fetch_outputs(
+    client: AsyncWebClient, wanted: Sequence[Wanted], permalinks: Permalinks
+) -> dict[Wanted, FlaggedOutput]:
+    """Several flagged messages, each distinct one read once (see the module's docstring)."""
+    by_channel: dict[str, set[str]] = {}
+    for channel, ts in wanted:
+        by_channel.setdefault(channel, set()).add(ts)
+    found: dict[Wanted, FlaggedOutput] = {}
+    for channel, stamps in by_channel.items():
+        if len(stamps) > 1:
+            found.update(await _fetch_window(client, channel, stamps, permalinks))
+    missing = [(channel, ts) for channel, ts in dict.fromkeys(wanted) if (channel, ts) not in found]
+    singles = await asyncio.gather(
+        *(fetch_output(client, channel, ts, permalinks) for channel, ts in missing)
+    )
+    found.update(zip(missing, singles, strict=True))
+    return found
+
+
+async def _fetch_window(
+    client: AsyncWebClient, channel: str, stamps: set[str], permalinks: Permalinks
+) -> dict[Wanted, FlaggedOutput]:
+    """The messages of `stamps` found in one history call over their span; {} on failure."""
+    ordered = sorted(stamps, key=float)
+    try:
+        async with asyncio.timeout(FETCH_TIMEOUT):
+            history = await client.conversations_history(
+                channel=channel, **_window(ordered[0], ordered[-1], limit=WINDOW_LIMIT)
+            )
+    except (SlackApiError, TimeoutError, OSError) as error:
+        log.info(
+            "could not read %s flagged messages of %s at once: %s", len(stamps), channel, error
+        )
+        return {}
+    messages = {m.get("ts"): m for m in history.get("messages") or []}
+    found: dict[Wanted, FlaggedOutput] = {}
+    for ts in ordered:
+        message = messages.get(ts)
+        if message is not None:
+            link = await permalinks.top_level(channel, ts)
+            found[(channel, ts)] = message_output(channel, message, permalink=link)
+    return found
+
+
+def _window(oldest: str, latest: str, *, limit: int) -> dict[str, Any]:
+    return {
+        "oldest": oldest,
+        "latest": latest,
+        "inclusive": True,
+        "limit": limit,
+        "include_all_metadata": True,
+    }
+
+
+def _the_message(response: Any, ts: str) -> dict[str, Any] | None:
+    return next((m for m in response.get("messages") or [] if m.get("ts") == ts), None)
