@@ -28,9 +28,10 @@ async def inbox_running(bot: BotUnderTest) -> AsyncIterator[None]:
             await task
 
 
-async def until(condition: object) -> None:
+async def until_held(bot: BotUnderTest) -> None:
+    """Until a call to the fake Slack is held (polled: the fake has no hook to wait on)."""
     async with asyncio.timeout(WAIT):
-        while not condition():  # type: ignore[operator]
+        while not bot.slack.held:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
 
@@ -48,7 +49,7 @@ async def filed_and_waiting(bot: BotUnderTest) -> asyncio.Event:
 async def test_delivery_waits_while_accepted_flags_are_being_filed(bot: BotUnderTest) -> None:
     stuck = await filed_and_waiting(bot)
     async with inbox_running(bot):
-        await until(lambda: bot.slack.held)  # the second flag is being filed
+        await until_held(bot)  # the second flag is being filed
         delivery = asyncio.create_task(bot.deliver())
 
         with pytest.raises(TimeoutError):  # it gives way to the filing
@@ -69,7 +70,7 @@ async def test_delivery_gives_way_for_a_while_only(
     stuck = await filed_and_waiting(bot)
     try:
         async with inbox_running(bot):
-            await until(lambda: bot.slack.held)
+            await until_held(bot)
 
             await asyncio.wait_for(bot.deliver(), WAIT)  # the filing is still stuck
 

@@ -69,7 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--cprofile",
         metavar="FILE",
-        help="cProfile this process during loopkeeper's timed phases and their drains, stats to FILE",
+        help="cProfile this process during loopkeeper's timed phases and their drains, stats "
+        "to FILE",
     )
     args = parser.parse_args(argv)
     if args.events < 1 or args.rate <= 0 or args.concurrency < 1 or args.warmup < 0:
