@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 Session = Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]]
 """Opens a write transaction."""
+Execute = Callable[[AsyncConnection, Any, dict[str, Any]], Awaitable[Any]]
+"""Runs one statement on a connection (as `connection.execute` does)."""
 
 
 @dataclass
@@ -38,8 +40,9 @@ class GroupCommit:
     """One queue of writes. Writes of different urgency need queues of their own: an ack's
     write must not wait behind a group of background writes waiting for the writer."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, execute: Execute | None = None) -> None:
         self._session = session
+        self._execute: Execute = execute or (lambda conn, stmt, params: conn.execute(stmt, params))
         self._queued: list[_Write] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -74,7 +77,7 @@ class GroupCommit:
             async with self._session() as connection:
                 results = []
                 for write in group:
-                    result = await connection.execute(write.statement, write.parameters)
+                    result = await self._execute(connection, write.statement, write.parameters)
                     results.append(list(result.all()) if result.returns_rows else [])
         except Exception as error:
             if len(group) == 1:

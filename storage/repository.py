@@ -39,6 +39,7 @@ from storage.statements import (
     TEAMS_CONVERSATIONS,
     TEAMS_USERS,
     TIMELINE,
+    direct_statements,
     insert,
     prefixed,
     statements,
@@ -129,8 +130,12 @@ class SqlCaseTransaction:
         self._writer = writer
         self._dialect = connection.dialect.name
         self._sql = statements(self._dialect)
+        self._direct = direct_statements(self._dialect)
         self._chain_heads: dict[int, str] = {}
         self._unwritten: list[dict[str, Any]] = []  # timeline rows added, not yet inserted
+
+    async def _execute(self, statement: Any, parameters: Any = None) -> Any:
+        return await self._direct.execute(self._connection, statement, parameters)
 
     def should_checkpoint(self) -> bool:
         """True when a writer that must not wait (an ack) waits for this transaction."""
@@ -148,47 +153,39 @@ class SqlCaseTransaction:
 
     async def claim_delivery(self, key: str) -> bool:
         """Record a platform delivery id (Slack event_id, action id); False if already seen."""
-        found = await self._connection.execute(
+        found = await self._execute(
             self._sql.claim_delivery, {"key": key, "seen_at": self._clock.now()}
         )
         return found.first() is not None
 
     async def lock_or_create_case(self, case: Case) -> tuple[Case, bool]:
         """Lock the case of `case.output_key`, creating it from `case` if absent."""
-        inserted = (
-            await self._connection.execute(self._sql.create_case, _case_values(case))
-        ).first()
+        inserted = (await self._execute(self._sql.create_case, _case_values(case))).first()
         if inserted is not None:
             # Stored as given; its row is ours until commit, and its chain is empty.
             self._chain_heads[inserted.id] = GENESIS_HASH
             return case.model_copy(update={"id": inserted.id}), True
         row = (
-            await self._connection.execute(
-                self._sql.case_by_output_locked, {"output_key": case.output_key}
-            )
+            await self._execute(self._sql.case_by_output_locked, {"output_key": case.output_key})
         ).one()
         return _case(row), False
 
     async def lock_case(self, case_id: int) -> Case | None:
         """The case, locked until the transaction ends (SELECT .. FOR UPDATE); None if absent."""
-        row = (
-            await self._connection.execute(self._sql.case_by_id_locked, {"case_id": case_id})
-        ).first()
+        row = (await self._execute(self._sql.case_by_id_locked, {"case_id": case_id})).first()
         return None if row is None else _case(row)
 
     async def new_case(self, case: Case) -> Case:
         """Insert a case that has no shared output key (a free-form edge case)."""
         row = (
-            await self._connection.execute(
-                CASES.insert().values(**_case_values(case)).returning(*CASES.c)
-            )
+            await self._execute(CASES.insert().values(**_case_values(case)).returning(*CASES.c))
         ).one()
         self._chain_heads[row.id] = GENESIS_HASH
         return _case(row)
 
     async def save_case(self, case: Case) -> Case:
         case_id = _require_id(case.id, "case")
-        result = await self._connection.execute(
+        result = await self._execute(
             self._sql.update_case, {"case_id": case_id, **prefixed(_case_values(case))}
         )
         if not result.rowcount:  # type: ignore[attr-defined]
@@ -197,7 +194,7 @@ class SqlCaseTransaction:
 
     async def find_report(self, case_id: int, reporter_id: str) -> Report | None:
         row = (
-            await self._connection.execute(
+            await self._execute(
                 self._sql.report_of, {"case_id": case_id, "reporter_id": reporter_id}
             )
         ).first()
@@ -205,13 +202,13 @@ class SqlCaseTransaction:
 
     async def add_report(self, report: Report) -> Report:
         report_id = (
-            await self._connection.execute(self._sql.insert_report, _report_values(report))
+            await self._execute(self._sql.insert_report, _report_values(report))
         ).scalar_one()
         return report.model_copy(update={"id": report_id})
 
     async def save_report(self, report: Report) -> Report:
         report_id = _require_id(report.id, "report")
-        result = await self._connection.execute(
+        result = await self._execute(
             self._sql.update_report, {"report_id": report_id, **prefixed(_report_values(report))}
         )
         if not result.rowcount:  # type: ignore[attr-defined]
@@ -219,14 +216,14 @@ class SqlCaseTransaction:
         return report
 
     async def case_reports(self, case_id: int) -> list[Report]:
-        rows = await self._connection.execute(self._sql.case_reports, {"case_id": case_id})
+        rows = await self._execute(self._sql.case_reports, {"case_id": case_id})
         return [_report(row) for row in rows]
 
     async def append_timeline(self, entry: TimelineEntry) -> TimelineEntry:
         """Append to the case's hash chain (storage/audit.py), under the case's row lock."""
         await self.flush()  # entries added before this one go first in the chain
         values = await self._chained(entry)
-        entry_id = (await self._connection.execute(self._sql.insert_timeline, values)).scalar_one()
+        entry_id = (await self._execute(self._sql.insert_timeline, values)).scalar_one()
         return TimelineEntry(
             id=entry_id,
             case_id=entry.case_id,
@@ -245,7 +242,7 @@ class SqlCaseTransaction:
         """Write the timeline entries added so far, in order."""
         if self._unwritten:
             rows, self._unwritten = self._unwritten, []
-            await self._connection.execute(self._sql.insert_timeline_rows, rows)
+            await self._execute(self._sql.insert_timeline_rows, rows)
 
     async def _chained(self, entry: TimelineEntry) -> dict[str, Any]:
         """The entry's row, linked to the head of its case's chain (which it becomes)."""
@@ -255,7 +252,7 @@ class SqlCaseTransaction:
             # Later entries reuse the head we wrote, the lock being held until commit.
             if await self.lock_case(entry.case_id) is None:
                 raise LookupError(f"case {entry.case_id} does not exist")
-            head = await self._connection.scalar(self._sql.chain_head, {"case_id": entry.case_id})
+            head = (await self._execute(self._sql.chain_head, {"case_id": entry.case_id})).scalar()
             prev_hash = head or GENESIS_HASH
         detail = stored_detail(entry.model_dump(mode="json")["detail"])
         digest = entry_hash(prev_hash, entry.case_id, entry.at, entry.actor, entry.kind, detail)
@@ -274,7 +271,7 @@ class SqlCaseTransaction:
         """Add timers in one statement; ones whose key exists are left as they are."""
         if not timers:
             return
-        await self._connection.execute(
+        await self._execute(
             self._sql.schedule_timers, [timer.model_dump(exclude={"id"}) for timer in timers]
         )
 
@@ -284,7 +281,7 @@ class SqlCaseTransaction:
         if not case_ids:
             return {}
         rows = (
-            await self._connection.execute(
+            await self._execute(
                 select(CASES)
                 .where(CaseRow.id.in_(sorted(case_ids)))
                 .order_by(CaseRow.id)
@@ -296,7 +293,7 @@ class SqlCaseTransaction:
             .where(TimelineRow.case_id.in_(case_ids))
             .group_by(TimelineRow.case_id)
         )
-        heads = await self._connection.execute(
+        heads = await self._execute(
             select(TimelineRow.case_id, TimelineRow.hash).where(TimelineRow.id.in_(last))
         )
         known: dict[int, str] = {case_id: digest for case_id, digest in heads.all()}
@@ -309,7 +306,7 @@ class SqlCaseTransaction:
         """Mark timers fired; returns the ids this call fired (others were fired already)."""
         if not timer_ids:
             return set()
-        result = await self._connection.execute(
+        result = await self._execute(
             update(TimerRow)
             .where(TimerRow.id.in_(timer_ids), TimerRow.fired_at.is_(None))
             .values(fired_at=at)
@@ -319,7 +316,7 @@ class SqlCaseTransaction:
 
     async def finish_digest_run(self, run_id: int, at: datetime, *, late: bool) -> bool:
         """Mark a digest run posted; False if another worker already posted it."""
-        result = await self._connection.execute(
+        result = await self._execute(
             update(DigestRunRow)
             .where(DigestRunRow.id == run_id, DigestRunRow.posted_at.is_(None))
             .values(posted_at=at, late=late)
@@ -352,9 +349,7 @@ class SqlCaseTransaction:
         ]
         # One row: a plain execute; several: one INSERT .. VALUES (..), (..) RETURNING, whose
         # ids follow the rows' order (the outbox delivers a case's messages by id).
-        inserted = await self._connection.execute(
-            self._sql.enqueue, rows[0] if len(rows) == 1 else rows
-        )
+        inserted = await self._execute(self._sql.enqueue, rows[0] if len(rows) == 1 else rows)
         return len(inserted.all())
 
 
@@ -382,8 +377,9 @@ class SqlCaseStore:
         self._threaded: AsyncEngine | None = None
         # Background writes only: an ack's write going through a queue and a task would wait
         # an extra turn or two of a busy event loop, more than a transaction of its own costs.
-        self._group = GroupCommit(self._write_session)
         self._sql = statements(engine.dialect.name)
+        self._direct = direct_statements(engine.dialect.name)
+        self._group = GroupCommit(self._write_session, self._direct.execute)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlCaseTransaction]:
@@ -456,7 +452,8 @@ class SqlCaseStore:
         values = {"key": key, "kind": kind, "payload": payload, "received_at": at, "attempts": 0}
         # Slack is waiting for this one: it goes before queued background writes.
         async with self._write_session(urgent=True) as connection:
-            return (await connection.execute(self._sql.accept, values)).first() is not None
+            found = await self._direct.execute(connection, self._sql.accept, values)
+            return found.first() is not None
 
     async def claim_inbox(
         self, now: datetime, lease: timedelta, limit: int = 50
@@ -522,11 +519,11 @@ class SqlCaseStore:
         their lease until `until`, and commit, so every other worker (or replica) sees the
         claim at once. Returns the rows as stamped, in `due`'s order."""
         async with self._write_session() as connection:
-            found = await connection.execute(due, {"now": now, "limit": limit})
+            found = await self._direct.execute(connection, due, {"now": now, "limit": limit})
             ids = [row.id for row in found]
             if not ids:
                 return []
-            stamped = await connection.execute(stamp, {"ids": ids, "until": until})
+            stamped = await self._direct.execute(connection, stamp, {"ids": ids, "until": until})
             by_id = {row.id: row for row in stamped}
             return [by_id[i] for i in ids]
 
@@ -779,13 +776,13 @@ class SqlCaseStore:
         self, statement: Select[Any], parameters: dict[str, Any] | None = None
     ) -> list[Row[Any]]:
         async with self._read_session() as connection:
-            return list((await connection.execute(statement, parameters)).all())
+            return list((await self._direct.execute(connection, statement, parameters)).all())
 
     async def _read_first(
         self, statement: Select[Any], parameters: dict[str, Any] | None = None
     ) -> Row[Any] | None:
         async with self._read_session() as connection:
-            return (await connection.execute(statement, parameters)).first()
+            return (await self._direct.execute(connection, statement, parameters)).first()
 
     async def _read_scalar(self, statement: Select[Any]) -> Any:
         async with self._read_session() as connection:

@@ -7,6 +7,7 @@ it. These statements are built once; each call only passes its parameters.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from storage.sqlite_direct import DirectStatements
 from storage.tables import (
     CaseRow,
     DigestRunRow,
@@ -216,6 +218,14 @@ def statements(dialect: str) -> Statements:
             DIRECTORY.c.platform == bindparam("platform"),
         ),
     )
+
+
+@functools.cache
+def direct_statements(dialect: str) -> DirectStatements:
+    """Runs this dialect's prebuilt statements (storage/sqlite_direct.py: SQLite only)."""
+    built = statements(dialect)
+    prebuilt = [getattr(built, f.name) for f in dataclasses.fields(built)]
+    return DirectStatements(prebuilt if dialect == "sqlite" else [])
 
 
 def prefixed(values: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,179 @@
+"""The prebuilt statements, run straight on the inline SQLite connection.
+
+Through SQLAlchemy's Connection a statement costs ~50 µs of bookkeeping (execution context,
+result metadata, events, a greenlet switch per driver call) where SQLite itself needs ~10 µs, and
+filing one flag runs about ten statements. The statements of storage/statements.py never change,
+so SQLAlchemy compiles each one once here (per set of parameter names), with the bind and result
+processors of its column types, and later calls only convert the values and run the SQL on the
+sqlite3 connection the transaction already holds. Whatever this does not cover (PostgreSQL, the
+threaded driver, statements built per call, Python-side column defaults, an empty IN list) runs
+through SQLAlchemy as before, so both paths must give the same answers: the contract tests run
+every store method over both databases.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.sqlite_inline import InlineConnection
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    statement: Any  # kept so its id() is never reused while planned
+    compiled: Any
+    sql: str
+    names: tuple[str, ...]
+    binders: tuple[Processor, ...]
+    expanding: frozenset[str]
+    row: Callable[..., tuple[Any, ...]] | None
+    loaders: tuple[Processor, ...]
+
+    def run(self, cursor: sqlite3.Cursor, parameters: Mapping[str, Any]) -> list[Any] | None:
+        """Run with one set of parameters; the rows it returns (None when it returns none), or
+        None having run nothing when an IN list is empty (SQLAlchemy renders those itself)."""
+        values = self.compiled.construct_params(parameters)
+        sql = self.sql
+        bound: list[Any] = []
+        for name, binder in zip(self.names, self.binders, strict=True):
+            value = values[name]
+            if name in self.expanding:
+                if not value:
+                    raise _NotCovered
+                sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * len(value)), 1)
+                bound += [binder(v) for v in value] if binder else value
+            else:
+                bound.append(binder(value) if binder else value)
+        cursor.execute(sql, bound)
+        if self.row is None:
+            return None
+        return [self._load(raw) for raw in cursor.fetchall()]
+
+    def _load(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        assert self.row is not None
+        return self.row(
+            *(load(v) if load else v for load, v in zip(self.loaders, raw, strict=True))
+        )
+
+
+class _NotCovered(Exception):
+    """This call is SQLAlchemy's to run."""
+
+
+class Rows:
+    """The slice of SQLAlchemy's Result the repository reads."""
+
+    def __init__(self, rows: list[Any] | None, rowcount: int) -> None:
+        self._rows = rows if rows is not None else []
+        self.returns_rows = rows is not None
+        self.rowcount = rowcount
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list[Any]:
+        return list(self._rows)
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def one(self) -> Any:
+        if len(self._rows) != 1:
+            raise LookupError(f"expected one row, got {len(self._rows)}")
+        return self._rows[0]
+
+    def scalar_one(self) -> Any:
+        return self.one()[0]
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def scalars(self) -> Rows:
+        return Rows([row[0] for row in self._rows], self.rowcount)
+
+
+class DirectStatements:
+    """Plans for a fixed set of statements, made on first use with each set of parameter
+    names; `execute` runs a planned statement directly when it can."""
+
+    def __init__(self, statements: Iterable[Any]) -> None:
+        self._known = {id(statement) for statement in statements}
+        self._plans: dict[tuple[int, frozenset[str]], _Plan | None] = {}
+
+    async def execute(
+        self,
+        connection: AsyncConnection,
+        statement: Any,
+        parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    ) -> Any:
+        """Like `connection.execute(statement, parameters)`: a Result, or `Rows` when run
+        directly."""
+        raw = self._raw(connection, statement)
+        if raw is None:
+            return await connection.execute(statement, parameters)  # type: ignore[arg-type]
+        many = [] if parameters is None or isinstance(parameters, Mapping) else list(parameters)
+        single: Mapping[str, Any] = parameters if isinstance(parameters, Mapping) else {}
+        plan = self._plan(connection.dialect, statement, many[0] if many else single)
+        if plan is None or (many and plan.expanding):
+            return await connection.execute(statement, parameters)  # type: ignore[arg-type]
+        cursor = raw.cursor()
+        try:
+            if not many:
+                return Rows(plan.run(cursor, single), cursor.rowcount)
+            found: list[Any] | None = None
+            count = 0
+            for one in many:
+                rows = plan.run(cursor, one)
+                count += max(cursor.rowcount, 0)
+                if rows is not None:
+                    found = (found or []) + rows
+            return Rows(found, count)
+        except _NotCovered:
+            return await connection.execute(statement, parameters)  # type: ignore[arg-type]
+        except sqlite3.Error as error:
+            # As SQLAlchemy would raise it, so callers catch one kind of error either way.
+            raise DBAPIError.instance(plan.sql, None, error, sqlite3.Error) from error
+        finally:
+            cursor.close()
+
+    def _raw(self, connection: AsyncConnection, statement: Any) -> sqlite3.Connection | None:
+        if id(statement) not in self._known:
+            return None
+        driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        return driver.raw if isinstance(driver, InlineConnection) else None
+
+    def _plan(
+        self, dialect: Dialect, statement: Any, parameters: Mapping[str, Any]
+    ) -> _Plan | None:
+        key = (id(statement), frozenset(parameters))
+        if key not in self._plans:
+            self._plans[key] = _make_plan(dialect, statement, sorted(parameters))
+        return self._plans[key]
+
+
+def _make_plan(dialect: Dialect, statement: Any, keys: list[str]) -> _Plan | None:
+    compiled = statement.compile(dialect=dialect, column_keys=keys)
+    if compiled.insert_prefetch or compiled.update_prefetch or compiled.literal_execute_params:
+        return None  # values SQLAlchemy computes per call (Python-side defaults)
+    names = tuple(compiled.positiontup or ())
+    binders = tuple(compiled.binds[name].type._cached_bind_processor(dialect) for name in names)
+    columns = list(getattr(compiled, "_result_columns", None) or [])
+    row = _row_type([c.keyname for c in columns]) if columns else None
+    loaders = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
+    expanding = frozenset(p.key for p in compiled.post_compile_params)
+    return _Plan(statement, compiled, compiled.string, names, binders, expanding, row, loaders)
+
+
+def _row_type(names: list[str]) -> Callable[..., tuple[Any, ...]]:
+    """Rows read by attribute (row.id) and by position, as SQLAlchemy's are."""
+    return collections.namedtuple("Row", names, rename=True)  # type: ignore[misc]
