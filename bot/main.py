@@ -234,7 +234,7 @@ async def build_runtime(
         clock,
         batch_handlers=batch_handlers,
         concurrency=2 if sqlite else 16,
-        together=8 if sqlite else 16,
+        together=64 if sqlite else 16,
     )
     if client is not None and directory is not None:
         publishers.append(publish_to_slack)

@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.sqlite_inline import InlineConnection
 
 Processor = Callable[[Any], Any] | None
+ROWS_PER_INSERT = 200
+"""Rows per multi-row INSERT: far below SQLite's limit of 32,766 parameters a statement."""
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,41 @@ class _Plan:
     expanding: frozenset[str]
     row: Callable[..., tuple[Any, ...]] | None
     loaders: tuple[Processor, ...]
+    values_group: str | None
+    """An INSERT's `(?, ?, ..)` after VALUES, which several rows repeat; None if not one."""
 
     def run(self, cursor: sqlite3.Cursor, parameters: Mapping[str, Any]) -> list[Any] | None:
-        """Run with one set of parameters; the rows it returns (None when it returns none), or
-        None having run nothing when an IN list is empty (SQLAlchemy renders those itself)."""
+        """Run with one set of parameters; the rows it returns (None when it returns none).
+        Raises `_NotCovered`, having run nothing, when an IN list is empty (SQLAlchemy renders
+        those itself)."""
+        sql, bound = self._bind(parameters)
+        cursor.execute(sql, bound)
+        return self._rows(cursor)
+
+    def run_rows(
+        self, cursor: sqlite3.Cursor, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[list[Any] | None, int]:
+        """Run an INSERT for several rows as INSERT .. VALUES (..), (..): the rows it returns
+        (None when it returns none) and how many rows it inserted."""
+        assert self.values_group is not None and not self.expanding
+        values = "VALUES " + self.values_group
+        head, tail = self.sql.split(values, 1)
+        found: list[Any] | None = None
+        count = 0
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            chunk = rows[start : start + ROWS_PER_INSERT]
+            bound: list[Any] = []
+            for row in chunk:
+                bound += self._bind(row)[1]
+            sql = head + values + (", " + self.values_group) * (len(chunk) - 1) + tail
+            cursor.execute(sql, bound)
+            back = self._rows(cursor)
+            count += max(cursor.rowcount, 0)
+            if back is not None:
+                found = (found or []) + back
+        return found, count
+
+    def _bind(self, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
         values = self.compiled.construct_params(parameters)
         sql = self.sql
         bound: list[Any] = []
@@ -54,7 +87,9 @@ class _Plan:
                 bound += [binder(v) for v in value] if binder else value
             else:
                 bound.append(binder(value) if binder else value)
-        cursor.execute(sql, bound)
+        return sql, bound
+
+    def _rows(self, cursor: sqlite3.Cursor) -> list[Any] | None:
         if self.row is None:
             return None
         return [self._load(raw) for raw in cursor.fetchall()]
@@ -130,7 +165,9 @@ class DirectStatements:
         try:
             if not many:
                 return Rows(plan.run(cursor, single), cursor.rowcount)
-            found: list[Any] | None = None
+            if plan.values_group is not None and len(many) > 1:
+                return Rows(*plan.run_rows(cursor, many))
+            found = None
             count = 0
             for one in many:
                 rows = plan.run(cursor, one)
@@ -171,7 +208,10 @@ def _make_plan(dialect: Dialect, statement: Any, keys: list[str]) -> _Plan | Non
     row = _row_type([c.keyname for c in columns]) if columns else None
     loaders = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
     expanding = frozenset(p.key for p in compiled.post_compile_params)
-    return _Plan(statement, compiled, compiled.string, names, binders, expanding, row, loaders)
+    sql = compiled.string
+    group = "(" + ", ".join("?" * len(names)) + ")"
+    values_group = group if sql.startswith("INSERT") and sql.count(f"VALUES {group}") == 1 else None
+    return _Plan(statement, compiled, sql, names, binders, expanding, row, loaders, values_group)
 
 
 def _row_type(names: list[str]) -> Callable[..., tuple[Any, ...]]:
