@@ -159,11 +159,10 @@ class IntakeService:
         draft = flag.draft
         if draft.dedupe_key and not await tx.claim_delivery(draft.dedupe_key):
             return None
-        case, created, reopened = await self._open_case(
-            tx, draft, flag.category, flag.attribution, flag.route
-        )
+        case, created, reopened = await self._open_case(tx, flag)
         report, updated = await self._upsert_report(tx, case, draft, flag.severity, created)
-        case = await self._refresh_case(tx, case, [report] if created else None)
+        if not created:  # a new case was stored as its one report makes it
+            case = await self._refresh_case(tx, case)
         messages = await self._announce(tx, case, created, reopened, updated, flag.route)
         filed = FiledReport(
             case=case,
@@ -178,15 +177,15 @@ class IntakeService:
         messages += flag.confirm(filed) if flag.confirm else ()
         return filed, messages
 
-    async def _open_case(
-        self,
-        tx: CaseTransaction,
-        draft: ReportDraft,
-        category: Category,
-        attribution: Attribution,
-        route: Route,
-    ) -> tuple[Case, bool, bool]:
+    async def _open_case(self, tx: CaseTransaction, flag: _Flag) -> tuple[Case, bool, bool]:
+        draft, category, attribution, route = (
+            flag.draft,
+            flag.category,
+            flag.attribution,
+            flag.route,
+        )
         now = self._clock.now()
+        sla = self._routing.sla[flag.severity]
         output = draft.output
         keep_text = self._routing.privacy.store_output_text
         text = excerpt(output.text, EXCERPT_LIMIT) if output and keep_text else None
@@ -195,7 +194,10 @@ class IntakeService:
             output_key=output.key if output else f"adhoc:{uuid.uuid4()}",
             system_id=attribution.system.id,
             category_id=category.id,
-            severity=category.severity,
+            severity=flag.severity,
+            report_count=1,
+            acknowledge_due_at=now + sla.acknowledge,
+            resolve_due_at=now + sla.resolve,
             owner=route.owner,
             owner_role=owner_role,
             output_platform=output.platform if output else None,
@@ -362,13 +364,9 @@ class IntakeService:
         )
         return report, existing is not None
 
-    async def _refresh_case(
-        self, tx: CaseTransaction, case: Case, reports: list[Report] | None = None
-    ) -> Case:
-        """Recompute what a case derives from its reports (read unless given): count,
-        severity, SLA deadlines."""
-        if reports is None:
-            reports = await tx.case_reports(_id(case))
+    async def _refresh_case(self, tx: CaseTransaction, case: Case) -> Case:
+        """Recompute what a case derives from its reports: count, severity, SLA deadlines."""
+        reports = await tx.case_reports(_id(case))
         severity = Severity.highest(*(r.severity for r in reports))
         sla = self._routing.sla[severity]
         opened = case.opened_at
