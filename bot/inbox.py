@@ -64,17 +64,11 @@ class InboxWorker(WokenLoop):
         self._slots = asyncio.Semaphore(concurrency)
         self._caught_up = asyncio.Event()
         self._caught_up.set()
-        self._wakes = 0  # flags accepted (woken for) so far: claims after the last one see it
         self.processed = 0
 
-    def wake(self) -> None:
-        self._wakes += 1
-        self._caught_up.clear()  # a flag was accepted: there is filing to do
-        super().wake()
-
     async def caught_up(self, patience: float) -> None:
-        """Wait until every flag accepted so far is filed, or `patience` seconds. Returns at
-        once when no loop is running to file them."""
+        """Wait while a backlog of flags waits to be filed (more than one round's worth), at
+        most `patience` seconds. Returns at once when no loop is running to file them."""
         if self._caught_up.is_set() or not self.running or patience <= 0:
             return
         with contextlib.suppress(TimeoutError):
@@ -85,24 +79,22 @@ class InboxWorker(WokenLoop):
         done = 0
         try:
             while True:
-                wakes = self._wakes
                 items = await self._queue.claim_inbox(self._clock.now(), self._lease, self._batch)
+                if len(items) < self._batch:
+                    self._caught_up.set()  # what is left is this round
+                else:
+                    self._caught_up.clear()  # more wait behind these: a backlog
                 if not items:
-                    break
+                    return done
                 finished = await self._process_all(items)
                 await self._queue.finish_inbox(finished, self._clock.now())
                 done += len(finished)
                 if len(finished) < len(items):
-                    wakes = self._wakes  # failures wait for their lease to expire
-                    break
+                    return done  # failures wait for their lease to expire
                 if len(items) < self._batch:
-                    break  # all caught up; a flag accepted meanwhile woke the loop again
-        except BaseException:
+                    return done  # all caught up; a flag accepted meanwhile woke the loop again
+        finally:
             self._caught_up.set()  # nothing more is filed before the next round
-            raise
-        if self._wakes == wakes:
-            self._caught_up.set()
-        return done
 
     async def _process_all(self, items: list[InboxItem]) -> list[int]:
         """Process claimed items, a kind's items together when it has a batch handler (one
