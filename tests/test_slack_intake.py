@@ -142,6 +142,17 @@ async def test_messages_a_crowded_window_leaves_out_are_read_one_by_one(
     assert len(bot.slack.calls_to("conversations.history")) == 2  # the window, then m0 alone
 
 
+async def test_a_message_read_a_moment_ago_is_not_read_again(bot: BotUnderTest) -> None:
+    bot.slack.add_message("C0SUPPORT", ai_message("1700000000.000430"))
+    await bot.react("U0R1", "x", "C0SUPPORT", "1700000000.000430")
+    await bot.react("U0R2", "warning", "C0SUPPORT", "1700000000.000430")
+
+    case = await only_case(bot)
+    assert case.report_count == 2
+    assert case.output_excerpt == AI_TEXT
+    assert len(bot.slack.calls_to("conversations.history")) == 1
+
+
 async def test_a_flag_that_cannot_be_filed_does_not_hold_up_the_others(
     bot: BotUnderTest, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -4,13 +4,16 @@ A reaction names only a channel and a timestamp, so the message is read back fro
 Reactions filed together are read together: one `conversations.history` call per channel
 covers every flagged message between the oldest and the newest, which matters because Slack
 rate-limits that method more tightly than any other the bot uses. Whatever one window does not
-return (thread replies, a window holding too many other messages) is read one by one.
+return (thread replies, a window holding too many other messages) is read one by one. A
+message read a moment ago (several people flag the same bad answer) is not read again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +34,27 @@ Wanted = tuple[str, str]
 """A flagged message: (channel, ts)."""
 
 
+class RecentMessages:
+    """Flagged messages read in the last `keep` seconds, the newest `size` of them."""
+
+    def __init__(self, keep: float = 300.0, size: int = 5000) -> None:
+        self._keep = keep
+        self._size = size
+        self._read: OrderedDict[Wanted, tuple[float, FlaggedOutput]] = OrderedDict()
+
+    def get(self, wanted: Wanted) -> FlaggedOutput | None:
+        found = self._read.get(wanted)
+        if found is None or time.monotonic() - found[0] > self._keep:
+            return None
+        return found[1]
+
+    def put(self, wanted: Wanted, output: FlaggedOutput) -> None:
+        self._read[wanted] = (time.monotonic(), output)
+        self._read.move_to_end(wanted)
+        while len(self._read) > self._size:
+            self._read.popitem(last=False)
+
+
 async def fetch_output(
     client: AsyncWebClient, channel: str, ts: str, permalinks: Permalinks | None = None
 ) -> FlaggedOutput:
@@ -38,6 +62,14 @@ async def fetch_output(
 
     If Slack cannot be reached the report is still filed, attributed by channel.
     """
+    found = await _fetch_one(client, channel, ts, permalinks or Permalinks(client))
+    return found if found is not None else message_output(channel, {"ts": ts})
+
+
+async def _fetch_one(
+    client: AsyncWebClient, channel: str, ts: str, permalinks: Permalinks
+) -> FlaggedOutput | None:
+    """The message read from Slack; None when it could not be read."""
     # One message exactly: the window is [ts, ts], with the metadata AI apps attach.
     window = _window(ts, ts, limit=1)
     try:
@@ -45,39 +77,55 @@ async def fetch_output(
             history = await client.conversations_history(channel=channel, **window)
             message = _the_message(history, ts)
             if message is not None:
-                links = permalinks or Permalinks(client)
-                return message_output(
-                    channel, message, permalink=await links.top_level(channel, ts)
-                )
+                link = await permalinks.top_level(channel, ts)
+                return message_output(channel, message, permalink=link)
             # A reply in a thread is not in the channel history; ask the thread.
             replies, found = await asyncio.gather(
                 client.conversations_replies(channel=channel, ts=ts, **window),
                 client.chat_getPermalink(channel=channel, message_ts=ts),
             )
             message = _the_message(replies, ts)
-            return message_output(channel, message or {"ts": ts}, permalink=found.get("permalink"))
+            permalink = found.get("permalink")
+            if message is None:  # deleted, or out of the bot's sight: its link is all there is
+                log.warning("flagged message %s/%s was not found", channel, ts)
+            return message_output(channel, message or {"ts": ts}, permalink=permalink)
     except (SlackApiError, TimeoutError, OSError) as error:
         log.warning("could not fetch flagged message %s/%s: %s", channel, ts, error)
-        return message_output(channel, {"ts": ts})
+        return None
 
 
 async def fetch_outputs(
-    client: AsyncWebClient, wanted: Sequence[Wanted], permalinks: Permalinks
+    client: AsyncWebClient,
+    wanted: Sequence[Wanted],
+    permalinks: Permalinks,
+    recent: RecentMessages | None = None,
 ) -> dict[Wanted, FlaggedOutput]:
     """Several flagged messages, each distinct one read once (see the module's docstring)."""
+    found: dict[Wanted, FlaggedOutput] = {}
     by_channel: dict[str, set[str]] = {}
     for channel, ts in wanted:
-        by_channel.setdefault(channel, set()).add(ts)
-    found: dict[Wanted, FlaggedOutput] = {}
+        known = recent.get((channel, ts)) if recent is not None else None
+        if known is not None:
+            found[(channel, ts)] = known
+        else:
+            by_channel.setdefault(channel, set()).add(ts)
+    read: dict[Wanted, FlaggedOutput] = {}
     for channel, stamps in by_channel.items():
         if len(stamps) > 1:
-            found.update(await _fetch_window(client, channel, stamps, permalinks))
-    missing = [(channel, ts) for channel, ts in dict.fromkeys(wanted) if (channel, ts) not in found]
+            read.update(await _fetch_window(client, channel, stamps, permalinks))
+    missing = [w for w in dict.fromkeys(wanted) if w not in found and w not in read]
     singles = await asyncio.gather(
-        *(fetch_output(client, channel, ts, permalinks) for channel, ts in missing)
+        *(_fetch_one(client, channel, ts, permalinks) for channel, ts in missing)
     )
-    found.update(zip(missing, singles, strict=True))
-    return found
+    for (channel, ts), output in zip(missing, singles, strict=True):
+        if output is not None:
+            read[(channel, ts)] = output
+        else:  # filed all the same, attributed by channel
+            found[(channel, ts)] = message_output(channel, {"ts": ts})
+    if recent is not None:
+        for where, output in read.items():
+            recent.put(where, output)
+    return found | read
 
 
 async def _fetch_window(

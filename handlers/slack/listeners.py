@@ -16,7 +16,7 @@ from bot.ports import CaseStore, Clock, Directory
 from bot.routing import Routing
 from handlers.slack import blocks
 from handlers.slack.confirm import confirmation
-from handlers.slack.fetch import fetch_outputs
+from handlers.slack.fetch import RecentMessages, fetch_outputs
 from handlers.slack.parse import is_negative_feedback, message_output, reporter
 from handlers.slack.permalink import Permalinks
 from handlers.slack.triage import cases_text
@@ -46,6 +46,7 @@ class SlackIntake:
         self.clock = clock
         self.directory = directory
         self.permalinks = permalinks  # else made with the first Web API client given
+        self._recent = RecentMessages()
 
     def register(self, app: AsyncApp) -> None:
         app.event("reaction_added")(self.on_reaction)
@@ -88,9 +89,8 @@ class SlackIntake:
             for event, event_id in reactions
             if (where := _flagged(event)) and (category := self.reaction_category(event))
         ]
-        outputs = await fetch_outputs(
-            client, [where for _, _, where, _ in flagged], self.permalinks
-        )
+        wanted = [where for _, _, where, _ in flagged]
+        outputs = await fetch_outputs(client, wanted, self.permalinks, self._recent)
         flags = [
             self._reaction_flag(event, event_id, category, outputs[where])
             for event, event_id, where, category in flagged
