@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from bot.models import InboxItem
 from bot.ports import Clock
-from bot.woken import WokenLoop
+from bot.woken import GiveWay, WokenLoop
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class InboxWorker(WokenLoop):
         batch: int = 64,
         concurrency: int = 16,
         together: int = 16,
+        give_way: GiveWay | None = None,
     ) -> None:
         self._queue = queue
         self._handlers = handlers
@@ -60,6 +61,7 @@ class InboxWorker(WokenLoop):
         # A batch is one transaction; on SQLite it holds the one writer (and, inline, the event
         # loop) while it runs, so acks must not wait behind too many reports.
         self._together = together
+        self._give_way = give_way  # to acks arriving in a burst: Slack waits for those
         super().__init__()
         self._slots = asyncio.Semaphore(concurrency)
         self._caught_up = asyncio.Event()
@@ -79,6 +81,8 @@ class InboxWorker(WokenLoop):
         done = 0
         try:
             while True:
+                if self._give_way is not None:
+                    await self._give_way()
                 items = await self._queue.claim_inbox(self._clock.now(), self._lease, self._batch)
                 if len(items) < self._batch:
                     self._caught_up.set()  # what is left is this round

@@ -27,6 +27,7 @@ from bot.ports import Clock, Notices
 from bot.routing import Routing
 from bot.settings import Settings
 from bot.triage import TriageService
+from bot.woken import Arrivals, GiveWay
 from digests.job import DigestJob, Publisher
 from handlers.api import reports_route
 from handlers.http import Routes, build_http_app
@@ -59,6 +60,8 @@ SETTLE_SECONDS = 0.01
 """While busy, how long the outbox and inbox loops let work gather before a round."""
 OUTBOX_PATIENCE_SECONDS = 2.0
 """How long a round of outbox delivery may wait for a backlog of flags to be filed first."""
+FILING_PATIENCE_SECONDS = 1.0
+"""How long a round of filing may wait for a burst of acks to be answered first."""
 
 
 @dataclass
@@ -228,6 +231,7 @@ async def build_runtime(
     batch_handlers: dict[str, InboxBatchHandler] = {}
     # SQLite has one writer: a few reports at a time keep the acks' inserts from queueing.
     sqlite = store.engine.dialect.name == "sqlite"
+    arrivals = Arrivals()  # acks in progress
     inbox = InboxWorker(
         store,
         inbox_handlers,
@@ -235,6 +239,7 @@ async def build_runtime(
         batch_handlers=batch_handlers,
         concurrency=2 if sqlite else 16,
         together=64 if sqlite else 16,
+        give_way=GiveWay(arrivals.calm, patience=FILING_PATIENCE_SECONDS),
     )
     if client is not None and directory is not None:
         publishers.append(publish_to_slack)
@@ -252,7 +257,7 @@ async def build_runtime(
                 bolt_app,
                 settings.slack_signing_secret.get_secret_value(),
                 clock,
-                accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake),
+                accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
             )
     if teams is not None:
         routes.teams_messages = teams.route(intake, triage)
@@ -262,9 +267,9 @@ async def build_runtime(
         routes.ingest_reports = reports_route(
             settings.ingest_token.get_secret_value(), routing, intake, clock
         )
-    dispatcher = OutboxDispatcher(
-        store, senders, clock, batch=8, yield_to=inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS
-    )
+    # Under a burst: acks first (Slack waits for them), then filing, then delivery.
+    delivery_gives_way = GiveWay(arrivals.calm, inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS)
+    dispatcher = OutboxDispatcher(store, senders, clock, batch=8, give_way=delivery_gives_way)
     wake.append(dispatcher.wake)
     Gauge(
         "loopkeeper_outbox_delivered",

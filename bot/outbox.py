@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Protocol
 
 from bot.models import OutboundMessage
 from bot.ports import Clock, Outbox
-from bot.woken import WokenLoop
+from bot.woken import GiveWay, WokenLoop
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +54,7 @@ class OutboxDispatcher(WokenLoop):
         *,
         lease: timedelta = timedelta(minutes=2),
         batch: int = 50,
-        yield_to: Callable[[float], Awaitable[None]] | None = None,
-        patience: float = 2.0,
+        give_way: GiveWay | None = None,
     ) -> None:
         self._outbox = outbox
         self._senders = senders
@@ -64,24 +62,17 @@ class OutboxDispatcher(WokenLoop):
         self._lease = lease
         self._batch = batch
         # Work that goes first (filing accepted flags: a message cannot say more than what is
-        # filed), waited for at most `patience` seconds at a time so delivery never starves.
-        self._yield_to = yield_to
-        self._patience = patience
+        # filed) while it is behind.
+        self._give_way = give_way
         super().__init__()
         self.delivered = 0
 
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were delivered."""
         delivered = 0
-        loop = asyncio.get_running_loop()
-        turn_ends = -math.inf  # a turn at delivering in spite of a backlog, after waiting
         while True:
-            if self._yield_to is not None and loop.time() >= turn_ends:
-                waited_from = loop.time()
-                await self._yield_to(self._patience)
-                if loop.time() - waited_from >= self._patience:
-                    # Still behind: deliver for a while anyway (a fifth of the time).
-                    turn_ends = loop.time() + self._patience / 4
+            if self._give_way is not None:
+                await self._give_way()
             claimed = await self._outbox.claim_due(self._clock.now(), self._lease, self._batch)
             if not claimed:
                 return delivered

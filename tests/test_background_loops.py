@@ -71,7 +71,7 @@ async def test_delivery_waits_while_a_backlog_of_flags_is_filed(
 async def test_delivery_gives_way_for_a_while_only(
     bot: BotUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.runtime.dispatcher, "_patience", 0.2)
+    monkeypatch.setattr(bot.runtime.dispatcher._give_way, "patience", 0.2)
     stuck = await filed_and_waiting(bot, monkeypatch)
     try:
         async with inbox_running(bot):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,20 +11,29 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.inbox import Inbox
 from bot.models import InboxItem
 from bot.ports import Clock
+from bot.woken import Arrivals
 from handlers.slack.listeners import SlackIntake
 
 SLACK_REACTION = "slack.reaction_added"
 
 
 def reaction_acceptor(
-    intake: SlackIntake, store: Inbox, clock: Clock, wake: Callable[[], None]
+    intake: SlackIntake,
+    store: Inbox,
+    clock: Clock,
+    wake: Callable[[], None],
+    arrivals: Arrivals | None = None,
 ) -> Callable[[dict[str, Any], str], Awaitable[None]]:
+    arriving = arrivals.arriving if arrivals is not None else contextlib.nullcontext
+
     async def accept(event: dict[str, Any], event_id: str) -> None:
         if intake.reaction_category(event) is None:
             return  # an emoji we don't map: nothing to keep
         payload = {"event": event, "event_id": event_id}
-        if await store.accept(f"slack:event:{event_id}", SLACK_REACTION, payload, clock.now()):
-            wake()
+        with arriving():
+            key = f"slack:event:{event_id}"
+            if await store.accept(key, SLACK_REACTION, payload, clock.now()):
+                wake()
 
     return accept
 
