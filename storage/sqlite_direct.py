@@ -42,6 +42,10 @@ class _Plan:
     loaders: tuple[Processor, ...]
     values_group: str | None
     """An INSERT's `(?, ?, ..)` after VALUES, which several rows repeat; None if not one."""
+    fixed: dict[str, Any]
+    """Values the statement itself gives (literals SQLAlchemy made parameters of)."""
+    binds_none: frozenset[str]
+    """Parameters whose processor turns None into something else (JSON's 'null')."""
 
     def run(self, cursor: sqlite3.Cursor, parameters: Mapping[str, Any]) -> list[Any] | None:
         """Run with one set of parameters; the rows it returns (None when it returns none).
@@ -75,12 +79,18 @@ class _Plan:
         return found, count
 
     def _bind(self, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
-        values = self.compiled.construct_params(parameters)
         sql = self.sql
         bound: list[Any] = []
         for name, binder in zip(self.names, self.binders, strict=True):
-            value = values[name]
-            if name in self.expanding:
+            if name in parameters:
+                value = parameters[name]
+            elif name in self.fixed:
+                value = self.fixed[name]
+            else:
+                raise _NotCovered  # a value is missing: SQLAlchemy says which
+            if value is None and name not in self.binds_none:
+                bound.append(None)
+            elif name in self.expanding:
                 if not value:
                     raise _NotCovered
                 sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * len(value)), 1)
@@ -203,7 +213,14 @@ def _make_plan(dialect: Dialect, statement: Any, keys: list[str]) -> _Plan | Non
     if compiled.insert_prefetch or compiled.update_prefetch or compiled.literal_execute_params:
         return None  # values SQLAlchemy computes per call (Python-side defaults)
     names = tuple(compiled.positiontup or ())
-    binders = tuple(compiled.binds[name].type._cached_bind_processor(dialect) for name in names)
+    binds = [compiled.binds[name] for name in names]
+    binders = tuple(bind.type._cached_bind_processor(dialect) for bind in binds)
+    fixed = {n: b.effective_value for n, b in zip(names, binds, strict=True) if not b.required}
+    binds_none = frozenset(
+        name
+        for name, binder in zip(names, binders, strict=True)
+        if binder is not None and binder(None) is not None
+    )
     columns = list(getattr(compiled, "_result_columns", None) or [])
     row = _row_type([c.keyname for c in columns]) if columns else None
     loaders = tuple(c.type._cached_result_processor(dialect, None) for c in columns)
@@ -211,7 +228,19 @@ def _make_plan(dialect: Dialect, statement: Any, keys: list[str]) -> _Plan | Non
     sql = compiled.string
     group = "(" + ", ".join("?" * len(names)) + ")"
     values_group = group if sql.startswith("INSERT") and sql.count(f"VALUES {group}") == 1 else None
-    return _Plan(statement, compiled, sql, names, binders, expanding, row, loaders, values_group)
+    return _Plan(
+        statement,
+        compiled,
+        sql,
+        names,
+        binders,
+        expanding,
+        row,
+        loaders,
+        values_group,
+        fixed,
+        binds_none,
+    )
 
 
 def _row_type(names: list[str]) -> Callable[..., tuple[Any, ...]]:
