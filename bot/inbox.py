@@ -58,8 +58,8 @@ class InboxWorker(WokenLoop):
         self._clock = clock
         self._lease = lease
         self._batch = batch
-        # A batch is one transaction; on SQLite it holds the one writer (and, inline, the event
-        # loop) while it runs, so acks must not wait behind too many reports.
+        # A batch is one transaction (its messages read from the platform together); an ack
+        # waiting for the database makes it commit what it has filed and let the ack through.
         self._together = together
         self._give_way = give_way  # to acks arriving in a burst: Slack waits for those
         super().__init__()

@@ -229,7 +229,8 @@ async def build_runtime(
     publishers: list[Publisher] = []
     inbox_handlers: dict[str, InboxHandler] = {}
     batch_handlers: dict[str, InboxBatchHandler] = {}
-    # SQLite has one writer: a few reports at a time keep the acks' inserts from queueing.
+    # On SQLite filing is cheap and there is one writer: large batches, one at a time. On
+    # PostgreSQL round trips dominate: smaller batches, several at once.
     sqlite = store.engine.dialect.name == "sqlite"
     arrivals = Arrivals()  # acks in progress
     inbox = InboxWorker(
