@@ -229,8 +229,8 @@ async def build_runtime(
     publishers: list[Publisher] = []
     inbox_handlers: dict[str, InboxHandler] = {}
     batch_handlers: dict[str, InboxBatchHandler] = {}
-    # On SQLite filing is cheap and there is one writer: large batches, one at a time. On
-    # PostgreSQL round trips dominate: smaller batches, several at once.
+    # On SQLite filing is cheap and there is one writer: large batches. On PostgreSQL, where
+    # replicas file side by side, smaller ones hold their cases' row locks for less long.
     sqlite = store.engine.dialect.name == "sqlite"
     arrivals = Arrivals()  # acks in progress
     inbox = InboxWorker(
