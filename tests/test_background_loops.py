@@ -94,7 +94,7 @@ async def test_a_flag_or_two_do_not_hold_up_delivery(bot: BotUnderTest) -> None:
         async with inbox_running(bot):
             await until_held(bot)  # the second flag is being filed: no backlog behind it
 
-            await asyncio.wait_for(bot.deliver(), 0.5)  # well within the outbox's patience
+            await asyncio.wait_for(bot.deliver(), 1.5)  # within the outbox's patience (2 s)
 
             assert [c["user"] for c in bot.slack.calls_to("chat.postEphemeral")] == ["U0FIRST"]
     finally:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from bot.woken import Arrivals, GiveWay
 
 PATIENCE = 0.2  # seconds; the waits below are bounded by it, never fixed delays
@@ -37,10 +35,10 @@ async def test_giving_way_is_bounded_then_takes_a_turn() -> None:
     with arrivals.arriving():  # a burst that never ends
         started = loop.time()
         await give_way()
-        assert loop.time() - started == pytest.approx(PATIENCE, abs=0.1)
+        assert PATIENCE * 0.9 <= loop.time() - started < PATIENCE + 1
         started = loop.time()
         await give_way()  # its turn: no waiting now
-        assert loop.time() - started < 0.05
+        assert loop.time() - started < PATIENCE / 2
 
 
 async def test_every_kind_of_urgent_work_shares_one_patience() -> None:
@@ -50,4 +48,4 @@ async def test_every_kind_of_urgent_work_shares_one_patience() -> None:
     with first.arriving(), second.arriving():
         started = loop.time()
         await give_way()
-        assert loop.time() - started == pytest.approx(PATIENCE, abs=0.1)
+        assert PATIENCE * 0.9 <= loop.time() - started < PATIENCE + 1
