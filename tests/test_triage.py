@@ -426,6 +426,26 @@ async def test_a_card_posted_whose_answer_was_lost_is_not_posted_again(
     assert f"/p{ts.replace('.', '')}" in owner_dm["text"]
 
 
+async def test_a_server_error_after_slack_posted_the_card_does_not_post_it_twice(
+    bot: BotUnderTest,
+) -> None:
+    bot.slack.add_message(
+        "C0SUPPORT",
+        {"type": "message", "ts": "1700000000.001750", "bot_id": "B0SUPPORT", "text": "x"},
+    )
+    # Slack posts the card, then answers 500: a retry on the spot would post a second one.
+    bot.slack.fail("chat.postMessage", Failure(500, "internal_error", done_anyway=True))
+    await bot.react("U0REPORTER", "x", "C0SUPPORT", "1700000000.001750")
+
+    await bot.deliver()
+    bot.clock.advance(timedelta(minutes=5))  # the outbox's own retry comes due
+    await bot.deliver()
+
+    assert len(posted(bot, "C0TRIAGE")) == 1
+    [case] = await bot.runtime.store.list_cases()
+    assert case.slack_card_ts is not None  # found by its metadata
+
+
 async def test_a_card_retry_that_cannot_read_the_channel_still_posts_the_card(
     bot: BotUnderTest,
 ) -> None:

@@ -58,8 +58,32 @@ class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
         return wait <= self.max_wait_seconds
 
 
+NOT_REPEATABLE = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.scheduleMessage"})
+"""Methods whose call Slack may have carried out before answering 500: repeating one in place
+would post twice. The outbox retries them instead, after looking for a card already posted."""
+
+
+class RepeatableServerErrorRetry(AsyncServerErrorRetryHandler):
+    """Retries a 500 or 503 in place, except for calls that post something (NOT_REPEATABLE)."""
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.rstrip("/").rsplit("/", 1)[-1] in NOT_REPEATABLE:
+            return False
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
 def build_web_client(token: str, base_url: str, session: aiohttp.ClientSession) -> AsyncWebClient:
-    """One client over the shared session, retrying rate limits, 5xx and dropped connections."""
+    """One client over the shared session, retrying rate limits, 5xx (but see
+    RepeatableServerErrorRetry) and dropped connections."""
     if not base_url.endswith("/"):
         base_url += "/"
     return AsyncWebClient(
@@ -70,7 +94,7 @@ def build_web_client(token: str, base_url: str, session: aiohttp.ClientSession) 
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             ShortRateLimitRetry(max_retry_count=1),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
+            RepeatableServerErrorRetry(max_retry_count=2),
         ],
     )
 
