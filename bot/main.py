@@ -261,7 +261,7 @@ async def build_runtime(
                 accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
             )
     if teams is not None:
-        routes.teams_messages = teams.route(intake, triage)
+        routes.teams_messages = teams.route(intake, triage, on_enqueued)
         senders["teams"] = teams.sender
         publishers.append(teams.publisher)
     if settings.ingest_token is not None:

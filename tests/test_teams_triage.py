@@ -294,6 +294,21 @@ async def test_replies_in_the_card_thread_go_on_the_timeline(teams_bot: TeamsBot
     ]
 
 
+async def test_saying_anything_in_the_1_1_chat_gets_the_help(teams_bot: TeamsBotUnderTest) -> None:
+    bot = teams_bot
+    chat = "a:1:dm-dan"
+    status, _ = await bot.say(DAN, chat, "hello?", id="f:hello")
+    assert status == 200
+    await bot.say(DAN, chat, "hello?", id="f:hello")  # Teams sending it again: one answer
+    await bot.say(DAN, TRIAGE, "in a channel, not said to the bot: no answer")
+    await bot.deliver()
+
+    sent = [s for s in bot.connector.sent if s.kind == "send"]
+    assert [s.conversation_id for s in sent] == [chat]
+    assert "Report AI output" in sent[0].activity["text"]
+    assert "Support Assistant" in sent[0].activity["text"]  # the systems it routes for
+
+
 async def test_a_reporter_replying_in_the_thread_answers_the_question(
     teams_bot: TeamsBotUnderTest,
 ) -> None:
@@ -322,7 +337,8 @@ async def test_escalation_reaches_teams_users_by_mention_then_in_their_chat(
     other = await flag(bot, account("eve"), bot_id=HELPER_BOT)
     await bot.runtime.timers.fire_due()
     await bot.deliver()
-    [direct] = [s.activity for s in bot.connector.to("a:1:dm-erin") if s.kind == "send"]
+    help_reply, direct = [s.activity for s in bot.connector.to("a:1:dm-erin") if s.kind == "send"]
+    assert "Report AI output" in help_reply["text"]  # her hello is answered
     assert direct["text"].startswith(f"Case #{other.id} was routed to you")
     assert bot.connector.of_kind("create")[-1].activity["members"] != [{"id": ERIN["id"]}]
 

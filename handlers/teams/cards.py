@@ -220,6 +220,24 @@ def confirmation_text(filed: FiledReport) -> str:
 # --- the case card -----------------------------------------------------------------------------
 
 
+def help_text(routing: Routing) -> str:
+    """What the bot answers in its 1:1 chat: what it does, and how to use it in Teams."""
+    systems = ", ".join(system.name for system in routing.systems)
+    return "\n\n".join(
+        [
+            "**loopkeeper** routes flags on AI output to the people who own that AI system"
+            f" ({systems}).",
+            "- **Flag an AI message**: on the message, **…** (More actions) → "
+            "**Report AI output**, then say what was wrong and what it should have said.",
+            "- **Thumbs-down** in an AI app that forwards its feedback reaches loopkeeper too.",
+            "- **Owners** work each case on its card in the system's triage channel; replies in "
+            "the card's thread go on the case's timeline.",
+            "- **Here** you hear how your reports end, and answer when an owner asks you for "
+            "more (on the card, with **Send answer**).",
+        ]
+    )
+
+
 def _when(moment: datetime | None) -> str:
     return "—" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 

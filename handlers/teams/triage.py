@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from bot.lifecycle import IllegalTransition, NotAllowed
 from bot.models import CaseStatus, Role
-from bot.ports import TeamsStore
+from bot.ports import Clock, TeamsStore
 from bot.routing import Routing
 from bot.triage import CaseNotFound, Outcome, TriageService
 from handlers.teams import cards
 from handlers.teams.directory import TeamsDirectory
+from handlers.teams.notices import post_message
 from handlers.teams.parse import base_conversation_id, html_text, sender_key, thread_root
 
 log = logging.getLogger(__name__)
@@ -30,11 +32,15 @@ class TeamsTriage:
         triage: TriageService,
         store: TeamsStore,
         directory: TeamsDirectory,
+        clock: Clock,
+        on_enqueued: Callable[[], None] | None = None,
     ) -> None:
         self.routing = routing
         self.triage = triage
         self.store = store
         self.directory = directory
+        self.clock = clock
+        self.on_enqueued = on_enqueued
 
     async def on_action(self, activity: dict[str, Any]) -> dict[str, Any]:
         """An Action.Execute on a card: answer with the refreshed card, or say why not."""
@@ -125,11 +131,15 @@ class TeamsTriage:
 
     async def on_message(self, activity: dict[str, Any]) -> None:
         """A person's reply in a case card's thread goes on the case timeline (or, from a
-        reporter while the owner waits for information, answers the question)."""
+        reporter while the owner waits for information, answers the question). Anything said
+        to the bot in its 1:1 chat gets the help."""
         sender = activity.get("from") or {}
         if sender.get("role") == "bot" or str(sender.get("id", "")).startswith("28:"):
             return
         conversation = str((activity.get("conversation") or {}).get("id") or "")
+        if (activity.get("conversation") or {}).get("conversationType") == "personal":
+            await self._help(activity, conversation)
+            return
         root = thread_root(conversation) or activity.get("replyToId")
         if not conversation or not root:
             return
@@ -148,6 +158,21 @@ class TeamsTriage:
                 pass  # not a reporter: an ordinary comment
         person = await self.directory.person_for(activity)
         await self.triage.comment(case.id, person or reporter_id, text)
+
+    async def _help(self, activity: dict[str, Any], conversation: str) -> None:
+        """What loopkeeper does and how to use it in Teams, as a reply in the 1:1 chat."""
+        if not conversation:
+            return
+        reply = post_message(
+            f"help:{conversation}:{activity.get('id') or activity.get('timestamp')}",
+            conversation,
+            cards.text_message(cards.help_text(self.routing)),
+            self.clock.now(),
+        )
+        async with self.store.transaction() as tx:
+            queued = await tx.enqueue(reply)
+        if queued and self.on_enqueued is not None:
+            self.on_enqueued()
 
 
 def _text(data: dict[str, Any], key: str) -> str:

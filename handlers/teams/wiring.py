@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -44,12 +45,17 @@ class TeamsEdge:
     sender: TeamsSender
     publisher: Publisher
 
-    def route(self, intake: IntakeService, triage: TriageService) -> Handler:
+    def route(
+        self,
+        intake: IntakeService,
+        triage: TriageService,
+        on_enqueued: Callable[[], None] | None = None,
+    ) -> Handler:
         activities = TeamsActivities(
             self.store,
             self.clock,
             TeamsIntake(self.routing, intake, self.clock),
-            TeamsTriage(self.routing, triage, self.store, self.directory),
+            TeamsTriage(self.routing, triage, self.store, self.directory, self.clock, on_enqueued),
         )
         endpoint = TeamsEndpoint(
             self.adapter,
