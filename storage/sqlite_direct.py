@@ -47,38 +47,30 @@ class _Plan:
     binds_none: frozenset[str]
     """Parameters whose processor turns None into something else (JSON's 'null')."""
 
-    def run(self, cursor: sqlite3.Cursor, parameters: Mapping[str, Any]) -> list[Any] | None:
-        """Run with one set of parameters; the rows it returns (None when it returns none).
-        Raises `_NotCovered`, having run nothing, when an IN list is empty (SQLAlchemy renders
-        those itself)."""
-        sql, bound = self._bind(parameters)
-        cursor.execute(sql, bound)
+    def run(self, cursor: sqlite3.Cursor, bound: tuple[str, list[Any]]) -> list[Any] | None:
+        """Run SQL bound by `bind`; the rows it returns (None when it returns none)."""
+        cursor.execute(*bound)
         return self._rows(cursor)
 
-    def run_rows(
-        self, cursor: sqlite3.Cursor, rows: Sequence[Mapping[str, Any]]
-    ) -> tuple[list[Any] | None, int]:
-        """Run an INSERT for several rows as INSERT .. VALUES (..), (..): the rows it returns
-        (None when it returns none) and how many rows it inserted."""
+    def bind_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Any]]]:
+        """An INSERT of several rows as INSERT .. VALUES (..), (..) statements, with their
+        parameters (to `run` in turn)."""
         assert self.values_group is not None and not self.expanding
         values = "VALUES " + self.values_group
         head, tail = self.sql.split(values, 1)
-        found: list[Any] | None = None
-        count = 0
+        statements = []
         for start in range(0, len(rows), ROWS_PER_INSERT):
             chunk = rows[start : start + ROWS_PER_INSERT]
             bound: list[Any] = []
             for row in chunk:
-                bound += self._bind(row)[1]
+                bound += self.bind(row)[1]
             sql = head + values + (", " + self.values_group) * (len(chunk) - 1) + tail
-            cursor.execute(sql, bound)
-            back = self._rows(cursor)
-            count += max(cursor.rowcount, 0)
-            if back is not None:
-                found = (found or []) + back
-        return found, count
+            statements.append((sql, bound))
+        return statements
 
-    def _bind(self, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    def bind(self, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The SQL and its converted parameters. Raises `_NotCovered` when SQLAlchemy must run
+        it (an empty IN list, which it renders itself; a value missing, which it names)."""
         sql = self.sql
         bound: list[Any] = []
         for name, binder in zip(self.names, self.binders, strict=True):
@@ -171,22 +163,25 @@ class DirectStatements:
         plan = self._plan(connection.dialect, statement, many[0] if many else single)
         if plan is None or (many and plan.expanding):
             return await connection.execute(statement, parameters)  # type: ignore[arg-type]
+        try:  # every statement bound before any runs: a fallback then repeats nothing
+            if not many:
+                statements = [plan.bind(single)]
+            elif plan.values_group is not None and len(many) > 1:
+                statements = plan.bind_rows(many)
+            else:
+                statements = [plan.bind(one) for one in many]
+        except _NotCovered:
+            return await connection.execute(statement, parameters)  # type: ignore[arg-type]
         cursor = raw.cursor()
         try:
-            if not many:
-                return Rows(plan.run(cursor, single), cursor.rowcount)
-            if plan.values_group is not None and len(many) > 1:
-                return Rows(*plan.run_rows(cursor, many))
-            found = None
+            found: list[Any] | None = None
             count = 0
-            for one in many:
-                rows = plan.run(cursor, one)
+            for bound in statements:
+                rows = plan.run(cursor, bound)
                 count += max(cursor.rowcount, 0)
                 if rows is not None:
                     found = (found or []) + rows
-            return Rows(found, count)
-        except _NotCovered:
-            return await connection.execute(statement, parameters)  # type: ignore[arg-type]
+            return Rows(found, count if many else cursor.rowcount)
         except sqlite3.Error as error:
             # As SQLAlchemy would raise it, so callers catch one kind of error either way.
             raise DBAPIError.instance(plan.sql, None, error, sqlite3.Error) from error
