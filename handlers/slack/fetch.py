@@ -55,21 +55,11 @@ class RecentMessages:
             self._read.popitem(last=False)
 
 
-async def fetch_output(
-    client: AsyncWebClient, channel: str, ts: str, permalinks: Permalinks | None = None
-) -> FlaggedOutput:
-    """The flagged message with its text, poster, metadata and permalink.
-
-    If Slack cannot be reached the report is still filed, attributed by channel.
-    """
-    found = await _fetch_one(client, channel, ts, permalinks or Permalinks(client))
-    return found if found is not None else message_output(channel, {"ts": ts})
-
-
 async def _fetch_one(
     client: AsyncWebClient, channel: str, ts: str, permalinks: Permalinks
 ) -> FlaggedOutput | None:
-    """The message read from Slack; None when it could not be read."""
+    """The message read from Slack; None when it could not be read (the report is filed all
+    the same, attributed by channel)."""
     # One message exactly: the window is [ts, ts], with the metadata AI apps attach.
     window = _window(ts, ts, limit=1)
     try:
