@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
@@ -11,7 +10,7 @@ from typing import Any, Protocol
 
 from bot.models import InboxItem
 from bot.ports import Clock
-from bot.woken import GiveWay, WokenLoop
+from bot.woken import GiveWay, WokenLoop, wait_for_event
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +70,8 @@ class InboxWorker(WokenLoop):
     async def caught_up(self, patience: float) -> None:
         """Wait while a backlog of flags waits to be filed (more than one round's worth), at
         most `patience` seconds. Returns at once when no loop is running to file them."""
-        if self._caught_up.is_set() or not self.running or patience <= 0:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._caught_up.wait(), patience)
+        if self.running:
+            await wait_for_event(self._caught_up, patience)
 
     async def drain(self) -> int:
         """Process everything waiting now; returns how many items were processed."""

@@ -41,8 +41,7 @@ class WokenLoop:
     async def _run(self, loop: asyncio.AbstractEventLoop, idle: float, settle: float) -> None:
         last_round = -math.inf
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=idle)
+            await wait_for_event(self._wake, idle)
             if settle and loop.time() - last_round < 5 * settle:
                 await asyncio.sleep(settle)
             self._wake.clear()
@@ -102,7 +101,12 @@ class Arrivals:
 
     async def calm(self, patience: float) -> None:
         """Wait while a burst is in progress, at most `patience` seconds."""
-        if self._calm.is_set() or patience <= 0:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._calm.wait(), patience)
+        await wait_for_event(self._calm, patience)
+
+
+async def wait_for_event(event: asyncio.Event, patience: float) -> None:
+    """Wait until `event` is set, at most `patience` seconds."""
+    if event.is_set() or patience <= 0:
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), patience)

@@ -135,9 +135,6 @@ class Rows:
     def scalar(self) -> Any:
         return self._rows[0][0] if self._rows else None
 
-    def scalars(self) -> Rows:
-        return Rows([row[0] for row in self._rows], self.rowcount)
-
 
 class DirectStatements:
     """Plans for a fixed set of statements, made on first use with each set of parameter
