@@ -25,11 +25,10 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from bench.digest.data import NOW, TIMEZONE, WEEK, Spec
 from bench.digest.load import PROPOSED_INDEXES, add_proposed_indexes
+from bench.server import run_on_server
 from storage.database import create_engine, redact_url
 from storage.migrate import upgrade
 from storage.tables import CaseRow, OutboxRow, ReportRow, TimelineRow
@@ -119,15 +118,7 @@ def bench_throwaway_postgres(server: str, spec: Spec, args: argparse.Namespace) 
 
 
 def admin(server: str, sql: str) -> None:
-    async def run() -> None:
-        engine = create_async_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text(sql))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
+    asyncio.run(run_on_server(server, sql))
 
 
 def bench_database(url: str, spec: Spec, args: argparse.Namespace, *, reuse: bool) -> Run:

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from bench.server import run_on_server
 from storage.migrate import upgrade
 
 DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -77,7 +78,7 @@ class Databases:
 
     async def _postgres(self, server: URL, phase: str) -> Database:
         name = f"loopkeeper_bench_{phase}_{secrets.token_hex(4)}"
-        await _admin(server, f'CREATE DATABASE "{name}"')
+        await run_on_server(server, f'CREATE DATABASE "{name}"')
         self._dropped.append((server, name))
         url = server.set(database=name)
         label = f"PostgreSQL, throwaway {url.render_as_string(hide_password=True)}"
@@ -86,21 +87,10 @@ class Databases:
     async def cleanup(self) -> None:
         for server, name in self._dropped:
             try:
-                await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                await run_on_server(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             except Exception as error:  # report, keep cleaning up
                 print(f"could not drop database {name}: {error!r}")
         self._dropped.clear()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
-
-
-async def _admin(server: URL, sql: str) -> None:
-    """Run one statement outside a transaction, connected to the server's named database."""
-    target = server if server.database else server.set(database="postgres")
-    engine = create_async_engine(target, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(sql))
-    finally:
-        await engine.dispose()

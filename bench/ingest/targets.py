@@ -18,12 +18,11 @@ from pydantic import SecretStr
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from bench.ingest.events import ROUTING_FILE, SIGNING_SECRET
+from bench.server import run_on_server
 from bot.main import Runtime, build_runtime
 from bot.routing import load_routing
 from bot.settings import Settings
@@ -84,14 +83,7 @@ class Databases:
 
     async def _admin(self, sql: str) -> None:
         assert self._url is not None
-        url = make_url(self._url)
-        url = url.set(database=url.database or "postgres")
-        engine = create_async_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text(sql))
-        finally:
-            await engine.dispose()
+        await run_on_server(self._url, sql)
 
     async def cleanup(self) -> None:
         for name in self._dropped:
