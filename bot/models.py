@@ -6,7 +6,9 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.limits import MAX_KEY, MAX_URL, check_id, clean_text
 
 
 class Severity(enum.StrEnum):
@@ -76,6 +78,32 @@ class FlaggedOutput(BaseModel):
     prompt_version: str | None = None
     model: str | None = None
 
+    _ids = field_validator(
+        "platform",
+        "channel_id",
+        "message_ts",
+        "author_bot_id",
+        "system_hint",
+        "trace_id",
+        "prompt_version",
+        "model",
+    )(check_id)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str | None:
+        return check_id(value, MAX_KEY)
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, value: str | None) -> str | None:
+        return clean_text(value)
+
+    @field_validator("permalink")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        return check_id(value, MAX_URL)
+
 
 class Reporter(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -84,6 +112,13 @@ class Reporter(BaseModel):
     slack_user_id: str | None = None
     email: str | None = None
     display: str | None = None
+
+    _ids = field_validator("id", "slack_user_id", "email")(check_id)
+
+    @field_validator("display")
+    @classmethod
+    def _display(cls, value: str | None) -> str | None:
+        return clean_text(value, 200)
 
 
 class ReportDraft(BaseModel):
@@ -105,6 +140,18 @@ class ReportDraft(BaseModel):
     dedupe_key: str | None = Field(
         default=None, description="platform delivery id (event_id, action id): one report per key"
     )
+
+    _ids = field_validator("category_id", "system_id", "reply_channel_id")(check_id)
+
+    @field_validator("dedupe_key")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        return check_id(value, MAX_KEY)
+
+    @field_validator("comment", "expected")
+    @classmethod
+    def _texts(cls, value: str | None) -> str | None:
+        return clean_text(value)
 
 
 class Report(BaseModel):
