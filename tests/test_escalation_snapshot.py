@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 import yaml
 from aiohttp.test_utils import TestServer
 
@@ -116,3 +117,21 @@ async def test_a_join_after_the_edit_adds_no_step_to_the_running_chain(bot: BotU
         assert escalations(edited, "U0BOB") == [
             f"Case #{case_id} has not been acknowledged after 4h: it is escalated to you."
         ]
+
+
+async def test_a_chain_planned_before_snapshots_follows_the_current_routing(
+    bot: BotUnderTest,
+) -> None:
+    case_id = await flag(bot)
+    await tick(bot)
+    # What migration 0008 leaves on the timers of a case opened before it: no snapshot.
+    async with bot.runtime.store.engine.begin() as connection:
+        await connection.execute(sa.text("UPDATE timers SET notify = NULL"))
+
+    async with restarted(bot, edited_routing(new_chain)) as edited:
+        await tick(edited, timedelta(hours=4))  # its 4h step is the new file's second step
+
+        assert escalations(edited, "U0DAVE") == [
+            f"Case #{case_id} has not been acknowledged after 2h: it is escalated to you."
+        ]
+        assert await notified(edited, case_id) == ["alice", "dave"]
