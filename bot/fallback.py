@@ -64,18 +64,15 @@ def recipients(
 
 
 def _unreachable(routing: Routing, target: str | None) -> str:
-    """ "Bob could not be reached in Slack (no account for bob@example.com)", or the like."""
+    """Why the step's person is not notified, e.g. Bob could not be reached in Slack (no
+    account for bob@example.com)."""
     if target is None:
         return "This step names nobody"
     person = routing.person(target)
     if person is None:
         return f"{target} could not be reached (no longer in routing.yaml)"
-    if person.email and not person.slack:
-        why = f"no account for {person.email}"
-    elif person.slack:
-        why = f"no account {person.slack}"
-    else:
-        why = "no Slack id or e-mail in routing.yaml"
+    # A Slack id in routing.yaml is used as it is: only people without one go unfound.
+    why = f"no account for {person.email}" if person.email else "no Slack id or e-mail"
     return f"{person.display} could not be reached in Slack ({why})"
 
 
