@@ -113,6 +113,7 @@ async def escalate(
     timer: Timer,
     now: datetime,
     reachable: Mapping[str, bool] | None = None,
+    platform: str = "Slack",
 ) -> list[OutboundMessage]:
     """Act on an escalation step of an unacknowledged case: note it on the timeline, and
     return the messages to queue: a DM to its target and (after the first step) a thread line.
@@ -124,7 +125,7 @@ async def escalate(
     if found is None:
         return []
     after, target = found
-    sent = recipients(routing, case.system_id, target, reachable or {})
+    sent = recipients(routing, case.system_id, target, reachable or {}, platform)
     first = timer.step == 0 and after == timedelta(0)
     waited = format_duration(after)
     if first:
@@ -192,6 +193,7 @@ class TimerService:
         on_enqueued: Callable[[], None] | None = None,
         *,
         directory: Directory | None = None,
+        reached_in: str = "Slack",
         lease: timedelta = timedelta(minutes=1),
         batch: int = 200,
     ) -> None:
@@ -202,6 +204,7 @@ class TimerService:
         self._notices = notices
         self._on_enqueued = on_enqueued
         self._directory = directory
+        self._reached_in = reached_in  # the platform `directory` answers for, to say so
         self._lease = lease
         self._batch = batch
         self.fired = 0
@@ -259,7 +262,14 @@ class TimerService:
                     continue
                 if timer.kind is TimerKind.escalation:
                     messages = await escalate(
-                        tx, self._routing, self._notices, case, timer, now, reachable
+                        tx,
+                        self._routing,
+                        self._notices,
+                        case,
+                        timer,
+                        now,
+                        reachable,
+                        self._reached_in,
                     )
                     await tx.enqueue_all(messages)
                 else:

@@ -36,7 +36,11 @@ def fallback_candidates(routing: Routing, system_id: str) -> list[str]:
 
 
 def recipients(
-    routing: Routing, system_id: str, target: str | None, reachable: Mapping[str, bool]
+    routing: Routing,
+    system_id: str,
+    target: str | None,
+    reachable: Mapping[str, bool],
+    platform: str = "Slack",
 ) -> Recipients:
     """The step's person if reachable; else the conductor; else every reachable admin.
 
@@ -47,7 +51,7 @@ def recipients(
 
     if target is not None and reaches(target):
         return Recipients([target])
-    missed = _unreachable(routing, target)
+    missed = _unreachable(routing, target, platform)
     conductor = routing.owner_of(system_id, Role.conductor)
     if conductor and conductor != target and reaches(conductor):
         return Recipients(
@@ -63,7 +67,7 @@ def recipients(
     return Recipients([], f"{missed}, and no admin can be reached either: nobody was notified.")
 
 
-def _unreachable(routing: Routing, target: str | None) -> str:
+def _unreachable(routing: Routing, target: str | None, platform: str) -> str:
     """Why the step's person is not notified, e.g. Bob could not be reached in Slack (no
     account for bob@example.com)."""
     if target is None:
@@ -71,9 +75,9 @@ def _unreachable(routing: Routing, target: str | None) -> str:
     person = routing.person(target)
     if person is None:
         return f"{target} could not be reached (no longer in routing.yaml)"
-    # A Slack id in routing.yaml is used as it is: only people without one go unfound.
-    why = f"no account for {person.email}" if person.email else "no Slack id or e-mail"
-    return f"{person.display} could not be reached in Slack ({why})"
+    # An id in routing.yaml is used as it is: only people without one go unfound.
+    why = f"no account for {person.email}" if person.email else f"no {platform} id or e-mail"
+    return f"{person.display} could not be reached in {platform} ({why})"
 
 
 def _name(routing: Routing, person_id: str) -> str:

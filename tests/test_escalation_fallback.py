@@ -7,9 +7,18 @@ from datetime import timedelta
 from typing import Any
 
 from bot.models import Case
+from tests import teams_harness
 from tests.harness import BotUnderTest
+from tests.teams_harness import HELPER_BOT, HELPERS, TeamsBotUnderTest
 from tests.test_escalation import dms, flag, tick
 from tests.test_escalation_snapshot import edited_routing, escalations, restarted
+from tests.test_teams_triage import flag as teams_flag
+from tests.test_teams_triage import teams_only
+from tests.test_teams_triage import thread as teams_thread
+
+# The Teams fixtures, by assignment: pytest finds fixtures among a module's names.
+connector = teams_harness.connector
+__all__ = ["connector", "teams_only"]
 
 
 async def thread(bot: BotUnderTest, case_id: int) -> list[str]:
@@ -107,3 +116,30 @@ async def test_with_nobody_reachable_the_thread_says_so_once(bot: BotUnderTest) 
         ]
         assert dms(edited, "U0BOB") == []
         assert (await escalated(edited, case_id))[1]["notified"] == []
+
+
+async def test_with_slack_off_a_step_teams_cannot_reach_goes_to_the_conductor(
+    teams_only: TeamsBotUnderTest,
+) -> None:
+    bot = teams_only
+    # Teams Helper: its governance owner Frank (the 4h step) is listed by e-mail only, and no
+    # member of the triage team has that address.
+    case = await teams_flag(bot, bot_id=HELPER_BOT)
+    await bot.runtime.timers.fire_due()
+    await bot.deliver()
+
+    bot.clock.advance(timedelta(hours=4))
+    await bot.runtime.timers.fire_due()
+    await bot.deliver()
+
+    said = [s.activity.get("text") or "" for s in await teams_thread(bot, case, HELPERS)]
+    assert (
+        "⏫ Not acknowledged after 4h: Frank could not be reached in Teams "
+        "(no account for frank@example.com): escalated to Carol, the conductor."
+    ) in said
+    [to_carol] = [t for t in said if "escalated to you" in t]  # an @mention: no 1:1 chat yet
+    assert to_carol.startswith(f"<at>Carol</at> Case #{case.id} has not been acknowledged")
+    assert await escalated(bot, case.id or 0) == [
+        {"step": 0, "notified": "erin"},
+        {"step": 1, "notified": "carol", "unreachable": "frank"},
+    ]
