@@ -22,7 +22,7 @@ class Recipients:
 
 async def reachability(directory: Directory | None, people: Iterable[str]) -> dict[str, bool]:
     """Whether each person can be reached, looked up before a transaction (a lookup may be a
-    Web API call, which must not run while cases are locked). With no directory (no Slack),
+    Web API call, which must not run while cases are locked). With no directory (no platform),
     nothing is known: the map is empty and everyone counts as reachable."""
     if directory is None:
         return {}
