@@ -17,7 +17,7 @@ from bot.models import (
     Timer,
     TimerKind,
 )
-from bot.ports import CaseStore, CaseTransaction, Clock, Directory, Notices, TimerQueue
+from bot.ports import CaseStore, CaseTransaction, Clock, Notices, Reach, TimerQueue
 from bot.routing import OWNER, EscalationStep, Routing, System
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ class TimerService:
         notices: Notices,
         on_enqueued: Callable[[], None] | None = None,
         *,
-        directory: Directory | None = None,
+        reach: Reach | None = None,
         reached_in: str = "Slack",
         lease: timedelta = timedelta(minutes=1),
         batch: int = 200,
@@ -203,8 +203,8 @@ class TimerService:
         self._clock = clock
         self._notices = notices
         self._on_enqueued = on_enqueued
-        self._directory = directory
-        self._reached_in = reached_in  # the platform `directory` answers for, to say so
+        self._reach = reach
+        self._reached_in = reached_in  # the platform `reach` answers for, to say so
         self._lease = lease
         self._batch = batch
         self.fired = 0
@@ -236,14 +236,14 @@ class TimerService:
         their snapshotted targets, the systems' owners (a case's owner is read only under its
         lock) and the fallbacks. Looked up now, as no Web API call may run under the locks."""
         steps = [t for t in timers if t.kind is TimerKind.escalation]
-        if not steps or self._directory is None:
+        if not steps or self._reach is None:
             return {}
         people = {t.notify for t in steps if t.notify and t.notify != OWNER}
         for system in self._routing.systems:
             people.update(system.owners.values())
             people.update(fallback_candidates(self._routing, system.id))
         try:
-            return await reachability(self._directory, people)
+            return await reachability(self._reach, people)
         except Exception:  # unknown means reachable: the steps go out as planned
             log.exception("looking up who escalation steps can reach failed")
             return {}

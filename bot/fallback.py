@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.models import Role
-from bot.ports import Directory
+from bot.ports import Reach
 from bot.routing import Routing
 
 
@@ -20,13 +20,15 @@ class Recipients:
     note: str | None = None
 
 
-async def reachability(directory: Directory | None, people: Iterable[str]) -> dict[str, bool]:
+async def reachability(reach: Reach | None, people: Iterable[str]) -> dict[str, bool]:
     """Whether each person can be reached, looked up before a transaction (a lookup may be a
-    Web API call, which must not run while cases are locked). With no directory (no platform),
-    nothing is known: the map is empty and everyone counts as reachable."""
-    if directory is None:
+    Web API call, which must not run while cases are locked). People whose look-up failed are
+    left out, as is everyone with no `reach` (no platform): they count as reachable, and their
+    message is retried like any other, rather than handed on for an account that may exist."""
+    if reach is None:
         return {}
-    return {person: await directory.slack_user(person) is not None for person in set(people)}
+    found = {person: await reach.reachable(person) for person in set(people)}
+    return {person: known for person, known in found.items() if known is not None}
 
 
 def fallback_candidates(routing: Routing, system_id: str) -> list[str]:

@@ -230,7 +230,7 @@ async def build_runtime(
         clock,
         notices,
         on_enqueued,
-        directory=teams.escalation_reach(directory) if teams is not None else directory,
+        reach=teams.escalation_reach(directory) if teams is not None else directory,
         reached_in="Slack" if client is not None else "Teams",
     )
     routes = Routes(readiness=lambda: runtime.readiness(), registry=registry)

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.models import Case
 from tests import teams_harness
+from tests.fake_slack import Failure
 from tests.harness import BotUnderTest
 from tests.teams_harness import HELPER_BOT, HELPERS, TeamsBotUnderTest
 from tests.test_escalation import dms, flag, tick
@@ -57,6 +58,27 @@ async def test_a_step_slack_cannot_reach_goes_to_the_conductor(bot: BotUnderTest
         "unreachable": "bob",
     }
     assert await bot.runtime.store.pending_count() == 0  # nothing stuck or dead for Bob
+
+
+async def test_a_look_up_that_fails_for_a_moment_is_not_taken_for_no_account(
+    bot: BotUnderTest,
+) -> None:
+    case_id = await flag(bot)
+    await tick(bot)
+    bot.slack.users["bob@example.com"] = "U0BOB"  # Bob is in Slack, but Slack is busy:
+    busy = Failure(429, "ratelimited", retry_after=60)
+    bot.slack.fail("users.lookupByEmail", busy, busy, busy)
+
+    await tick(bot, timedelta(hours=4))
+    assert "⏫ Not acknowledged after 4h: escalated to Bob." in await thread(bot, case_id)
+    assert escalations(bot, "U0CAROL") == []
+    assert dms(bot, "U0BOB") == []  # his DM waits for Slack to answer
+
+    await tick(bot, timedelta(minutes=5))
+    assert escalations(bot, "U0BOB") == [
+        f"Case #{case_id} has not been acknowledged after 4h: it is escalated to you."
+    ]
+    assert await bot.runtime.store.pending_count() == 0
 
 
 async def test_when_the_conductor_cannot_be_reached_either_the_admins_are(

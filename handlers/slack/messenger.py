@@ -196,6 +196,8 @@ class CaseMessenger:
     ) -> None:
         user = await self._directory.slack_user(person_id)
         if user is None:
+            if await self._directory.reachable(person_id) is None:  # Slack did not answer
+                raise DeliveryError(f"looking {person_id} up in Slack failed")
             raise DeliveryError(f"{person_id} has no Slack account we can find", permanent=True)
         if self._triage_channel(case) and not case.slack_card_ts:
             raise DeliveryError("the card is not posted yet")  # so the DM can link to it

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
 from bot.intake import IntakeService
-from bot.ports import Clock, Directory, TeamsStore
+from bot.ports import Clock, Directory, Reach, TeamsStore
 from bot.routing import Routing
 from bot.settings import Settings
 from bot.triage import TriageService
@@ -71,7 +71,7 @@ class TeamsEdge:
             return None
         return ReachableDirectory(slack, self.directory, self.notices.reaches)
 
-    def escalation_reach(self, slack: Directory | None) -> Directory:
+    def escalation_reach(self, slack: Directory | None) -> Reach:
         """Who escalation steps can reach: as intake sees it, or with Slack off, Teams alone."""
         return self.reachability(slack) or TeamsReach(self.directory, self.notices.reaches)
 
