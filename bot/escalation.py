@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from bot.durations import format_duration
+from bot.fallback import fallback_candidates, reachability, recipients
 from bot.models import (
     Case,
     CaseStatus,
@@ -16,8 +17,8 @@ from bot.models import (
     Timer,
     TimerKind,
 )
-from bot.ports import CaseStore, CaseTransaction, Clock, Notices, TimerQueue
-from bot.routing import Routing
+from bot.ports import CaseStore, CaseTransaction, Clock, Notices, Reach, TimerQueue
+from bot.routing import OWNER, EscalationStep, Routing, System
 
 log = logging.getLogger(__name__)
 
@@ -26,23 +27,29 @@ def _stamp(moment: datetime | None) -> str:
     return moment.isoformat() if moment else "-"
 
 
-def plan(routing: Routing, case: Case) -> list[Timer]:
+def plan(routing: Routing, case: Case, *, chain: bool = True) -> list[Timer]:
     """Every timer the case needs in its current round of triage.
 
     Keys carry the round (opening time) and deadlines, so a reopened case or a moved deadline
-    gets fresh timers while rescheduling the same ones is harmless.
+    gets fresh timers while rescheduling the same ones is harmless. The escalation chain
+    (`chain`) is planned once per round, when the case opens or reopens: each step's timer
+    keeps its target as routing.yaml named it then, so an edit of the file changes the chains
+    of new cases, never the steps of a running one.
     """
     assert case.id is not None
     system = routing.system(case.system_id)
     opened = case.opened_at
     timers: list[Timer] = []
-    for index, step in enumerate(system.escalation if system else []):
+    steps = system.escalation if system is not None and chain else []
+    for index, step in enumerate(steps):
+        assert system is not None
         timers.append(
             Timer(
                 key=f"{case.id}:esc:{index}:{_stamp(opened)}",
                 case_id=case.id,
                 kind=TimerKind.escalation,
                 step=index,
+                notify=_snapshot(routing, system, step),
                 due_at=opened + step.after,
             )
         )
@@ -62,6 +69,14 @@ def plan(routing: Routing, case: Case) -> list[Timer]:
     return timers
 
 
+def _snapshot(routing: Routing, system: System, step: EscalationStep) -> str:
+    """A step's target as stored on its timer: "owner" (whoever owns the case when the step
+    fires, reassignments included), or the person the step names now (a role resolved)."""
+    if step.notify == OWNER:
+        return OWNER
+    return routing.escalation_target(system, step, None) or step.notify
+
+
 async def schedule(
     tx: CaseTransaction,
     routing: Routing,
@@ -73,7 +88,9 @@ async def schedule(
     already due (`after: 0m`) fire here, in the caller's transaction, rather than on the next
     tick: the owner hears at once, for one transaction less. Returns the messages the caller
     is to queue."""
-    timers = plan(routing, case)
+    # Only an opening plans the chain: a later reschedule (a deadline moved) must not add the
+    # steps of a routing.yaml edited since.
+    timers = plan(routing, case, chain=fire_due is not None)
     if fire_due is None:
         await tx.schedule_timers(timers)
         return []
@@ -95,39 +112,72 @@ async def escalate(
     case: Case,
     timer: Timer,
     now: datetime,
+    reachable: Mapping[str, bool] | None = None,
+    platform: str = "Slack",
 ) -> list[OutboundMessage]:
     """Act on an escalation step of an unacknowledged case: note it on the timeline, and
-    return the messages to queue: a DM to its target and (after the first step) a thread line."""
-    system = routing.system(case.system_id)
-    if system is None or timer.step >= len(system.escalation):
+    return the messages to queue: a DM to its target and (after the first step) a thread line.
+
+    The step is the one snapshotted on its timer. A target who cannot be reached (per
+    `reachable`, looked up before the transaction) hands the step to the conductor, else the
+    admins, and the thread says so."""
+    found = _step(routing, case, timer)
+    if found is None:
         return []
-    step = system.escalation[timer.step]
-    target = routing.escalation_target(system, step, case.owner)
-    if target is None:
-        log.warning("escalation step %s of %s names nobody", timer.step, system.id)
-        return []
-    person = routing.person(target)
-    name = person.display if person else target
-    if timer.step == 0 and step.after == timedelta(0):
+    after, target = found
+    sent = recipients(routing, case.system_id, target, reachable or {}, platform)
+    first = timer.step == 0 and after == timedelta(0)
+    waited = format_duration(after)
+    if first:
         dm = f"Case #{case.id} was routed to you: please acknowledge it."
+    else:
+        dm = f"Case #{case.id} has not been acknowledged after {waited}: it is escalated to you."
+    if sent.note is not None:
+        line: str | None = (
+            f"⏫ {sent.note}" if first else f"⏫ Not acknowledged after {waited}: {sent.note}"
+        )
+        dm = dm.removesuffix(".") + f" ({_name(routing, target)} could not be reached)."
+        log.warning("case #%s, escalation step %s: %s", case.id, timer.step, sent.note)
+    elif first:
         line = None
     else:
-        waited = format_duration(step.after)
-        dm = f"Case #{case.id} has not been acknowledged after {waited}: it is escalated to you."
-        line = f"⏫ Not acknowledged after {waited}: escalated to {name}."
-    messages = notices.direct(target, dm, case, key=f"timer:{timer.key}:dm")
+        line = f"⏫ Not acknowledged after {waited}: escalated to {_name(routing, target)}."
+    messages: list[OutboundMessage] = []
+    for person in sent.people:
+        key = f"timer:{timer.key}:dm" if len(sent.people) == 1 else f"timer:{timer.key}:dm:{person}"
+        messages += notices.direct(person, dm, case, key=key)
     if line:
         messages += notices.thread(case, line, key=f"timer:{timer.key}:thread")
+    detail: dict[str, object] = {
+        "step": timer.step,
+        "notified": sent.people[0] if len(sent.people) == 1 else sent.people,
+    }
+    if sent.note is not None:
+        detail["unreachable"] = target
     await tx.add_timeline(
         TimelineEntry(
-            case_id=timer.case_id,
-            at=now,
-            actor="loopkeeper",
-            kind="escalated",
-            detail={"step": timer.step, "notified": target},
+            case_id=timer.case_id, at=now, actor="loopkeeper", kind="escalated", detail=detail
         )
     )
     return messages
+
+
+def _step(routing: Routing, case: Case, timer: Timer) -> tuple[timedelta, str | None] | None:
+    """(after, target person) of the timer's step: from its snapshot, or, for a timer planned
+    before chains were snapshotted, from the current routing (None if it has no such step)."""
+    if timer.notify is not None:
+        target = case.owner if timer.notify == OWNER else timer.notify
+        return timer.due_at - case.opened_at, target
+    system = routing.system(case.system_id)
+    if system is None or timer.step >= len(system.escalation):
+        return None
+    step = system.escalation[timer.step]
+    return step.after, routing.escalation_target(system, step, case.owner)
+
+
+def _name(routing: Routing, person_id: str | None) -> str:
+    person = routing.person(person_id) if person_id else None
+    return person.display if person else (person_id or "nobody")
 
 
 class TimerService:
@@ -142,6 +192,8 @@ class TimerService:
         notices: Notices,
         on_enqueued: Callable[[], None] | None = None,
         *,
+        reach: Reach | None = None,
+        reached_in: str = "Slack",
         lease: timedelta = timedelta(minutes=1),
         batch: int = 200,
     ) -> None:
@@ -151,6 +203,8 @@ class TimerService:
         self._clock = clock
         self._notices = notices
         self._on_enqueued = on_enqueued
+        self._reach = reach
+        self._reached_in = reached_in  # the platform `reach` answers for, to say so
         self._lease = lease
         self._batch = batch
         self.fired = 0
@@ -162,21 +216,39 @@ class TimerService:
             timers = await self._queue.claim_timers(self._clock.now(), self._lease, self._batch)
             if not timers:
                 break
+            reachable = await self._reachability(timers)
             try:
-                acted += await self._fire_batch(timers)
+                acted += await self._fire_batch(timers, reachable)
             except Exception:
                 # One bad timer must not hold up its batch: fire them one by one instead.
                 log.exception("firing a batch of %s timers failed; firing one by one", len(timers))
                 for timer in timers:
                     try:
-                        acted += await self._fire_batch([timer])
+                        acted += await self._fire_batch([timer], reachable)
                     except Exception:  # its lease expires and a later tick retries it
                         log.exception("timer %s failed; it will be retried", timer.key)
         if acted and self._on_enqueued:
             self._on_enqueued()
         return acted
 
-    async def _fire_batch(self, timers: list[Timer]) -> int:
+    async def _reachability(self, timers: list[Timer]) -> dict[str, bool]:
+        """Who the escalation steps among `timers` may notify, and whether each can be reached:
+        their snapshotted targets, the systems' owners (a case's owner is read only under its
+        lock) and the fallbacks. Looked up now, as no Web API call may run under the locks."""
+        steps = [t for t in timers if t.kind is TimerKind.escalation]
+        if not steps or self._reach is None:
+            return {}
+        people = {t.notify for t in steps if t.notify and t.notify != OWNER}
+        for system in self._routing.systems:
+            people.update(system.owners.values())
+            people.update(fallback_candidates(self._routing, system.id))
+        try:
+            return await reachability(self._reach, people)
+        except Exception:  # unknown means reachable: the steps go out as planned
+            log.exception("looking up who escalation steps can reach failed")
+            return {}
+
+    async def _fire_batch(self, timers: list[Timer], reachable: Mapping[str, bool]) -> int:
         """Fire claimed timers in one transaction, under their cases' row locks."""
         now = self._clock.now()
         acted = 0
@@ -189,7 +261,16 @@ class TimerService:
                 if timer.id not in fired or case is None or not self._active(timer, case):
                     continue
                 if timer.kind is TimerKind.escalation:
-                    messages = await escalate(tx, self._routing, self._notices, case, timer, now)
+                    messages = await escalate(
+                        tx,
+                        self._routing,
+                        self._notices,
+                        case,
+                        timer,
+                        now,
+                        reachable,
+                        self._reached_in,
+                    )
                     await tx.enqueue_all(messages)
                 else:
                     await self._breach(tx, case, timer)

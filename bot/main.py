@@ -223,7 +223,16 @@ async def build_runtime(
         routing, store, clock, on_enqueued, notices=announced, directory=routed_by
     )
     triage = TriageService(routing, store, clock, notices, on_enqueued)
-    timers = TimerService(routing, store, store, clock, notices, on_enqueued)
+    timers = TimerService(
+        routing,
+        store,
+        store,
+        clock,
+        notices,
+        on_enqueued,
+        reach=teams.escalation_reach(directory) if teams is not None else directory,
+        reached_in="Slack" if client is not None else "Teams",
+    )
     routes = Routes(readiness=lambda: runtime.readiness(), registry=registry)
     bolt_app = None
     publishers: list[Publisher] = []

@@ -249,6 +249,11 @@ class Timer(BaseModel):
     case_id: int
     kind: TimerKind
     step: int = 0
+    notify: str | None = Field(
+        default=None,
+        description="an escalation step's target when the chain was planned: 'owner' or a "
+        "person id (None on timers planned before chains were snapshotted)",
+    )
     due_at: datetime
     lease_until: datetime | None = None
     fired_at: datetime | None = None

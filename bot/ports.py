@@ -232,7 +232,16 @@ class Notices(Protocol):
         ...
 
 
-class Directory(Protocol):
+class Reach(Protocol):
+    """Whether the chat platform can reach a person of routing.yaml."""
+
+    async def reachable(self, person_id: str) -> bool | None:
+        """True or False when known; None when looking them up failed (a passing fault, not
+        an answer: "no such account" is only said when the platform said it)."""
+        ...
+
+
+class Directory(Reach, Protocol):
     """Maps people of routing.yaml to chat accounts and back."""
 
     async def slack_user(self, person_id: str) -> str | None:

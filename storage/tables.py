@@ -227,6 +227,8 @@ class TimerRow(Base):
     case_id: Mapped[int] = mapped_column(IdType, ForeignKey("cases.id", ondelete="CASCADE"))
     kind: Mapped[TimerKind] = mapped_column(_enum(TimerKind))
     step: Mapped[int] = mapped_column(Integer, default=0)
+    # The escalation step's target, snapshotted when the chain was planned (0008).
+    notify: Mapped[str | None] = mapped_column(String)
     due_at: Mapped[datetime]
     lease_until: Mapped[datetime | None]
     fired_at: Mapped[datetime | None]

@@ -181,6 +181,11 @@ class FakeSlack:
         self.messages[channel][ts] = message
         return {"ok": True, "channel": channel, "ts": ts}
 
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        # The fake keeps a DM under the user's id, where chat.postMessage to the user puts it.
+        user = str(args.get("users", "")).split(",")[0]
+        return {"ok": True, "channel": {"id": user}}
+
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": self._next_ts()}
 

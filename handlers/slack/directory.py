@@ -31,30 +31,40 @@ class SlackDirectory:
         self._missing: dict[str, datetime] = {}  # person -> when last not found
 
     async def slack_user(self, person_id: str) -> str | None:
+        user_id, _known = await self._resolve(person_id)
+        return user_id
+
+    async def reachable(self, person_id: str) -> bool | None:
+        user_id, known = await self._resolve(person_id)
+        return True if user_id else (False if known else None)
+
+    async def _resolve(self, person_id: str) -> tuple[str | None, bool]:
+        """(Slack user id or None, whether that is Slack's answer): a look-up that failed
+        says nothing about the person."""
         person = self._routing.person(person_id)
         if person is None:
-            return None
+            return None, True
         if person.slack:
-            return person.slack
+            return person.slack, True
         if not person.email:
-            return None
+            return None, True
         if person_id in self._found:
-            return self._found[person_id]
+            return self._found[person_id], True
         missed = self._missing.get(person_id)
         if missed is not None and self._clock.now() - missed < RECHECK_MISSING:
-            return None
+            return None, True
         # Only hits are trusted from the stored cache: someone not found may have joined since.
         known, user_id = await self._store.cached_user(person_id, PLATFORM)
         if known and user_id:
             self._found[person_id] = user_id
-            return user_id
+            return user_id, True
         try:
             found = await self._client.users_lookupByEmail(email=person.email)
             user_id = (found.get("user") or {}).get("id")
         except SlackApiError as error:
             if (error.response.get("error") if error.response else None) != "users_not_found":
                 log.warning("looking up %s in Slack failed: %s", person_id, error)
-                return None
+                return None, False
             user_id = None
         now = self._clock.now()
         await self._store.cache_user(person_id, PLATFORM, user_id, now)
@@ -63,7 +73,7 @@ class SlackDirectory:
             self._missing.pop(person_id, None)
         else:
             self._missing[person_id] = now
-        return user_id
+        return user_id, True
 
     async def person_for_slack_user(self, user_id: str) -> str | None:
         person = self._routing.person_by_slack_id(user_id)

@@ -27,6 +27,9 @@ POSTED_CACHE = 10_000
 CARD_EVENT = "loopkeeper_card"
 """Slack message metadata event type on every case card: how a retry finds a card it posted."""
 CARD_SEARCH_PAGES = 5
+DM_EVENT = "loopkeeper_dm"
+"""Message metadata event type on every DM about a case, carrying its outbox key: how a retry
+finds a DM it posted."""
 POSTED_TTL_S = 300.0
 
 
@@ -67,7 +70,13 @@ class CaseMessenger:
         if message.method == notices.THREAD:
             await self._thread(case, str(payload["text"]))
         elif message.method == notices.DIRECT:
-            await self._direct(case, str(payload["person"]), str(payload["text"]))
+            await self._direct(
+                case,
+                str(payload["person"]),
+                str(payload["text"]),
+                key=message.dedupe_key,
+                retry=message.attempts > 1,
+            )
         elif message.method == notices.REPORTER:
             await self._reporter(case, payload)
         else:
@@ -141,6 +150,13 @@ class CaseMessenger:
             return None
 
     async def _posted_card(self, case_id: int, channel: str, since: datetime) -> str | None:
+        return await self._find_message(channel, since, CARD_EVENT, "case_id", case_id)
+
+    async def _find_message(
+        self, channel: str, since: datetime, event_type: str, field: str, value: object
+    ) -> str | None:
+        """The ts of the bot's message in `channel`, since `since`, whose metadata is of
+        `event_type` with `field` equal to `value`; None if there is none."""
         cursor: str | None = None
         for _ in range(CARD_SEARCH_PAGES):
             page = await self._client.conversations_history(
@@ -153,7 +169,7 @@ class CaseMessenger:
             for found in page.get("messages") or []:
                 metadata = found.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
-                if metadata.get("event_type") == CARD_EVENT and payload.get("case_id") == case_id:
+                if metadata.get("event_type") == event_type and payload.get(field) == value:
                     return str(found["ts"])
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if cursor is None:
@@ -175,13 +191,40 @@ class CaseMessenger:
         link = await self._permalinks.top_level(case.slack_card_channel, case.slack_card_ts)
         return f" <{link}|Open case #{case.id}>"
 
-    async def _direct(self, case: Case, person_id: str, text: str) -> None:
+    async def _direct(
+        self, case: Case, person_id: str, text: str, *, key: str, retry: bool = False
+    ) -> None:
         user = await self._directory.slack_user(person_id)
         if user is None:
+            if await self._directory.reachable(person_id) is None:  # Slack did not answer
+                raise DeliveryError(f"looking {person_id} up in Slack failed")
             raise DeliveryError(f"{person_id} has no Slack account we can find", permanent=True)
         if self._triage_channel(case) and not case.slack_card_ts:
             raise DeliveryError("the card is not posted yet")  # so the DM can link to it
-        await self._client.chat_postMessage(channel=user, text=text + await self._link(case))
+        # As with cards: a retry may follow a post whose answer was lost. Look in the DM first.
+        if retry and await self._find_dm(case, user, key):
+            return
+        await self._client.chat_postMessage(
+            channel=user,
+            text=text + await self._link(case),
+            metadata={"event_type": DM_EVENT, "event_payload": {"case_id": case.id, "key": key}},
+        )
+
+    async def _find_dm(self, case: Case, user: str, key: str) -> bool:
+        """Whether the DM with outbox key `key` is in the bot's DM with `user` already. If the
+        DM cannot be read, False: a second DM beats none."""
+        try:
+            opened = await self._client.conversations_open(users=user)
+            channel = (opened.get("channel") or {}).get("id")
+            if not channel:
+                return False
+            return (
+                await self._find_message(str(channel), case.opened_at, DM_EVENT, "key", key)
+                is not None
+            )
+        except SlackApiError as error:
+            log.warning("could not look for a DM about case #%s to %s: %s", case.id, user, error)
+            return False
 
     async def _reporter(self, case: Case, payload: dict[str, Any]) -> None:
         user = payload.get("slack_id")

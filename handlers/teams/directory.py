@@ -167,3 +167,20 @@ class ReachableDirectory:
 
     async def person_for_slack_user(self, user_id: str) -> str | None:
         return await self._slack.person_for_slack_user(user_id)
+
+    async def reachable(self, person_id: str) -> bool | None:
+        if self._reaches(person_id) and await self._teams.teams_user(person_id) is not None:
+            return True
+        return await self._slack.reachable(person_id)
+
+
+class TeamsReach:
+    """With Slack off, who Teams can reach, for escalation steps: people Teams messages at all
+    (`reaches`) whose Teams id is in routing.yaml or found by e-mail among the members."""
+
+    def __init__(self, teams: TeamsDirectory, reaches: Callable[[str], bool]):
+        self._teams = teams
+        self._reaches = reaches
+
+    async def reachable(self, person_id: str) -> bool | None:
+        return self._reaches(person_id) and await self._teams.teams_user(person_id) is not None

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
 from bot.intake import IntakeService
-from bot.ports import Clock, Directory, TeamsStore
+from bot.ports import Clock, Directory, Reach, TeamsStore
 from bot.routing import Routing
 from bot.settings import Settings
 from bot.triage import TriageService
@@ -18,7 +18,7 @@ from handlers.http import Handler
 from handlers.teams.activities import TeamsActivities
 from handlers.teams.connector import BotConnector
 from handlers.teams.digest import publish_to_teams
-from handlers.teams.directory import ReachableDirectory, TeamsDirectory
+from handlers.teams.directory import ReachableDirectory, TeamsDirectory, TeamsReach
 from handlers.teams.endpoint import TeamsEndpoint
 from handlers.teams.intake import TeamsIntake
 from handlers.teams.notices import TeamsNotices
@@ -70,6 +70,10 @@ class TeamsEdge:
         if slack is None:
             return None
         return ReachableDirectory(slack, self.directory, self.notices.reaches)
+
+    def escalation_reach(self, slack: Directory | None) -> Reach:
+        """Who escalation steps can reach: as intake sees it, or with Slack off, Teams alone."""
+        return self.reachability(slack) or TeamsReach(self.directory, self.notices.reaches)
 
     def close(self) -> None:
         self.connector.close()
