@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from bot.models import Case, Channel, Report, Severity
 from bot.routing import load_routing
 from digests.week import IsoWeek
@@ -24,7 +27,7 @@ from tests.harness import (
     shortcut_payload,
     view_submission,
 )
-from tests.slack_payloads import all_problems, running_bot, sent, write_routing
+from tests.slack_payloads import all_problems, markup_problems, running_bot, sent, write_routing
 
 KNOWN_USERS = {"U0ALICE", "U0CAROL", "U0DAVE", "U0REPORTER"}
 LONG = "Ω" * 200
@@ -118,6 +121,25 @@ def test_a_cut_never_splits_an_entity_or_a_guarded_marker() -> None:
             assert whole.startswith(body)
             assert re.search("&[a-z]{0,3}$", body) is None  # no half entity
             assert body.count(ZWSP) % 2 == 0  # every guarded marker whole
+
+
+@given(st.text(), st.integers(min_value=1, max_value=300))
+def test_any_escaped_text_is_inert_and_fits_its_budget(text: str, limit: int) -> None:
+    escaped = escape(text, limit)
+    assert len(escaped) <= limit
+    assert markup_problems(escaped, set()) == []
+    assert "&" not in re.sub("&(amp|lt|gt);", "", escaped)
+
+
+@given(st.text(), st.text(min_size=1), st.text(), st.integers(min_value=1, max_value=400))
+def test_any_cut_of_composed_markup_keeps_the_bots_link_whole(
+    before: str, label: str, after: str, limit: int
+) -> None:
+    linked = link("https://acme.slack.com/archives/C0TRIAGE/p1700000000000100", label)
+    cut = shorten(escape(before) + " " + linked + " " + escape(after), limit)
+    assert len(cut) <= limit
+    assert markup_problems(cut, set()) == []
+    assert re.search("&[a-z]{0,3}$", cut.removesuffix(ELLIPSIS)) is None
 
 
 def test_shortening_markup_never_cuts_inside_the_bots_link_or_an_entity() -> None:

@@ -93,7 +93,9 @@ def link(url: str | None, label: str) -> str:
     plain http(s) address (a `|` or `>` in it would rewrite the link's own markup)."""
     if not url or not _SAFE_URL.match(url):
         return escape(label)
-    return f"<{url.replace('&', '&amp;')}|{escape(label)}>"
+    # Slack has no escape for `|`; a lookalike keeps a label from being read as two parts.
+    shown = escape(label).replace("|", "∣") or "link"
+    return f"<{url.replace('&', '&amp;')}|{shown}>"
 
 
 def shorten(markup: str, limit: int) -> str:
