@@ -3,6 +3,9 @@
 Slack's limits are enforced here, whatever the number of systems, owners or cases: at most 50
 blocks, a header of at most 150 characters, section text of at most 3000; long lists are cut with
 "… and N more". `block_kit_problems` checks a payload against those limits.
+
+Every name, label and note goes through the Slack edge's one mrkdwn escaper, and the case links
+are built with its `link`; it is a leaf module with no Slack SDK behind it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from digests.links import card_link
 from digests.model import Response, WeeklyDigest
 from digests.render_markdown import footer, loop_closure_line, title
 from digests.text import arrow, change, duration, join_names, plural, relative, trend
+from handlers.slack.mrkdwn import escape, link, shorten
 
 MAX_BLOCKS = 50
 MAX_HEADER = 150
@@ -30,10 +34,8 @@ MAX_NAME = 60
 
 
 def esc(text: str, limit: int | None = None) -> str:
-    """Escape text for Slack mrkdwn (&, <, >), cut to `limit` characters first."""
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Text made inert for Slack mrkdwn, at most `limit` characters."""
+    return escape(text, limit)
 
 
 def name(text: str) -> str:
@@ -41,12 +43,13 @@ def name(text: str) -> str:
 
 
 def _cut(text: str, limit: int) -> str:
+    """Whole lines when some fit (no markup spans lines), else a cut that keeps markup whole."""
     if len(text) <= limit:
         return text
     head = text[: limit - 1]
     if "\n" in head:
-        head = head[: head.rfind("\n")]
-    return head.rstrip() + "…"
+        return head[: head.rfind("\n")].rstrip() + "…"
+    return shorten(text, limit)
 
 
 def _section(text: str) -> Block:
@@ -85,7 +88,7 @@ def render_blocks(
     """
     if digest.quiet:
         line = esc(digest.headline) + (f" _{esc(note)}_" if note else "")
-        return {"text": digest.headline, "blocks": [_section(line)]}
+        return {"text": esc(digest.headline), "blocks": [_section(line)]}
     t = digest.totals
     names = [s.name for s in digest.systems]
     blocks: list[Block] = [
@@ -126,8 +129,8 @@ def render_blocks(
     if digest.top_cases:
         lines = []
         for c in digest.top_cases:
-            link = card_link(c.slack_card_channel, c.slack_card_ts, permalink_base)
-            case = f"<{link}|#{c.case_id}>" if link else f"#{c.case_id}"
+            url = card_link(c.slack_card_channel, c.slack_card_ts, permalink_base)
+            case = link(url, f"#{c.case_id}")
             lines.append(
                 f"{case} {name(c.system_name)} · {name(c.category_label)} · {c.severity.value} · "
                 f"{plural(c.reports, 'report')} this week · {c.status.value.replace('_', ' ')}"
@@ -167,7 +170,7 @@ def render_blocks(
         )
     )
     blocks.append(_context(esc(footer(digest))))
-    return {"text": digest.headline, "blocks": blocks[:MAX_BLOCKS]}
+    return {"text": esc(digest.headline), "blocks": blocks[:MAX_BLOCKS]}
 
 
 def _response_lines(rows: list[Response]) -> list[str]:

@@ -9,10 +9,17 @@ from bot.intake import FiledReport, confirmation_text
 from bot.models import Severity
 from bot.ports import ReportWithCase
 from bot.routing import Routing
+from handlers.slack import budget
+from handlers.slack.mrkdwn import escape, from_slack, shorten
 
 REPORT_MODAL = "report_ai_output_modal"
 SEVERITY_DEFAULT = "default"
 METADATA_LIMIT = 3000
+EXCERPT_BUDGET = 500
+TRACE_BUDGET = 200
+_BOLD = "\uffff"
+"""Where the core's confirmation wants bold: a noncharacter, never in real text, that survives
+escaping and then becomes Slack's `*`."""
 
 SEVERITY_LABELS = {
     Severity.low: "Low",
@@ -30,12 +37,28 @@ STATUS_LABELS = {
 }
 
 
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:75], "emoji": True}
+def _plain(text: str, limit: int = budget.OPTION_TEXT) -> dict[str, Any]:
+    return budget.plain(text, limit)
 
 
 def _option(label: str, value: str) -> dict[str, Any]:
-    return {"text": _plain(label), "value": value}
+    return {"text": _plain(label, budget.OPTION_TEXT), "value": value}
+
+
+def _category_menu(options: list[dict[str, Any]]) -> dict[str, Any]:
+    """Options for the category select: Slack takes 100 per menu, so a longer list is split
+    into groups of 100 rather than losing the categories past the hundredth."""
+    if len(options) <= budget.OPTIONS:
+        return {"options": options}
+    size = budget.OPTIONS
+    groups = [
+        {
+            "label": _plain(f"Categories {i + 1}–{min(i + size, len(options))}"),
+            "options": options[i : i + size],
+        }
+        for i in range(0, len(options), size)
+    ]
+    return {"option_groups": groups[: budget.OPTION_GROUPS]}
 
 
 def report_modal(
@@ -53,8 +76,15 @@ def report_modal(
     ]
     blocks: list[dict[str, Any]] = []
     if excerpt:
-        quoted = "\n".join(f">{line}" for line in excerpt[:500].splitlines())
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": quoted}})
+        # The message text comes entity-escaped from Slack: unescape so it is escaped once.
+        shown = escape(from_slack(excerpt), EXCERPT_BUDGET)
+        quoted = "\n".join(f">{line}" for line in shown.splitlines())
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": shorten(quoted, budget.SECTION_TEXT)},
+            }
+        )
     blocks += [
         {
             "type": "input",
@@ -64,7 +94,7 @@ def report_modal(
                 "type": "static_select",
                 "action_id": "value",
                 "placeholder": _plain("Choose a category"),
-                "options": categories[:100],
+                **_category_menu(categories),
             },
         },
         {
@@ -90,9 +120,11 @@ def report_modal(
     return {
         "type": "modal",
         "callback_id": REPORT_MODAL,
-        "title": _plain("Report an edge case" if free_form else "Report AI output"),
-        "submit": _plain("Report"),
-        "close": _plain("Cancel"),
+        "title": _plain(
+            "Report an edge case" if free_form else "Report AI output", budget.MODAL_TITLE
+        ),
+        "submit": _plain("Report", budget.MODAL_TITLE),
+        "close": _plain("Cancel", budget.MODAL_TITLE),
         "private_metadata": _fit_metadata(metadata),
         "blocks": blocks,
     }
@@ -105,15 +137,15 @@ def _text_input(
         "type": "plain_text_input",
         "action_id": "value",
         "multiline": True,
-        "max_length": 3000,
+        "max_length": budget.INITIAL_VALUE,
     }
     if initial:
-        element["initial_value"] = initial[:3000]
+        element["initial_value"] = initial[: budget.INITIAL_VALUE]
     return {
         "type": "input",
         "block_id": block_id,
         "optional": optional,
-        "label": _plain(label),
+        "label": _plain(label, budget.LABEL_TEXT),
         "element": element,
     }
 
@@ -129,12 +161,18 @@ def _fit_metadata(metadata: dict[str, Any]) -> str:
     return encoded
 
 
+def confirmation_mrkdwn(filed: FiledReport) -> str:
+    """The core's confirmation sentence with its names escaped and its bold made Slack's."""
+    words = confirmation_text(filed, bold=_BOLD)
+    return shorten(escape(words).replace(_BOLD, "*"), budget.SECTION_TEXT)
+
+
 def confirmation_blocks(filed: FiledReport) -> list[dict[str, Any]]:
-    text = confirmation_text(filed)
+    text = confirmation_mrkdwn(filed)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     details = []
     if filed.case.trace_id:
-        details.append(f"trace `{filed.case.trace_id}`")
+        details.append(f"trace `{escape(filed.case.trace_id, TRACE_BUDGET)}`")
     if filed.case.acknowledge_due_at:
         due = int(filed.case.acknowledge_due_at.timestamp())
         details.append(f"acknowledge by <!date^{due}^{{date_short_pretty}} {{time}}|{due}>")
@@ -158,18 +196,19 @@ def mine_text(items: list[ReportWithCase], routing: Routing) -> str:
         system = routing.system(case.system_id)
         lines.append(
             f"• Case #{case.id} · {STATUS_LABELS.get(case.status.value, case.status.value)} · "
-            f"{category.label if category else report.category_id} · "
-            f"{system.name if system else case.system_id} · "
+            f"{escape(category.label if category else report.category_id, budget.OPTION_TEXT)} · "
+            f"{escape(system.name if system else case.system_id, budget.OPTION_TEXT)} · "
             f"reported <!date^{int(report.created_at.timestamp())}^{{date_short}}|"
             f"{report.created_at:%Y-%m-%d}>"
         )
-    return "\n".join(lines)
+    return shorten("\n".join(lines), budget.MESSAGE_TEXT)
 
 
 def help_text(routing: Routing) -> str:
     labels = {c.id: c.label for c in routing.categories}
     reactions = ", ".join(
-        f":{emoji}: {labels.get(cat, cat)}" for emoji, cat in routing.reactions.items()
+        f":{escape(emoji)}: {escape(labels.get(cat, cat), budget.OPTION_TEXT)}"
+        for emoji, cat in routing.reactions.items()
     )
     lines = [
         "*loopkeeper* routes flags on AI output to the people who own that AI system.",
@@ -181,4 +220,4 @@ def help_text(routing: Routing) -> str:
     ]
     if reactions:
         lines.append(f"• React to an AI message to flag it: {reactions}")
-    return "\n".join(lines)
+    return shorten("\n".join(lines), budget.MESSAGE_TEXT)

@@ -10,6 +10,8 @@ from bot.lifecycle import STATUS_WORDS
 from bot.models import Case, CaseStatus, Report, Role
 from bot.routing import Routing
 from bot.triage import RESOLUTION_REASONS
+from handlers.slack import budget
+from handlers.slack.mrkdwn import escape, from_slack, link, mention, shorten
 
 ACK = "case_acknowledge"
 RESOLVE = "case_resolve"
@@ -23,14 +25,18 @@ MODAL_SUFFIX = "_modal"
 
 SEVERITY_ICONS = {"low": "⚪", "medium": "🟡", "high": "🟠", "critical": "🔴"}
 MAX_COMMENTS = 5
+EXCERPT_BUDGET = 1500
+COMMENT_BUDGET = 1200
+EXPECTED_BUDGET = 600
+TRACE_VALUE_BUDGET = 200
 
 
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:75], "emoji": True}
+def _plain(text: str, limit: int = budget.BUTTON_TEXT) -> dict[str, Any]:
+    return budget.plain(text, limit)
 
 
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text[:3000]}
+def _mrkdwn(text: str, limit: int = budget.SECTION_TEXT) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": shorten(text, limit)}
 
 
 def _date(moment: datetime | None) -> str:
@@ -42,14 +48,15 @@ def _date(moment: datetime | None) -> str:
 
 def _person(routing: Routing, person_id: str | None, slack_id: str | None = None) -> str:
     if slack_id:
-        return f"<@{slack_id}>"
+        return mention(slack_id)
     person = routing.person(person_id) if person_id else None
-    return person.display if person else (person_id or "nobody")
+    return escape(person.display if person else (person_id or "nobody"))
 
 
 def card_text(case: Case, routing: Routing) -> str:
+    """The card's one-line summary, as mrkdwn (the message's notification text)."""
     category = routing.category(case.category_id)
-    label = category.label if category else case.category_id
+    label = escape(category.label if category else case.category_id, budget.OPTION_TEXT)
     return f"Case #{case.id} · {case.severity.value} · {label} · {STATUS_WORDS[case.status]}"
 
 
@@ -63,21 +70,22 @@ def card_blocks(
             "type": "header",
             "text": _plain(
                 f"{SEVERITY_ICONS.get(case.severity.value, '')} Case #{case.id}: "
-                f"{category.label if category else case.category_id}"
+                f"{category.label if category else case.category_id}",
+                budget.HEADER_TEXT,
             ),
         },
         {
             "type": "section",
             "fields": [
-                _mrkdwn(f"*System*\n{system.name if system else case.system_id}"),
-                _mrkdwn(f"*Status*\n{STATUS_WORDS[case.status]}"),
-                _mrkdwn(f"*Severity*\n{case.severity.value}"),
-                _mrkdwn(
+                _field(f"*System*\n{escape(system.name if system else case.system_id)}"),
+                _field(f"*Status*\n{STATUS_WORDS[case.status]}"),
+                _field(f"*Severity*\n{case.severity.value}"),
+                _field(
                     f"*Owner*\n{_person(routing, case.owner, owner_slack_id)}"
                     + (f" ({case.owner_role.value})" if case.owner_role else "")
                 ),
-                _mrkdwn(f"*Reporters*\n{case.report_count}"),
-                _mrkdwn(
+                _field(f"*Reporters*\n{case.report_count}"),
+                _field(
                     f"*SLA*\nack by {_date(case.acknowledge_due_at)}\n"
                     f"resolve by {_date(case.resolve_due_at)}"
                 ),
@@ -85,28 +93,39 @@ def card_blocks(
         },
     ]
     if case.output_excerpt:
-        quoted = "\n".join(f">{line}" for line in case.output_excerpt[:1500].splitlines())
-        link = (
-            f"\n<{case.output_permalink}|Open the flagged message>" if case.output_permalink else ""
+        # Slack-sourced excerpts arrive entity-escaped; unescape so they are escaped once.
+        excerpt = escape(from_slack(case.output_excerpt), EXCERPT_BUDGET)
+        quoted = "\n".join(f">{line}" for line in excerpt.splitlines())
+        opener = (
+            "\n" + link(case.output_permalink, "Open the flagged message")
+            if case.output_permalink
+            else ""
         )
-        blocks.append({"type": "section", "text": _mrkdwn(quoted + link)})
+        quoted = shorten(quoted, budget.SECTION_TEXT - len(opener))
+        blocks.append({"type": "section", "text": _mrkdwn(quoted + opener)})
     elif case.output_permalink:
         blocks.append(
-            {"type": "section", "text": _mrkdwn(f"<{case.output_permalink}|Flagged message>")}
+            {"type": "section", "text": _mrkdwn(link(case.output_permalink, "Flagged message"))}
         )
-    trace = [f"{name} `{value}`" for name, value in case.trace_fields()]
+    trace = [f"{name} `{escape(value, TRACE_VALUE_BUDGET)}`" for name, value in case.trace_fields()]
     if trace:
-        blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(trace))]})
+        blocks.append(
+            {"type": "context", "elements": [_mrkdwn(" · ".join(trace), budget.CONTEXT_TEXT)]}
+        )
     comments = [r for r in reports if r.comment][:MAX_COMMENTS]
     for report in comments:
-        who = f"<@{report.reporter_slack_id}>" if report.reporter_slack_id else "A reporter"
-        text = f"{who}: {report.comment}"
+        who = mention(report.reporter_slack_id, "A reporter")
+        text = f"{who}: {escape(report.comment or '', COMMENT_BUDGET)}"
         if report.expected:
-            text += f"\n_Expected:_ {report.expected}"
-        blocks.append({"type": "context", "elements": [_mrkdwn(text)]})
+            text += f"\n_Expected:_ {escape(report.expected, EXPECTED_BUDGET)}"
+        blocks.append({"type": "context", "elements": [_mrkdwn(text, budget.CONTEXT_TEXT)]})
     if not case.status.is_closed:
         blocks.append({"type": "actions", "block_id": "triage", "elements": _buttons(case)})
     return blocks
+
+
+def _field(text: str) -> dict[str, Any]:
+    return _mrkdwn(text, budget.FIELD_TEXT)
 
 
 def _buttons(case: Case) -> list[dict[str, Any]]:
@@ -149,7 +168,7 @@ def _text_input(
         "type": "input",
         "block_id": block_id,
         "optional": optional,
-        "label": _plain(label),
+        "label": _plain(label, budget.LABEL_TEXT),
         "element": {
             "type": "plain_text_input",
             "action_id": "value",
@@ -166,11 +185,14 @@ def _select(
         "type": "input",
         "block_id": block_id,
         "optional": optional,
-        "label": _plain(label),
+        "label": _plain(label, budget.LABEL_TEXT),
         "element": {
             "type": "static_select",
             "action_id": "value",
-            "options": [{"text": _plain(text), "value": value} for value, text in options],
+            "options": [
+                {"text": _plain(text, budget.OPTION_TEXT), "value": value}
+                for value, text in options[: budget.OPTIONS]
+            ],
         },
     }
 
@@ -221,9 +243,9 @@ def triage_modal(action: str, case: Case, routing: Routing, channel: str | None)
     return {
         "type": "modal",
         "callback_id": action + MODAL_SUFFIX,
-        "title": _plain(title),
-        "submit": _plain(submit),
-        "close": _plain("Cancel"),
+        "title": _plain(title, budget.MODAL_TITLE),
+        "submit": _plain(submit, budget.MODAL_TITLE),
+        "close": _plain("Cancel", budget.MODAL_TITLE),
         "private_metadata": json.dumps({"case": case.id, "channel": channel}),
         "blocks": [{"type": "section", "text": _mrkdwn(f"*{card_text(case, routing)}*")}, *blocks],
     }

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.intake import FiledReport, confirmation_text
+from bot.intake import FiledReport
 from bot.models import OutboundMessage
-from handlers.slack.blocks import confirmation_blocks
+from handlers.slack.blocks import confirmation_blocks, confirmation_mrkdwn
 
 
 def confirmation(
     filed: FiledReport, user: str, channel: str | None, now: datetime
 ) -> OutboundMessage:
     content: dict[str, object] = {
-        "text": confirmation_text(filed),
+        "text": confirmation_mrkdwn(filed),
         "blocks": confirmation_blocks(filed),
     }
     # Ephemeral messages need a channel the user is in; a DM channel id cannot take one.

@@ -17,6 +17,7 @@ from bot.routing import Routing
 from handlers.slack import blocks
 from handlers.slack.confirm import confirmation
 from handlers.slack.fetch import RecentMessages, fetch_outputs
+from handlers.slack.mrkdwn import escape
 from handlers.slack.parse import is_negative_feedback, message_output, reporter
 from handlers.slack.permalink import Permalinks
 from handlers.slack.triage import cases_text
@@ -151,7 +152,7 @@ class SlackIntake:
             await ack(text=blocks.help_text(self.routing), response_type="ephemeral")
         else:
             await ack(
-                text=f"I don't know `{verb}`. Try `/loopkeeper help`.\n\n"
+                text=f"I don't know `{escape(verb, 40)}`. Try `/loopkeeper help`.\n\n"
                 + blocks.help_text(self.routing),
                 response_type="ephemeral",
             )

@@ -17,8 +17,9 @@ from bot.models import Case, OutboundMessage
 from bot.outbox import DeliveryError
 from bot.ports import CaseStore, Directory
 from bot.routing import Routing
-from handlers.slack import notices
+from handlers.slack import budget, notices
 from handlers.slack.card import ANSWER, card_blocks, card_text
+from handlers.slack.mrkdwn import escape, link
 from handlers.slack.permalink import Permalinks
 
 log = logging.getLogger(__name__)
@@ -182,14 +183,16 @@ class CaseMessenger:
         if not (case.slack_card_channel and case.slack_card_ts):
             raise DeliveryError("the card is not posted yet")
         await self._client.chat_postMessage(
-            channel=case.slack_card_channel, thread_ts=case.slack_card_ts, text=text
+            channel=case.slack_card_channel,
+            thread_ts=case.slack_card_ts,
+            text=_words(text, budget.MESSAGE_TEXT),
         )
 
     async def _link(self, case: Case) -> str:
         if not (case.slack_card_channel and case.slack_card_ts):
             return ""
-        link = await self._permalinks.top_level(case.slack_card_channel, case.slack_card_ts)
-        return f" <{link}|Open case #{case.id}>"
+        permalink = await self._permalinks.top_level(case.slack_card_channel, case.slack_card_ts)
+        return " " + link(permalink, f"Open case #{case.id}")
 
     async def _direct(
         self, case: Case, person_id: str, text: str, *, key: str, retry: bool = False
@@ -204,9 +207,10 @@ class CaseMessenger:
         # As with cards: a retry may follow a post whose answer was lost. Look in the DM first.
         if retry and await self._find_dm(case, user, key):
             return
+        opener = await self._link(case)
         await self._client.chat_postMessage(
             channel=user,
-            text=text + await self._link(case),
+            text=_words(text, budget.MESSAGE_TEXT - len(opener)) + opener,
             metadata={"event_type": DM_EVENT, "event_payload": {"case_id": case.id, "key": key}},
         )
 
@@ -233,7 +237,7 @@ class CaseMessenger:
             user = (found.get("user") or {}).get("id")
         if not user:
             raise DeliveryError("reporter has no Slack account", permanent=True)
-        text = str(payload["text"])
+        text = _words(str(payload["text"]), budget.SECTION_TEXT)
         blocks: list[dict[str, Any]] = [
             {"type": "section", "text": {"type": "mrkdwn", "text": text}}
         ]
@@ -253,3 +257,9 @@ class CaseMessenger:
                 }
             )
         await self._client.chat_postMessage(channel=str(user), text=text, blocks=blocks)
+
+
+def _words(text: str, limit: int) -> str:
+    """A notice's text as inert mrkdwn. The core writes notices as plain words; names, notes,
+    questions and answers in them are anyone's, so all of it is escaped here, at the edge."""
+    return escape(text, limit)

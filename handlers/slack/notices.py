@@ -2,7 +2,9 @@
 
 The card's location and people's Slack ids are only known at delivery time (the card may not be
 posted yet, an e-mail may still need looking up), so these messages carry case and person ids
-and `CaseMessenger` turns them into Web API calls.
+and `CaseMessenger` turns them into Web API calls. Their texts stay the core's plain words
+here: the messenger escapes them into mrkdwn when it sends, so a queued notice never holds
+markup and the escaping rule can change without rewriting the outbox.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from bot.ports import CaseStore, Directory
 from bot.routing import Routing
 from bot.sla import sla_state
 from bot.triage import CaseNotFound, TriageService
-from handlers.slack import card
+from handlers.slack import budget, card
+from handlers.slack.mrkdwn import escape, shorten
 from handlers.slack.parse import reporter
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,9 @@ class SlackTriage:
             "channel_id"
         )
         if channel and not str(channel).startswith("D"):
-            await client.chat_postEphemeral(channel=channel, user=user, text=text)
+            await client.chat_postEphemeral(channel=channel, user=user, text=escape(text))
         else:
-            await client.chat_postMessage(channel=user, text=text)
+            await client.chat_postMessage(channel=user, text=escape(text))
 
     async def on_acknowledge(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
@@ -208,8 +209,8 @@ def cases_text(cases: list[Any], routing: Routing, now: Any) -> str:
         system = routing.system(case.system_id)
         lines.append(
             f"• Case #{case.id} · {case.severity.value} · "
-            f"{category.label if category else case.category_id} · "
-            f"{system.name if system else case.system_id} · {case.status.value} · "
-            f"{sla_state(case, now)}"
+            f"{escape(category.label if category else case.category_id, budget.OPTION_TEXT)} · "
+            f"{escape(system.name if system else case.system_id, budget.OPTION_TEXT)} · "
+            f"{escape(case.status.value)} · {sla_state(case, now)}"
         )
-    return "\n".join(lines)
+    return shorten("\n".join(lines), budget.MESSAGE_TEXT)
