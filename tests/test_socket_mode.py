@@ -6,12 +6,18 @@ must be acked (or, on a passing database fault, deliberately left for redelivery
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from bot.clock import ManualClock
 from bot.main import Runtime, build_runtime
@@ -319,3 +325,70 @@ async def test_the_bot_reconnects_when_slack_asks_it_to(socket_bot: SocketBot) -
     assert socket_bot.socket.urls_issued == 2
     await socket_bot.socket.ack_of(await socket_bot.react())
     assert await socket_bot.filed() == 1
+
+
+# --- a passing fault: left unacked, so Slack redelivers ---------------------------------------
+
+
+class Heard(logging.Handler):
+    """Sets `event` when a log line mentions `text`: how a test waits for a handled envelope
+    that, by design, gets no ack."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.event = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+
+@contextlib.asynccontextmanager
+async def database_offline(url: str) -> AsyncIterator[None]:
+    """The bot's PostgreSQL database refuses connections and drops the open ones, then is back."""
+    name = make_url(url).database
+    admin = create_async_engine(
+        make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+        yield
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        await admin.dispose()
+
+
+async def test_a_reaction_met_by_a_database_outage_is_left_for_slack_to_redeliver(
+    socket_bot: SocketBot, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite waits 30 s for a lock before failing: the outage is provoked on PG")
+    await socket_bot.socket.ack_of(await socket_bot.react(event_id="Ev0299"))  # pool warmed
+    heard = Heard("left unacked")
+    logging.getLogger("handlers.slack.socket_mode").addHandler(heard)
+    try:
+        async with database_offline(database_url):
+            with caplog.at_level(logging.INFO):
+                eid = await socket_bot.react("U0SECOND", event_id="Ev0300")
+                await asyncio.wait_for(heard.event.wait(), 10)
+    finally:
+        logging.getLogger("handlers.slack.socket_mode").removeHandler(heard)
+
+    assert not socket_bot.socket.acked(eid)
+    assert tracebacks(caplog) == []
+    # The database is back; Slack redelivers the event, which is now acked and filed once.
+    again = await socket_bot.react("U0SECOND", event_id="Ev0300", retry=1)
+    await socket_bot.socket.ack_of(again)
+    await socket_bot.filed()
+    [case] = await socket_bot.runtime.store.list_cases()
+    assert case.report_count == 2  # U0REPORTER's and U0SECOND's, each once
