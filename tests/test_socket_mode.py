@@ -392,3 +392,29 @@ async def test_a_reaction_met_by_a_database_outage_is_left_for_slack_to_redelive
     await socket_bot.filed()
     [case] = await socket_bot.runtime.store.list_cases()
     assert case.report_count == 2  # U0REPORTER's and U0SECOND's, each once
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"envelope_id": "env-deep", "type": "events_api", "payload": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}",
+        '{"envelope_id": "env-huge-number", "type": "events_api", "payload": {"event_time": '
+        + "9" * 5_000
+        + "}}",
+    ],
+    ids=["nested 100,000 deep", "a number of 5,000 digits"],
+)
+async def test_an_unreadable_envelope_that_names_its_id_is_acked(
+    socket_bot: SocketBot, caplog: pytest.LogCaptureFixture, raw: str
+) -> None:
+    eid = raw.split('"')[3]
+
+    with caplog.at_level(logging.INFO):
+        await socket_bot.socket.send(raw)
+        await socket_bot.socket.ack_of(eid)
+
+    assert tracebacks(caplog) == []
+    assert await socket_bot.filed() == 0

@@ -7,10 +7,13 @@ a malformed envelope becomes a one-line problem (and an ack), never an exception
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from bot.limits import check_id
+
+_ENVELOPE_ID = re.compile(r'"envelope_id"\s*:\s*"([A-Za-z0-9._:-]{1,255})"')
 
 KINDS = frozenset({"events_api", "interactive", "slash_commands"})
 """The envelope types that carry work; `hello` and `disconnect` are about the connection."""
@@ -52,6 +55,14 @@ def envelope_id(message: dict[str, Any]) -> str | None:
         return check_id(value)
     except ValueError:
         return None
+
+
+def envelope_id_in(raw: str | bytes) -> str | None:
+    """The envelope id an unreadable message names (JSON too deep, a number with thousands of
+    digits): acking it keeps Slack from redelivering what the bot can never read."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    found = _ENVELOPE_ID.search(text)
+    return found.group(1) if found else None
 
 
 def read(message: dict[str, Any], eid: str) -> Envelope:

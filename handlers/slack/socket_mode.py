@@ -56,9 +56,15 @@ class _Client(SocketModeClient):
             return
         message = envelope.decode(raw)
         if message is None:
+            eid = envelope.envelope_id_in(raw)
             log.warning(
-                "ignored a Socket Mode message that is not a JSON object: %d bytes", len(raw)
+                "ignored a Socket Mode message that is not a readable JSON object "
+                "(%d characters, envelope %s)",
+                len(raw),
+                eid,
             )
+            if eid is not None:
+                await _ack(self, eid, None)
             return
         task = asyncio.ensure_future(self.run_message_listeners(message, raw))
         self.in_hand.add(task)
