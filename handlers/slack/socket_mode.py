@@ -98,7 +98,7 @@ class SocketMode:
         when Slack closes it or asks for a new one (`disconnect`)."""
         client = _Client(
             app_token=self._app_token,
-            logger=log,
+            logger=_sdk_log(),
             web_client=self._app.client,  # SLACK_API_URL: apps.connections.open goes there too
             ping_interval=self._ping_interval,
         )
@@ -235,6 +235,29 @@ def _line(error: BaseException) -> str:
     if len(text) > 300:
         text = text[:297] + "..."
     return f"{type(error).__name__}: {text}"
+
+
+class _OneLine(logging.Filter):
+    """Folds the traceback the SDK attaches (a refused apps.connections.open at start-up, a
+    socket that broke while reconnecting) into the line itself: these are network faults the
+    SDK retries, and a traceback says nothing more about them than their type and message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = " ".join(record.getMessage().split())  # the SDK's API errors span two lines
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" [{type(record.exc_info[1]).__name__}]"  # the message names the error
+            record.exc_info = None
+            record.exc_text = None
+        record.msg, record.args = text, None
+        return True
+
+
+def _sdk_log() -> logging.Logger:
+    """The logger given to the SDK's client: its lines, one each."""
+    sdk = logging.getLogger(f"{__name__}.sdk")
+    if not any(isinstance(f, _OneLine) for f in sdk.filters):
+        sdk.addFilter(_OneLine())
+    return sdk
 
 
 def build_socket_mode(
