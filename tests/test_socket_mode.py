@@ -242,6 +242,22 @@ MALFORMED: dict[str, tuple[str, Any]] = {
             "event_id": {"nested": True},
         },
     ),
+    "reaction channel with a NUL byte": (
+        "events_api",
+        callback(
+            {
+                "type": "reaction_added",
+                "user": "U0R",
+                "reaction": "x",
+                "item": {"type": "message", "channel": "C0SUP\u0000PORT", "ts": AI_TS},
+            },
+            "Ev0105",
+        ),
+    ),
+    "button for a case number of 30 digits": (
+        "interactive",
+        button_press("U0ALICE", "case_acknowledge", "9" * 30),
+    ),
     "shortcut without a trigger id": (
         "interactive",
         {
