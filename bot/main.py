@@ -45,8 +45,10 @@ from handlers.slack.messenger import CaseMessenger
 from handlers.slack.notices import SlackNotices
 from handlers.slack.permalink import Permalinks
 from handlers.slack.sender import SlackSender
+from handlers.slack.socket_mode import SocketMode, build_socket_mode
 from handlers.slack.triage import SlackTriage
 from storage.database import create_engine
+from storage.faults import is_transient
 from storage.migrate import is_up_to_date
 from storage.repository import SqlCaseStore
 
@@ -86,7 +88,7 @@ class Runtime:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _rounds: set[asyncio.Task[object]] = field(default_factory=set)
     _scheduler: AsyncIOScheduler | None = None
-    _socket_handler: Any = None
+    socket_mode: SocketMode | None = None
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -125,14 +127,8 @@ class Runtime:
         scheduler.add_job(self._prune, "interval", hours=1, coalesce=True, max_instances=1)
         scheduler.start()
         self._scheduler = scheduler
-        if self.settings.slack_socket_mode and self.bolt_app is not None:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            assert self.settings.slack_app_token is not None
-            self._socket_handler = AsyncSocketModeHandler(
-                self.bolt_app, self.settings.slack_app_token.get_secret_value()
-            )
-            await self._socket_handler.connect_async()
+        if self.socket_mode is not None:
+            await self.socket_mode.connect()
 
     @contextlib.contextmanager
     def _round(self) -> Iterator[None]:
@@ -168,8 +164,8 @@ class Runtime:
                 log.exception("pruning old delivery records failed; retrying in an hour")
 
     async def close(self) -> None:
-        if self._socket_handler is not None:
-            await self._socket_handler.close_async()
+        if self.socket_mode is not None:
+            await self.socket_mode.close()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)  # no new rounds; the running ones finish
         if self._rounds:
@@ -235,6 +231,7 @@ async def build_runtime(
     )
     routes = Routes(readiness=lambda: runtime.readiness(), registry=registry)
     bolt_app = None
+    socket_mode = None
     publishers: list[Publisher] = []
     inbox_handlers: dict[str, InboxHandler] = {}
     batch_handlers: dict[str, InboxBatchHandler] = {}
@@ -257,9 +254,8 @@ async def build_runtime(
         messenger = CaseMessenger(routing, store, client, directory, permalinks)
         senders["slack"] = SlackSender(client, messenger)
         slack_intake = SlackIntake(routing, intake, store, clock, directory, permalinks)
-        bolt_app = build_bolt_app(
-            client, slack_intake, SlackTriage(routing, triage, store, directory)
-        )
+        slack_triage = SlackTriage(routing, triage, store, directory)
+        bolt_app = build_bolt_app(client, slack_intake, slack_triage)
         inbox_handlers[SLACK_REACTION] = reaction_handler(slack_intake, client)
         batch_handlers[SLACK_REACTION] = reactions_handler(slack_intake, client)
         if settings.slack_signing_secret is not None:
@@ -267,6 +263,13 @@ async def build_runtime(
                 bolt_app,
                 settings.slack_signing_secret.get_secret_value(),
                 clock,
+                accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
+            )
+        if settings.slack_app_token is not None:  # its own bolt app: it answers over the socket
+            socket_mode = build_socket_mode(
+                build_bolt_app(client, slack_intake, slack_triage),
+                settings.slack_app_token.get_secret_value(),
+                is_transient=is_transient,
                 accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
             )
     if teams is not None:
@@ -307,5 +310,6 @@ async def build_runtime(
         session=session,
         bolt_app=bolt_app,
         teams=teams,
+        socket_mode=socket_mode,
     )
     return runtime

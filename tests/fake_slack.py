@@ -7,6 +7,7 @@ import json
 import random
 import socket
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -14,6 +15,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-1-test-app-token"  # Socket Mode: only apps.connections.open takes it
 
 
 @dataclass
@@ -47,6 +49,8 @@ class FakeSlack:
     """Calls of these methods wait until their event is set."""
     held: list[str] = field(default_factory=list)  # methods of the calls that waited
     url: str = ""
+    socket_url: Callable[[], str] | None = None
+    """What apps.connections.open hands out (tests.fake_socket_mode); unset: Socket Mode off."""
     _runner: web.AppRunner | None = None
     _ts: int = 0
 
@@ -86,7 +90,8 @@ class FakeSlack:
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await _arguments(request)
-        if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+        token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+        if request.headers.get("Authorization") != f"Bearer {token}":
             return web.json_response({"ok": False, "error": "not_authed"})
         if method in self.holds:
             self.held.append(method)
@@ -204,6 +209,11 @@ class FakeSlack:
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self.socket_url is None:
+            return {"ok": False, "error": "socket_mode_not_enabled"}
+        return {"ok": True, "url": self.socket_url()}
 
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         view = args.get("view")
