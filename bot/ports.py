@@ -204,6 +204,10 @@ class Outbox(Protocol):
 
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None: ...
 
+    async def mark_dead(self, message_id: int, error: str, at: datetime) -> None:
+        """Stop retrying the message; it keeps its error until an operator sends it again."""
+        ...
+
     async def pending_count(self) -> int: ...
 
 
