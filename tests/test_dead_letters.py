@@ -189,7 +189,7 @@ async def test_a_transient_failure_stops_after_the_last_attempt(
     bot: BotUnderTest, caplog: pytest.LogCaptureFixture, failure: Failure
 ) -> None:
     await file_a_flag(bot, "1700000000.000500")
-    bot.slack.fail("chat.postEphemeral", *[failure] * OUTBOX_ATTEMPTS)
+    bot.slack.fail("chat.postEphemeral", *[failure] * (OUTBOX_ATTEMPTS + 5))  # it stays down
 
     with caplog.at_level(logging.WARNING):
         for _attempt in range(OUTBOX_ATTEMPTS - 1):
@@ -202,6 +202,7 @@ async def test_a_transient_failure_stops_after_the_last_attempt(
             await bot.deliver()
 
     assert len(bot.slack.refused) == OUTBOX_ATTEMPTS  # and not one more
+    assert bot.slack.calls_to("chat.postEphemeral") == []
     assert await bot.runtime.store.pending_count() == 0
     [dead] = await SqlQueues(bot.runtime.store.engine).outbox(dead=True)
     assert dead.attempts == OUTBOX_ATTEMPTS
