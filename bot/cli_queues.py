@@ -98,7 +98,7 @@ def _list(queue: str, dead: bool, output: ListFormat) -> None:
         return
     what = "dead letters" if dead else "waiting"
     if not found:
-        out.print(f"{queue}: nothing {what}.")
+        out.print(f"{queue}: no dead letters." if dead else f"{queue}: nothing waiting.")
         return
     table = Table(show_edge=False, pad_edge=False, title=f"{queue}: {what}")
     table.add_column("Id", justify="right")
@@ -133,7 +133,7 @@ def _retry(queue: str, ids: list[int] | None, all_dead: bool) -> None:
 
     async def reset(queues: SqlQueues) -> list[int]:
         if queue == "outbox":
-            return await queues.retry_outbox(chosen, datetime.now(UTC))
+            return await queues.retry_outbox(chosen)
         return await queues.retry_inbox(chosen)
 
     done: list[int] = _run(reset)

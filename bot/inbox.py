@@ -164,9 +164,11 @@ class InboxWorker(WokenLoop):
 
     async def _process(self, item: InboxItem) -> _Outcome:
         handler = self._handlers.get(item.kind)
-        if handler is None:  # nothing here will ever handle it (its platform is off)
-            await self._bury(item, f"no handler for inbox items of kind '{item.kind}'")
-            return _Outcome.dead
+        if handler is None:
+            # Its platform is off here: another replica may file it, else it ends a dead
+            # letter that can be filed again once the platform is back.
+            missing = LookupError(f"no handler for inbox items of kind '{item.kind}'")
+            return await self._failed(item, missing)
         async with self._slots:
             try:
                 await handler(item)

@@ -112,15 +112,17 @@ class SqlQueues:
             for row in rows
         ]
 
-    async def retry_outbox(self, ids: Sequence[int] | None, now: datetime) -> list[int]:
-        """Send these undelivered messages (None: every dead letter) again from `now`, with
-        a fresh set of attempts; returns the ids that were reset."""
+    async def retry_outbox(self, ids: Sequence[int] | None) -> list[int]:
+        """Send these undelivered messages (None: every dead letter) again, now, with a fresh
+        set of attempts; returns the ids that were reset."""
         waiting = OUTBOX.c.delivered_at.is_(None)
         chosen = OUTBOX.c.dead_at.is_not(None) if ids is None else OUTBOX.c.id.in_(list(ids))
         statement = (
             update(OUTBOX)
             .where(waiting, chosen)
-            .values(attempts=0, dead_at=None, next_attempt_at=now)
+            # Due since it was queued: "now" on this machine's clock could be later than the
+            # bot's, if the clocks disagree.
+            .values(attempts=0, dead_at=None, next_attempt_at=OUTBOX.c.created_at)
             .returning(OUTBOX.c.id)
         )
         return await self._reset(statement)
