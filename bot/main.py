@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from bot.clock import SystemClock
 from bot.escalation import TimerService
 from bot.fanout import FanOutNotices
+from bot.fill_in import OutputFiller
 from bot.inbox import BatchHandler as InboxBatchHandler
 from bot.inbox import DeadLetterNotice, InboxWorker
 from bot.inbox import Handler as InboxHandler
@@ -44,6 +45,7 @@ from handlers.slack.listeners import SlackIntake
 from handlers.slack.messenger import CaseMessenger
 from handlers.slack.notices import SlackNotices
 from handlers.slack.permalink import Permalinks
+from handlers.slack.reread import SLACK_REREAD, Reread
 from handlers.slack.sender import SlackSender
 from handlers.slack.triage import SlackTriage
 from handlers.slack.unfiled import unfiled_reaction_notice
@@ -256,8 +258,12 @@ async def build_runtime(
         bolt_app = build_bolt_app(
             client, slack_intake, SlackTriage(routing, triage, store, directory)
         )
-        inbox_handlers[SLACK_REACTION] = reaction_handler(slack_intake, client)
-        batch_handlers[SLACK_REACTION] = reactions_handler(slack_intake, client)
+        # A flagged message Slack would not give at filing time is read again later.
+        filler = OutputFiller(routing, store, clock, announced, on_enqueued)
+        reread = Reread(store, client, permalinks, filler, clock, inbox.wake)
+        inbox_handlers[SLACK_REACTION] = reaction_handler(slack_intake, client, reread)
+        batch_handlers[SLACK_REACTION] = reactions_handler(slack_intake, client, reread)
+        inbox_handlers[SLACK_REREAD] = reread.handle
         unfiled_notices[SLACK_REACTION] = unfiled_reaction_notice
         if settings.slack_signing_secret is not None:
             routes.slack_events = events_route(

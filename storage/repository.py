@@ -176,6 +176,12 @@ class SqlCaseTransaction:
         row = (await self._execute(self._sql.case_by_id_locked, {"case_id": case_id})).first()
         return None if row is None else _case(row)
 
+    async def lock_case_of_output(self, output_key: str) -> Case | None:
+        """The case of this output, locked until the transaction ends; None if none."""
+        found = await self._execute(self._sql.case_by_output_locked, {"output_key": output_key})
+        row = found.first()
+        return None if row is None else _case(row)
+
     async def new_case(self, case: Case) -> Case:
         """Insert a case that has no shared output key (a free-form edge case)."""
         row = (
