@@ -10,18 +10,20 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.models import InboxItem, OutboundMessage
-from bot.outbox import backoff, one_line
+from bot.outbox import one_line
 from bot.ports import Clock
 from bot.woken import GiveWay, WokenLoop, wait_for_event
 
 log = logging.getLogger(__name__)
 
+MAX_WAIT = timedelta(minutes=30)
 MAX_ATTEMPTS = 8
-"""Attempts at filing an item before it is dead-lettered. Each waits at least the lease (a
-minute), growing to ten: about a quarter of an hour in all. Reading the flagged message from
-Slack does not fail a filing (the report is filed without it), so what fails eight times will
-fail the ninth: a malformed item, or a bug. A malformed item (the flag's own data is invalid:
-a ValueError, pydantic's included) is dead-lettered at once."""
+"""Attempts at an item before it is dead-lettered. The waits between them double from the
+lease (a minute) to MAX_WAIT: 1, 2, 4, 8, 16, 30, 30 minutes, an hour and a half in all, which
+outlasts a rate limit on reading messages (Slack allows some apps one history call a minute).
+Filing a flag does not fail when its message cannot be read (it is filed without it), so a
+filing that fails eight times will fail the ninth: a malformed item, or a bug. A malformed
+item (its own data is invalid: a ValueError, pydantic's included) is dead-lettered at once."""
 
 Handler = Callable[[InboxItem], Awaitable[None]]
 BatchHandler = Callable[[list[InboxItem]], Awaitable[None]]
@@ -197,7 +199,7 @@ class InboxWorker(WokenLoop):
             reason,
         )
         log.debug("inbox item %s raised", item.id, exc_info=error)
-        wait = max(self._lease, backoff(item.attempts, None))
+        wait = min(self._lease * 2 ** min(max(item.attempts - 1, 0), 10), MAX_WAIT)
         await self._queue.retry_inbox_later(item.id, reason, self._clock.now() + wait)
         return _Outcome.retry
 
