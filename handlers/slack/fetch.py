@@ -92,7 +92,7 @@ async def _fetch_one(
 
 
 def _passing(error: Exception) -> bool:
-    """A failure that reading again later may not meet: a rate limit, a 5xx, no answer."""
+    """A failure that passes (a rate limit, a 5xx, no answer): reading later may succeed."""
     if isinstance(error, SlackApiError):
         status = getattr(error.response, "status_code", 0) or 0
         return status == 429 or status >= 500
