@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from bot.cli_queues import inbox_app, outbox_app
 from bot.models import Case, CaseStatus
 from bot.routing import Routing, RoutingError, load_routing
 from bot.settings import Settings
@@ -46,6 +47,8 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 audit_app = typer.Typer(help="Audit trail checks.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(inbox_app, name="inbox")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,9 +18,10 @@ from prometheus_client import CollectorRegistry, Gauge
 from bot.clock import SystemClock
 from bot.escalation import TimerService
 from bot.fanout import FanOutNotices
+from bot.fill_in import OutputFiller
 from bot.inbox import BatchHandler as InboxBatchHandler
+from bot.inbox import DeadLetterNotice, InboxWorker
 from bot.inbox import Handler as InboxHandler
-from bot.inbox import InboxWorker
 from bot.intake import IntakeService
 from bot.outbox import OutboxDispatcher, Sender
 from bot.ports import Clock, Notices
@@ -44,12 +45,15 @@ from handlers.slack.listeners import SlackIntake
 from handlers.slack.messenger import CaseMessenger
 from handlers.slack.notices import SlackNotices
 from handlers.slack.permalink import Permalinks
+from handlers.slack.reread import SLACK_REREAD, Reread
 from handlers.slack.sender import SlackSender
 from handlers.slack.socket_mode import SocketMode, build_socket_mode
 from handlers.slack.triage import SlackTriage
+from handlers.slack.unfiled import unfiled_reaction_notice
 from storage.database import create_engine
 from storage.faults import is_transient
 from storage.migrate import is_up_to_date
+from storage.queues import SqlQueues
 from storage.repository import SqlCaseStore
 
 log = logging.getLogger(__name__)
@@ -235,6 +239,7 @@ async def build_runtime(
     publishers: list[Publisher] = []
     inbox_handlers: dict[str, InboxHandler] = {}
     batch_handlers: dict[str, InboxBatchHandler] = {}
+    unfiled_notices: dict[str, DeadLetterNotice] = {}
     # On SQLite filing is cheap and there is one writer: large batches. On PostgreSQL, where
     # replicas file side by side, smaller ones hold their cases' row locks for less long.
     sqlite = store.engine.dialect.name == "sqlite"
@@ -247,6 +252,8 @@ async def build_runtime(
         concurrency=2 if sqlite else 16,
         together=64 if sqlite else 16,
         give_way=GiveWay(arrivals.calm, patience=FILING_PATIENCE_SECONDS),
+        dead_letter_notices=unfiled_notices,
+        on_enqueued=on_enqueued,
     )
     if client is not None and directory is not None:
         publishers.append(publish_to_slack)
@@ -256,8 +263,13 @@ async def build_runtime(
         slack_intake = SlackIntake(routing, intake, store, clock, directory, permalinks)
         slack_triage = SlackTriage(routing, triage, store, directory)
         bolt_app = build_bolt_app(client, slack_intake, slack_triage)
-        inbox_handlers[SLACK_REACTION] = reaction_handler(slack_intake, client)
-        batch_handlers[SLACK_REACTION] = reactions_handler(slack_intake, client)
+        # A flagged message Slack would not give at filing time is read again later.
+        filler = OutputFiller(routing, store, clock, announced, on_enqueued)
+        reread = Reread(store, client, permalinks, filler, clock, inbox.wake)
+        inbox_handlers[SLACK_REACTION] = reaction_handler(slack_intake, client, reread)
+        batch_handlers[SLACK_REACTION] = reactions_handler(slack_intake, client, reread)
+        inbox_handlers[SLACK_REREAD] = reread.handle
+        unfiled_notices[SLACK_REACTION] = unfiled_reaction_notice
         if settings.slack_signing_secret is not None:
             routes.slack_events = events_route(
                 bolt_app,
@@ -294,6 +306,7 @@ async def build_runtime(
         "Escalation and SLA timers fired by this process",
         registry=registry,
     ).set_function(lambda: timers.fired)
+    routes.refresh_metrics = _queue_metrics(registry, SqlQueues(store.engine), inbox, dispatcher)
     runtime = Runtime(
         settings=settings,
         routing=routing,
@@ -313,3 +326,41 @@ async def build_runtime(
         socket_mode=socket_mode,
     )
     return runtime
+
+
+def _queue_metrics(
+    registry: CollectorRegistry,
+    queues: SqlQueues,
+    inbox: InboxWorker,
+    dispatcher: OutboxDispatcher,
+) -> Callable[[], Awaitable[None]]:
+    """Gauges of what waits and what is dead-lettered in the inbox and outbox (all processes:
+    read from the database at each scrape, by the refresh returned), and of this process's
+    failed attempts and dead letters."""
+    sizes = {
+        (queue, state): Gauge(
+            f"loopkeeper_{queue}_{state}",
+            f"{queue.capitalize()} items {what}, in the database",
+            registry=registry,
+        )
+        for queue in ("inbox", "outbox")
+        for state, what in (("pending", "still tried"), ("dead", "dead-lettered"))
+    }
+    for name, help_text, read in (
+        ("inbox_failures", "Failed attempts at filing an inbox item", lambda: inbox.failures),
+        ("inbox_dead_lettered", "Inbox items dead-lettered", lambda: inbox.dead_lettered),
+        ("outbox_failures", "Failed outbox deliveries", lambda: dispatcher.failures),
+        ("outbox_dead_lettered", "Outbox messages dead-lettered", lambda: dispatcher.dead_lettered),
+    ):
+        Gauge(f"loopkeeper_{name}", f"{help_text} by this process", registry=registry).set_function(
+            read
+        )
+
+    async def refresh() -> None:
+        counts = await queues.counts()
+        sizes[("inbox", "pending")].set(counts.inbox_pending)
+        sizes[("inbox", "dead")].set(counts.inbox_dead)
+        sizes[("outbox", "pending")].set(counts.outbox_pending)
+        sizes[("outbox", "dead")].set(counts.outbox_dead)
+
+    return refresh

@@ -15,7 +15,12 @@ from bot.woken import GiveWay, WokenLoop
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=10)
-GIVE_UP_AFTER = timedelta(days=3650)
+MAX_ATTEMPTS = 12
+"""Attempts before a message is dead-lettered: with the backoff below (2 s doubling to 10 min)
+the last is about 37 minutes after the first, which outlasts a Slack or Teams hiccup. A longer
+outage leaves dead letters an operator sends again with `loopkeeper outbox retry --all-dead`
+(`loopkeeper_outbox_dead` on /metrics says they are there). A permanent failure (the channel
+is gone, the bot was removed) is dead-lettered at once."""
 
 
 class DeliveryError(Exception):
@@ -55,17 +60,21 @@ class OutboxDispatcher(WokenLoop):
         lease: timedelta = timedelta(minutes=2),
         batch: int = 50,
         give_way: GiveWay | None = None,
+        max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self._outbox = outbox
         self._senders = senders
         self._clock = clock
         self._lease = lease
         self._batch = batch
+        self._max_attempts = max_attempts
         # Work that goes first (filing accepted flags: a message cannot say more than what is
         # filed) while it is behind.
         self._give_way = give_way
         super().__init__()
         self.delivered = 0
+        self.failures = 0  # failed attempts, by this process
+        self.dead_lettered = 0  # messages given up on, by this process
 
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were delivered."""
@@ -111,31 +120,50 @@ class OutboxDispatcher(WokenLoop):
                 raise DeliveryError(f"no sender for platform '{message.platform}'")
             await sender.send(message)
         except DeliveryError as error:
-            self._record_failure(message, error.reason, error.permanent)
-            wait = (
-                GIVE_UP_AFTER if error.permanent else backoff(message.attempts, error.retry_after)
-            )
-            await self._outbox.mark_failed(message.id, error.reason, self._clock.now() + wait)
+            reason = one_line(error.reason)
+            await self._failed(message, reason, error.permanent, error.retry_after)
             return False
         except Exception as error:  # a bug in a sender must not stall the outbox
-            log.exception("sending outbox message %s failed", message.id)
-            await self._outbox.mark_failed(
-                message.id, repr(error), self._clock.now() + backoff(message.attempts, None)
-            )
+            # One line: a traceback per attempt of every queued message would bury the log.
+            log.debug("sending outbox message %s raised", message.id, exc_info=True)
+            await self._failed(message, one_line(repr(error)), False, None)
             return False
         return True
 
-    @staticmethod
-    def _record_failure(message: OutboundMessage, reason: str, permanent: bool) -> None:
-        if permanent:
-            log.error(
-                "outbox message %s (%s) cannot be delivered: %s", message.id, message.method, reason
-            )
-        else:
+    async def _failed(
+        self, message: OutboundMessage, reason: str, permanent: bool, retry_after: float | None
+    ) -> None:
+        """Retry later with backoff, or, when retrying cannot help or was tried enough, stop."""
+        assert message.id is not None
+        self.failures += 1
+        now = self._clock.now()
+        last = message.attempts >= self._max_attempts
+        if permanent or last:
+            why = "cannot be delivered" if permanent else f"failed {message.attempts} times"
             log.warning(
-                "outbox message %s (%s) failed, attempt %s: %s",
+                "outbox message %s (%s) %s, dead-lettered: %s",
                 message.id,
                 message.method,
-                message.attempts,
+                why,
                 reason,
             )
+            self.dead_lettered += 1
+            await self._outbox.mark_dead(message.id, reason, now)
+            return
+        log.warning(
+            "outbox message %s (%s) failed, attempt %s of %s: %s",
+            message.id,
+            message.method,
+            message.attempts,
+            self._max_attempts,
+            reason,
+        )
+        await self._outbox.mark_failed(
+            message.id, reason, now + backoff(message.attempts, retry_after)
+        )
+
+
+def one_line(text: str, limit: int = 500) -> str:
+    """An error as one short line, for the log and the stored last error."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+log = logging.getLogger(__name__)
+
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 Readiness = Callable[[], Awaitable[dict[str, str]]]
 
@@ -26,6 +29,8 @@ class Routes:
     slack_events: Handler | None = None
     ingest_reports: Handler | None = None
     teams_messages: Handler | None = None
+    refresh_metrics: Callable[[], Awaitable[None]] | None = None
+    """Reads what the gauges show from the database, before each scrape."""
 
 
 def build_http_app(routes: Routes) -> web.Application:
@@ -68,7 +73,7 @@ def build_http_app(routes: Routes) -> web.Application:
     app = web.Application(middlewares=[measure])
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz(routes.readiness))
-    app.router.add_get("/metrics", _metrics(routes.registry))
+    app.router.add_get("/metrics", _metrics(routes.registry, routes.refresh_metrics))
     app.router.add_post("/slack/events", routes.slack_events or _off("Slack", _SLACK_HINT))
     app.router.add_post(
         "/api/v1/reports", routes.ingest_reports or _off("The ingest API", _INGEST_HINT)
@@ -105,8 +110,13 @@ def _readyz(readiness: Readiness) -> Handler:
     return handle
 
 
-def _metrics(registry: CollectorRegistry) -> Handler:
+def _metrics(registry: CollectorRegistry, refresh: Callable[[], Awaitable[None]] | None) -> Handler:
     async def handle(request: web.Request) -> web.Response:
+        if refresh is not None:
+            try:
+                await refresh()
+            except Exception as error:  # the other metrics still answer; these keep their last
+                log.warning("could not read the queue sizes for /metrics: %r", error)
         response = web.Response(body=generate_latest(registry))
         response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
         return response

@@ -176,6 +176,12 @@ class SqlCaseTransaction:
         row = (await self._execute(self._sql.case_by_id_locked, {"case_id": case_id})).first()
         return None if row is None else _case(row)
 
+    async def lock_case_of_output(self, output_key: str) -> Case | None:
+        """The case of this output, locked until the transaction ends; None if none."""
+        found = await self._execute(self._sql.case_by_output_locked, {"output_key": output_key})
+        row = found.first()
+        return None if row is None else _case(row)
+
     async def new_case(self, case: Case) -> Case:
         """Insert a case that has no shared output key (a free-form edge case)."""
         row = (
@@ -477,6 +483,19 @@ class SqlCaseStore:
         else:
             await self._group.write(self._sql.inbox_done, {"ids": item_ids, "at": at})
 
+    async def retry_inbox_later(self, item_id: int, error: str, at: datetime) -> None:
+        """Record why filing an item failed; it is claimed again from `at`."""
+        values = {"item_id": item_id, "error": error, "until": at}
+        await self._group.write(self._sql.inbox_retry_at, values)
+
+    async def bury_inbox(
+        self, item_id: int, error: str, at: datetime, notices: Sequence[OutboundMessage]
+    ) -> None:
+        """Give up on filing an item, and queue what tells its reporter so, together."""
+        async with self.transaction() as tx:
+            await tx.enqueue_all(notices)
+            await tx._execute(self._sql.inbox_dead, {"item_id": item_id, "error": error, "at": at})
+
     async def reports_of(self, case_id: int) -> list[Report]:
         """A case's reports, oldest first (a read: no write lock, no row lock)."""
         return [
@@ -493,7 +512,11 @@ class SqlCaseStore:
         return int(await self._read_scalar(query) or 0)
 
     async def inbox_pending(self) -> int:
-        query = select(func.count()).select_from(INBOX).where(InboxRow.processed_at.is_(None))
+        query = (
+            select(func.count())
+            .select_from(INBOX)
+            .where(InboxRow.processed_at.is_(None), InboxRow.dead_at.is_(None))
+        )
         return int(await self._read_scalar(query) or 0)
 
     async def ensure_digest_run(self, digest: str, week: str, due_at: datetime) -> None:
@@ -545,11 +568,18 @@ class SqlCaseStore:
 
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
         values = {"message_id": message_id, "error": error, "next_at": next_attempt_at}
+        await self._group.write(self._sql.failed, {**values, "dead_at": None})
+
+    async def mark_dead(self, message_id: int, error: str, at: datetime) -> None:
+        """Stop retrying a message: it waits, with its error, for `loopkeeper outbox retry`."""
+        values = {"message_id": message_id, "error": error, "next_at": at, "dead_at": at}
         await self._group.write(self._sql.failed, values)
 
     async def pending_count(self) -> int:
+        """Messages still to be sent (dead letters are not: nobody is trying)."""
         statement = select(func.count()).select_from(OUTBOX)
-        return int(await self._read_scalar(statement.where(OutboxRow.delivered_at.is_(None))) or 0)
+        waiting = statement.where(OutboxRow.delivered_at.is_(None), OutboxRow.dead_at.is_(None))
+        return int(await self._read_scalar(waiting) or 0)
 
     async def prune(self, before: datetime) -> int:
         """Forget delivery ids seen, outbox messages delivered and inbox items processed

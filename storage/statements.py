@@ -115,6 +115,8 @@ class Statements:
     failed: Any
     inbox_done: Any
     inbox_failed: Any
+    inbox_retry_at: Any
+    inbox_dead: Any
     record_card: Any
     cached_user: Any
     digest_runs_due: Any
@@ -168,14 +170,22 @@ def statements(dialect: str) -> Statements:
         **_claims(
             "inbox",
             INBOX,
-            [INBOX.c.processed_at.is_(None), _lease_free(INBOX.c.lease_until)],
+            [
+                INBOX.c.processed_at.is_(None),
+                INBOX.c.dead_at.is_(None),
+                _lease_free(INBOX.c.lease_until),
+            ],
             [INBOX.c.id],
             {"lease_until": bindparam("until"), "attempts": INBOX.c.attempts + 1},
         ),
         **_claims(
             "outbox",
             OUTBOX,
-            [OUTBOX.c.delivered_at.is_(None), OUTBOX.c.next_attempt_at <= bindparam("now")],
+            [
+                OUTBOX.c.delivered_at.is_(None),
+                OUTBOX.c.dead_at.is_(None),
+                OUTBOX.c.next_attempt_at <= bindparam("now"),
+            ],
             [OUTBOX.c.id],
             {"next_attempt_at": bindparam("until"), "attempts": OUTBOX.c.attempts + 1},
         ),
@@ -207,9 +217,19 @@ def statements(dialect: str) -> Statements:
         delivered=update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(delivered_at=bindparam("at")),
         failed=update(OUTBOX)
         .where(OUTBOX.c.id == bindparam("message_id"))
-        .values(last_error=bindparam("error"), next_attempt_at=bindparam("next_at")),
+        .values(
+            last_error=bindparam("error"),
+            next_attempt_at=bindparam("next_at"),
+            dead_at=bindparam("dead_at"),
+        ),
         inbox_done=update(INBOX).where(INBOX.c.id.in_(ids)).values(processed_at=bindparam("at")),
         inbox_failed=update(INBOX).where(INBOX.c.id.in_(ids)).values(last_error=bindparam("error")),
+        inbox_retry_at=update(INBOX)
+        .where(INBOX.c.id == bindparam("item_id"))
+        .values(last_error=bindparam("error"), lease_until=bindparam("until")),
+        inbox_dead=update(INBOX)
+        .where(INBOX.c.id == bindparam("item_id"))
+        .values(last_error=bindparam("error"), dead_at=bindparam("at")),
         record_card=update(CASES)
         .where(CASES.c.id == bindparam("case_id"))
         .values(slack_card_channel=bindparam("channel"), slack_card_ts=bindparam("ts")),

@@ -205,6 +205,9 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    dead_at: Mapped[datetime | None]
+    """When it was given up on (a permanent failure or its last attempt); an operator may
+    send it again (`loopkeeper outbox retry`)."""
 
 
 class DirectoryRow(Base):
@@ -319,3 +322,5 @@ class InboxRow(Base):
     processed_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    dead_at: Mapped[datetime | None]
+    """When filing it was given up on; `loopkeeper inbox retry` files it again."""

@@ -55,11 +55,16 @@ class RecentMessages:
             self._read.popitem(last=False)
 
 
+class Unread(Exception):
+    """A flagged message Slack would not give now (rate limited, failing, slow): reading it
+    again later may succeed."""
+
+
 async def _fetch_one(
     client: AsyncWebClient, channel: str, ts: str, permalinks: Permalinks
 ) -> FlaggedOutput | None:
     """The message read from Slack; None when it could not be read (the report is filed all
-    the same, attributed by channel)."""
+    the same, attributed by channel); Unread when it may be read later."""
     # One message exactly: the window is [ts, ts], with the metadata AI apps attach.
     window = _window(ts, ts, limit=1)
     try:
@@ -81,7 +86,17 @@ async def _fetch_one(
             return message_output(channel, message or {"ts": ts}, permalink=permalink)
     except (SlackApiError, TimeoutError, OSError) as error:
         log.warning("could not fetch flagged message %s/%s: %s", channel, ts, error)
+        if _passing(error):
+            raise Unread(f"{channel}/{ts}") from error
         return None
+
+
+def _passing(error: Exception) -> bool:
+    """A failure that passes (a rate limit, a 5xx, no answer): reading later may succeed."""
+    if isinstance(error, SlackApiError):
+        status = getattr(error.response, "status_code", 0) or 0
+        return status == 429 or status >= 500
+    return True
 
 
 async def fetch_outputs(
@@ -89,8 +104,11 @@ async def fetch_outputs(
     wanted: Sequence[Wanted],
     permalinks: Permalinks,
     recent: RecentMessages | None = None,
+    unread: set[Wanted] | None = None,
 ) -> dict[Wanted, FlaggedOutput]:
-    """Several flagged messages, each distinct one read once (see the module's docstring)."""
+    """Several flagged messages, each distinct one read once (see the module's docstring).
+    Those Slack would not give now are returned bare (channel and ts) and added to `unread`,
+    to be read again later."""
     found: dict[Wanted, FlaggedOutput] = {}
     by_channel: dict[str, set[str]] = {}
     for channel, ts in wanted:
@@ -105,10 +123,16 @@ async def fetch_outputs(
             read.update(await _fetch_window(client, channel, stamps, permalinks))
     missing = [w for w in dict.fromkeys(wanted) if w not in found and w not in read]
     singles = await asyncio.gather(
-        *(_fetch_one(client, channel, ts, permalinks) for channel, ts in missing)
+        *(_fetch_one(client, channel, ts, permalinks) for channel, ts in missing),
+        return_exceptions=True,
     )
     for (channel, ts), output in zip(missing, singles, strict=True):
-        if output is not None:
+        if isinstance(output, Unread):
+            if unread is not None:
+                unread.add((channel, ts))
+        elif isinstance(output, BaseException):
+            raise output
+        if isinstance(output, FlaggedOutput):
             read[(channel, ts)] = output
         else:  # filed all the same, attributed by channel
             found[(channel, ts)] = message_output(channel, {"ts": ts})

@@ -13,6 +13,7 @@ from bot.models import InboxItem
 from bot.ports import Clock
 from bot.woken import Arrivals
 from handlers.slack.listeners import SlackIntake
+from handlers.slack.reread import Reread
 
 SLACK_REACTION = "slack.reaction_added"
 
@@ -39,19 +40,24 @@ def reaction_acceptor(
 
 
 def reaction_handler(
-    intake: SlackIntake, client: AsyncWebClient
+    intake: SlackIntake, client: AsyncWebClient, reread: Reread | None = None
 ) -> Callable[[InboxItem], Awaitable[None]]:
     async def handle(item: InboxItem) -> None:
-        await intake.file_reaction(item.payload["event"], str(item.payload["event_id"]), client)
+        event, event_id = item.payload["event"], str(item.payload["event_id"])
+        unread = await intake.file_reaction(event, event_id, client)
+        if reread is not None:
+            await reread.later(unread)
 
     return handle
 
 
 def reactions_handler(
-    intake: SlackIntake, client: AsyncWebClient
+    intake: SlackIntake, client: AsyncWebClient, reread: Reread | None = None
 ) -> Callable[[list[InboxItem]], Awaitable[None]]:
     async def handle(items: list[InboxItem]) -> None:
         reactions = [(item.payload["event"], str(item.payload["event_id"])) for item in items]
-        await intake.file_reactions(reactions, client)
+        unread = await intake.file_reactions(reactions, client)
+        if reread is not None:
+            await reread.later(unread)
 
     return handle

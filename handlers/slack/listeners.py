@@ -75,14 +75,15 @@ class SlackIntake:
 
     async def file_reaction(
         self, event: dict[str, Any], event_id: str, client: AsyncWebClient
-    ) -> None:
-        await self.file_reactions([(event, event_id)], client)
+    ) -> set[tuple[str, str]]:
+        return await self.file_reactions([(event, event_id)], client)
 
     async def file_reactions(
         self, reactions: list[tuple[dict[str, Any], str]], client: AsyncWebClient
-    ) -> None:
+    ) -> set[tuple[str, str]]:
         """File reactions (event, event_id): their messages read together, the reports
-        filed in one transaction."""
+        filed in one transaction. Returns the messages (channel, ts) Slack would not give
+        now: filed bare, to be read again later."""
         if self.permalinks is None:
             self.permalinks = Permalinks(client)
         flagged = [
@@ -91,13 +92,15 @@ class SlackIntake:
             if (where := _flagged(event)) and (category := self.reaction_category(event))
         ]
         wanted = [where for _, _, where, _ in flagged]
-        outputs = await fetch_outputs(client, wanted, self.permalinks, self._recent)
+        unread: set[tuple[str, str]] = set()
+        outputs = await fetch_outputs(client, wanted, self.permalinks, self._recent, unread)
         flags = [
             self._reaction_flag(event, event_id, category, outputs[where])
             for event, event_id, where, category in flagged
         ]
         if flags:
             await self.intake.file_reports(flags)
+        return unread
 
     def _reaction_flag(
         self, event: dict[str, Any], event_id: str, category: str, output: FlaggedOutput
