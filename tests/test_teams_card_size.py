@@ -5,12 +5,20 @@ and however long their comments are. Sizes are measured on what the fake Bot Con
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import yaml
 
+from bot.models import Case, Channel, Report, Role, Severity
+from bot.routing import parse_routing
+from handlers.teams.card_budget import wire_size as teams_wire_size
+from handlers.teams.cards import card_message
+from handlers.teams.case_card import case_card, case_summary
 from tests import teams_harness
 from tests.fake_connector import Sent, card_of
+from tests.harness import ROUTING_FILE
 from tests.teams_harness import (
     CHAT,
     HELPERS,
@@ -125,3 +133,49 @@ async def test_the_report_form_on_a_long_answer_stays_under_28_kb(
     )
     assert status == 200
     assert wire_size(body) < TEAMS_LIMIT
+
+
+def test_a_card_fits_with_hundreds_of_long_named_people_and_comments() -> None:
+    """Renderer level: routing.yaml with 300 people named in 60 emoji each, and 200 reports
+    whose comments are emoji too (twelve bytes each on the wire)."""
+    data = yaml.safe_load(ROUTING_FILE.read_text(encoding="utf-8"))
+    for n in range(300):
+        data["people"][f"p{n}"] = {"name": f"{n} " + "👩‍🔬" * 60, "email": f"p{n}@example.com"}
+    routing = parse_routing(yaml.safe_dump(data, allow_unicode=True), "routing.yaml")
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+    case = Case(
+        id=7,
+        output_key="teams:x",
+        system_id="support-assistant",
+        category_id="hallucination",
+        severity=Severity.high,
+        owner="p1",
+        owner_role=Role.validation,
+        output_excerpt="😀" * 40_000,
+        trace_id="🧪" * 255,
+        report_count=200,
+        created_at=now,
+        updated_at=now,
+        opened_at=now,
+    )
+    reports = [
+        Report(
+            id=n,
+            case_id=7,
+            reporter_id=f"teams:{n}",
+            channel=Channel.teams,
+            category_id="hallucination",
+            severity=Severity.high,
+            comment=f"comment {n} " + "😡" * 40_000,
+            expected="🙂" * 40_000,
+            created_at=now,
+            updated_at=now,
+        )
+        for n in range(200)
+    ]
+    card = case_card(case, reports, routing, thread="https://teams.microsoft.com/l/message/x/1")
+    activity = card_message(card, case_summary(case, routing))
+    assert wire_size(activity) == teams_wire_size(activity) < TEAMS_LIMIT - 3_000
+    text = card_texts(card)
+    assert "comment 199" in text and "more comments" in text
+    assert "Reassign…" in json.dumps(card, ensure_ascii=False)  # by role, at least

@@ -39,6 +39,8 @@ from handlers.teams.cards import (
 SEVERITY_ICONS = {"low": "⚪", "medium": "🟡", "high": "🟠", "critical": "🔴"}
 NAME_CHARS = 80
 """A person's, system's or category's name on the card (routing.yaml has no limit)."""
+CHOICE_CHARS = 24
+"""A name in the reassign list when the full names would not fit."""
 FIELD_CHARS = 200
 """A trace id, prompt version or model."""
 EXCERPT_BYTES = 4_000
@@ -72,9 +74,17 @@ def case_card(
     """The case as the triage channel (and anyone who acts on it) sees it; `thread` is a link
     to the card's thread, for the line that counts the comments left off."""
     body = _head(case, routing)
-    card = adaptive_card(body, [] if case.status.is_closed else _case_actions(case, routing))
-    without_comments = wire_size(card_message(card, case_summary(case, routing)))
-    room = ACTIVITY_BUDGET - MORE_RESERVE - without_comments
+    summary = case_summary(case, routing)
+    card = adaptive_card(body)
+    # The people to reassign to come from routing.yaml, however many and however named:
+    # their names are shortened, and dropped (reassigning by role stays) if still too big.
+    for names in (NAME_CHARS, CHOICE_CHARS, 0):
+        if case.status.is_closed:
+            break
+        card["actions"] = _case_actions(case, routing, names)
+        if wire_size(card_message(card, summary)) <= ACTIVITY_BUDGET // 2:
+            break
+    room = ACTIVITY_BUDGET - MORE_RESERVE - wire_size(card_message(card, summary))
     commented = [r for r in reversed(reports) if r.comment]  # newest first
     shown = 0
     for report in commented:
@@ -205,7 +215,9 @@ def _show(title: str, body: list[Element], submit: Element) -> Element:
     }
 
 
-def _case_actions(case: Case, routing: Routing) -> list[Element]:
+def _case_actions(case: Case, routing: Routing, names: int) -> list[Element]:
+    """The verbs the case's status allows; people to reassign to, with names of at most
+    `names` characters (none if 0)."""
     actions: list[Element] = []
     if case.status is CaseStatus.new:
         actions.append(execute("Acknowledge", ACKNOWLEDGE, case, style="positive"))
@@ -237,17 +249,23 @@ def _case_actions(case: Case, routing: Routing) -> list[Element]:
         _show(
             "Reassign…",
             [
-                {
-                    "type": "Input.ChoiceSet",
-                    "id": REASSIGN_PERSON,
-                    "label": "To a person",
-                    "style": "compact",
-                    # Choice titles are plain text, not markdown: shortened, not escaped.
-                    "choices": [
-                        {"title": cut(p.display, NAME_CHARS), "value": p.id}
-                        for p in routing.people.values()
-                    ],
-                },
+                *(
+                    [
+                        {
+                            "type": "Input.ChoiceSet",
+                            "id": REASSIGN_PERSON,
+                            "label": "To a person",
+                            "style": "compact",
+                            # Choice titles are plain text, not markdown: shortened only.
+                            "choices": [
+                                {"title": cut(p.display, names), "value": p.id}
+                                for p in routing.people.values()
+                            ],
+                        }
+                    ]
+                    if names
+                    else []
+                ),
                 {
                     "type": "Input.ChoiceSet",
                     "id": REASSIGN_ROLE,
