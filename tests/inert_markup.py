@@ -79,8 +79,8 @@ def shown_text(markdown: str) -> str:
     for token in tokens(markdown):
         if token.type == "text":
             parts.append(token.content)
-        elif token.type in ("softbreak", "hardbreak"):
-            parts.append(" ")
+        elif token.type in ("softbreak", "hardbreak") or (token.block and token.nesting < 0):
+            parts.append(" ")  # a line break, or the end of a paragraph
     return "".join(parts)
 
 

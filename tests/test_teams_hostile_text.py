@@ -8,6 +8,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.card_markdown import plain
+from handlers.teams.card_budget import fit, wire_size
 from handlers.teams.digest import digest_activity
 from tests import teams_harness
 from tests.fake_connector import card_of
@@ -156,3 +161,21 @@ def test_the_digest_card_shows_hostile_names_as_text() -> None:
         assert_inert(text)
     assert all(not url.startswith(EVIL) for url in open_urls(activity))
     assert len(json.dumps(activity)) < 25_000
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(list("ab &<>*_`~[]()|#-+=1.\\\n") + ["😀", "日", "é"])),
+    budget=st.integers(min_value=0, max_value=400),
+)
+def test_shortened_text_is_never_cut_inside_an_escape(text: str, budget: int) -> None:
+    """Whatever is cut to fit a budget still reads as the start of what was typed."""
+    fitted = fit(text, budget)
+    assert wire_size(fitted) - 2 <= budget
+    assert_inert(fitted)
+    shown = " ".join(shown_text(fitted).split())
+    typed = " ".join(plain(text).split())
+    if fitted.endswith("…") and not typed.endswith("…"):
+        assert shown.endswith("…") and typed.startswith(shown[:-1].rstrip())
+    elif fitted:
+        assert shown == typed
