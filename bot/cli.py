@@ -28,6 +28,7 @@ from bot.models import Case, CaseStatus
 from bot.routing import Routing, RoutingError, load_routing
 from bot.settings import Settings
 from bot.sla import sla_state
+from bot.spreadsheet import spreadsheet_cell
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -276,7 +277,7 @@ def list_cases(
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CASE_EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
+    writer.writerows({k: spreadsheet_cell(v) for k, v in r.items()} for r in records)
     typer.echo(buffer.getvalue(), nl=False)
 
 

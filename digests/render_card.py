@@ -1,9 +1,16 @@
-"""The digest as an Adaptive Card 1.5 for Teams: the Block Kit message's content, compact."""
+"""The digest as an Adaptive Card 1.5 for Teams: the Block Kit message's content, compact.
+
+TextBlocks and FactSets render markdown in Teams, so every text put in one is made inert
+(`bot.card_markdown.inert`: names come from routing.yaml, and nobody vetted them as markup);
+TextRuns of a RichTextBlock are never parsed and are only shortened. Names are cut to
+`name_chars`, so whoever posts the card can shrink it to Teams' size limit."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bot.card_markdown import inert
+from bot.limits import shortened
 from digests.links import card_link
 from digests.model import WeeklyDigest
 from digests.render_markdown import footer, loop_closure_line, title
@@ -11,18 +18,23 @@ from digests.text import change, duration, join_names, plural, relative, trend
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 MAX_ROWS = 8
+NAME_CHARS = 80
 
 Element = dict[str, Any]
 
 
 def _text(text: str, **style: Any) -> Element:
-    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+    """A TextBlock showing `text` (plain) as written."""
+    return {"type": "TextBlock", "text": inert(text), "wrap": True, **style}
 
 
 def _facts(rows: list[tuple[str, str]]) -> Element:
     if len(rows) > MAX_ROWS:
         rows = [*rows[: MAX_ROWS - 1], ("…", f"{len(rows) - MAX_ROWS + 1} more")]
-    return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in rows]}
+    return {
+        "type": "FactSet",
+        "facts": [{"title": inert(t), "value": inert(v)} for t, v in rows],
+    }
 
 
 def _heading(text: str) -> Element:
@@ -44,9 +56,14 @@ def render_card(
     permalink_base: str | None = None,
     chart_url: str | None = None,
     note: str | None = None,
+    name_chars: int = NAME_CHARS,
 ) -> dict[str, Any]:
     """An AdaptiveCard dict (send it as an attachment of contentType
     application/vnd.microsoft.card.adaptive). `chart_url` may be an https or data: URL."""
+
+    def name(text: str) -> str:
+        return shortened(text, name_chars)
+
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
@@ -63,7 +80,7 @@ def render_card(
         _text(title(digest), size="Large", weight="Bolder", style="heading"),
         _text(
             f"{digest.week.label} ({digest.week.timezone}) · "
-            f"{join_names([s.name for s in digest.systems])}",
+            f"{join_names([name(s.name) for s in digest.systems])}",
             isSubtle=True,
             spacing="None",
         ),
@@ -90,7 +107,7 @@ def render_card(
         body += [
             _rich(
                 _run(f"{p.rank}. "),
-                _run(f"{p.system_name} · {p.category_label}", weight="Bolder"),
+                _run(f"{name(p.system_name)} · {name(p.category_label)}", weight="Bolder"),
                 _run(f": {p.reason}"),
             )
             for p in digest.priorities
@@ -106,14 +123,14 @@ def render_card(
                 _rich(
                     case,
                     _run(
-                        f" {c.system_name} · {c.category_label} · {c.severity.value} · "
+                        f" {name(c.system_name)} · {name(c.category_label)} · {c.severity.value} · "
                         f"{plural(c.reports, 'report')} this week · "
                         f"{c.status.value.replace('_', ' ')}"
                     ),
                 )
             )
     systems = [
-        (r.label, f"{r.reports.current} ({change(r.reports)})")
+        (name(r.label), f"{r.reports.current} ({change(r.reports)})")
         for r in digest.by_system
         if r.reports.current or r.reports.previous
     ]
@@ -125,7 +142,7 @@ def render_card(
             _facts(
                 [
                     (
-                        m.label,
+                        name(m.label),
                         f"{m.previous} → {m.current} ({relative(m.current, m.previous)})",
                     )
                     for m in digest.movers
@@ -134,7 +151,7 @@ def render_card(
         ]
     responses = [
         (
-            r.name,
+            name(r.name),
             f"ack {duration(r.acknowledge_median_seconds)} "
             f"(p90 {duration(r.acknowledge_p90_seconds)}) · closed "
             f"{duration(r.resolve_median_seconds)} (p90 {duration(r.resolve_p90_seconds)}) · "

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterable, Sequence
 from html import escape
 
+from bot.card_markdown import plain
 from digests.links import card_link
 from digests.model import Breakdown, Response, WeeklyDigest
 from digests.render_markdown import footer, loop_closure_line, subtitle, title
@@ -25,7 +27,16 @@ ol li{margin:2px 0}img{max-width:100%}
 
 
 def e(value: object) -> str:
-    return escape(str(value), quote=True)
+    """`value` as HTML text or attribute value, without the bidi controls that would reorder
+    the rest of its line."""
+    return escape(plain(str(value)), quote=True)
+
+
+def href(link: str | None) -> str | None:
+    """An escaped link the page may carry: http(s) only, whoever built it."""
+    if not link or not re.match(r"https?://[^\s]+$", link, re.IGNORECASE):
+        return None
+    return e(link)
 
 
 def render_html(
@@ -53,8 +64,8 @@ def render_html(
     if digest.top_cases:
         rows = []
         for c in digest.top_cases:
-            link = card_link(c.slack_card_channel, c.slack_card_ts, permalink_base)
-            case = f'<a href="{e(link)}">#{c.case_id}</a>' if link else f"#{c.case_id}"
+            link = href(card_link(c.slack_card_channel, c.slack_card_ts, permalink_base))
+            case = f'<a href="{link}">#{c.case_id}</a>' if link else f"#{c.case_id}"
             rows.append(
                 [
                     (str(c.rank), True),

@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import re
 
+from bot.card_markdown import plain
 from digests.links import card_link
 from digests.model import Breakdown, Response, WeeklyDigest
 from digests.text import change, duration, percent, plural, relative, signed
 
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+_SPECIAL = re.compile(r"([\\`*_~\[\]<>|#])")
+# An `&` only matters where it starts an entity ("&amp;" would show as "&").
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+# What makes a line a list item, quote, heading or setext underline where a value starts one.
+_LINE_START = re.compile(r"^(\s*)([-+=])")
+_ORDERED = re.compile(r"^(\s*\d+)([.)])")
 
 
 def md(text: str) -> str:
-    """Text with Markdown's special characters escaped (safe in tables and links)."""
-    return _SPECIAL.sub(r"\\\1", text)
+    """Text as Markdown that shows exactly these characters, on one line: no link, image,
+    heading, list, emphasis, HTML or table cell break can come out of it. `(` and `)` stay
+    as typed: they only make a link after a `]`, which is escaped."""
+    flat = " ".join(plain(text).splitlines())
+    escaped = _ENTITY.sub(r"\\&", _SPECIAL.sub(r"\\\1", flat))
+    escaped = _ORDERED.sub(r"\1\\\2", escaped)
+    return _LINE_START.sub(r"\1\\\2", escaped)
 
 
 def render_markdown(digest: WeeklyDigest, *, permalink_base: str | None = None) -> str:
     """The whole digest; a quiet week is the one line that says so."""
     if digest.quiet:
-        return digest.headline + "\n"
+        return md(digest.headline) + "\n"
     lines = [
         f"# {md(title(digest))}",
         "",
@@ -85,7 +96,7 @@ def render_markdown(digest: WeeklyDigest, *, permalink_base: str | None = None) 
         lines.append(
             f"| {name} | {row.under_1d} | {row.from_1d_to_7d} | {row.over_7d} | {row.total} |"
         )
-    lines += ["", "## Loop closure", "", loop_closure_line(digest), ""]
+    lines += ["", "## Loop closure", "", md(loop_closure_line(digest)), ""]
     lines.append(f"_{md(footer(digest))}_")
     return "\n".join(lines) + "\n"
 

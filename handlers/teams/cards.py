@@ -1,17 +1,22 @@
-"""Adaptive Cards for Teams: the report form, the case card with its Action.Execute verbs, the
-reporter's answer card, and the invoke answers that carry them. Pure dicts, no I/O."""
+"""Adaptive Cards for Teams: the building blocks, the report form, the reporter's answer card,
+the markdown messages, and the invoke answers that carry them (the case card is in
+handlers/teams/case_card.py). Pure dicts, no I/O.
+
+Every text from outside (a person's, an AI's, routing.yaml's) goes through
+`bot.card_markdown.inert` before it reaches a TextBlock or a markdown message, and is
+shortened to a byte budget (handlers/teams/card_budget.py) first."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from html import escape
 from typing import Any
 
+from bot.card_markdown import inert
 from bot.intake import FiledReport
 from bot.intake import confirmation_text as report_confirmation
-from bot.lifecycle import STATUS_WORDS
-from bot.models import Case, CaseStatus, Report, Role, Severity
+from bot.models import Case, Severity
 from bot.routing import Routing
-from bot.triage import RESOLUTION_REASONS
+from handlers.teams.card_budget import cut, fit
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
@@ -46,18 +51,21 @@ FORM_WRONG = "wrong"
 FORM_EXPECTED = "expected"
 SEVERITY_DEFAULT = "category_default"
 
-SEVERITY_ICONS = {"low": "⚪", "medium": "🟡", "high": "🟠", "critical": "🔴"}
-MAX_COMMENTS = 5
 TEXT_LIMIT = 2000
+EXCERPT_CHARS = 500
+"""The flagged output quoted on the report form."""
+FORM_TEXT_BYTES = 5_000
+"""Each text typed into the form, when the form comes back with errors."""
+NAME_CHARS = 80
 
 Element = dict[str, Any]
 
 
-def _text(text: str, **style: Any) -> Element:
+def text_block(text: str, **style: Any) -> Element:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
-def _card(body: list[Element], actions: list[Element] | None = None) -> dict[str, Any]:
+def adaptive_card(body: list[Element], actions: list[Element] | None = None) -> dict[str, Any]:
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": SCHEMA,
@@ -85,7 +93,8 @@ def text_message(text: str, mentions: list[tuple[str, str]] | None = None) -> di
     if not mentions:
         activity["text"] = text
         return activity
-    tags = [f"<at>{_escape(name)}</at>" for _, name in mentions]
+    # Inside <at> the name is HTML text: escaped as such, so it cannot close the tag.
+    tags = [f"<at>{escape(cut(name, NAME_CHARS), quote=False)}</at>" for _, name in mentions]
     activity["text"] = " ".join(tags) + " " + text
     activity["entities"] = [
         {"type": "mention", "text": tag, "mentioned": {"id": user_id, "name": name}}
@@ -138,25 +147,26 @@ def report_form(
     errors: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The "Report AI output" form; `errors` (by input id) are shown above their inputs."""
-    values = values or {}
-    errors = errors or {}
-    body: list[Element] = [_text("Report this AI output", size="Medium", weight="Bolder")]
+    # Input values are plain text (never parsed) but come back from the client: bounded.
+    values = {k: fit(v, FORM_TEXT_BYTES, render=str) for k, v in (values or {}).items()}
+    errors = {k: inert(v) for k, v in (errors or {}).items()}
+    body: list[Element] = [text_block("Report this AI output", size="Medium", weight="Bolder")]
     if excerpt:
-        quoted = excerpt if len(excerpt) <= 500 else excerpt[:499] + "…"
+        quoted = fit(cut(excerpt, EXCERPT_CHARS), FORM_TEXT_BYTES)
         body.append(
             {
                 "type": "Container",
                 "style": "emphasis",
-                "items": [_text(quoted, isSubtle=True, maxLines=6)],
+                "items": [text_block(quoted, isSubtle=True, maxLines=6)],
             }
         )
     general = errors.get("")
     if general:
-        body.append(_text(general, color="Attention", weight="Bolder"))
+        body.append(text_block(general, color="Attention", weight="Bolder"))
 
     def field(input_id: str, element: Element) -> None:
         if input_id in errors:
-            body.append(_text(errors[input_id], color="Attention", spacing="Small"))
+            body.append(text_block(errors[input_id], color="Attention", spacing="Small"))
         body.append(element)
 
     field(
@@ -169,7 +179,9 @@ def report_form(
             "errorMessage": "Choose what kind of problem this is.",
             "style": "compact",
             "value": values.get(FORM_CATEGORY, ""),
-            "choices": [{"title": c.label, "value": c.id} for c in routing.categories],
+            "choices": [
+                {"title": cut(c.label, NAME_CHARS), "value": c.id} for c in routing.categories
+            ],
         },
     )
     field(
@@ -206,23 +218,24 @@ def report_form(
             "value": values.get(FORM_EXPECTED, ""),
         },
     )
-    return _card(body, [{"type": "Action.Submit", "title": "Report", "style": "positive"}])
+    return adaptive_card(body, [{"type": "Action.Submit", "title": "Report", "style": "positive"}])
 
 
 def confirmation_text(filed: FiledReport) -> str:
+    """The reporter's confirmation, as Teams markdown (names from routing.yaml are bold)."""
     case = filed.case
     text = report_confirmation(filed, bold="**")
     if case.trace_id:
-        text += f" Trace `{case.trace_id}`."
+        trace = cut(case.trace_id, 200)
+        # A code span shows its content as typed, so it needs no escapes, unless a backtick
+        # would end it early.
+        text += f" Trace {inert(trace)}." if "`" in trace else f" Trace `{trace}`."
     return text
-
-
-# --- the case card -----------------------------------------------------------------------------
 
 
 def help_text(routing: Routing) -> str:
     """What the bot answers in its 1:1 chat: what it does, and how to use it in Teams."""
-    systems = ", ".join(system.name for system in routing.systems)
+    systems = ", ".join(inert(cut(system.name, NAME_CHARS)) for system in routing.systems)
     return "\n\n".join(
         [
             "**loopkeeper** routes flags on AI output to the people who own that AI system"
@@ -238,201 +251,12 @@ def help_text(routing: Routing) -> str:
     )
 
 
-def _when(moment: datetime | None) -> str:
-    return "—" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
-def _person(routing: Routing, person_id: str | None) -> str:
-    person = routing.person(person_id) if person_id else None
-    return person.display if person else (person_id or "nobody")
-
-
-def case_summary(case: Case, routing: Routing) -> str:
-    category = routing.category(case.category_id)
-    label = category.label if category else case.category_id
-    return f"Case #{case.id} · {case.severity.value} · {label} · {STATUS_WORDS[case.status]}"
-
-
-def case_card(case: Case, reports: list[Report], routing: Routing) -> dict[str, Any]:
-    """The case as the triage channel (and anyone who acts on it) sees it."""
-    system = routing.system(case.system_id)
-    category = routing.category(case.category_id)
-    body: list[Element] = [
-        _text(
-            f"{SEVERITY_ICONS.get(case.severity.value, '')} Case #{case.id}: "
-            f"{category.label if category else case.category_id}",
-            size="Medium",
-            weight="Bolder",
-            style="heading",
-        ),
-        {
-            "type": "FactSet",
-            "facts": [
-                {"title": "System", "value": system.name if system else case.system_id},
-                {"title": "Status", "value": STATUS_WORDS[case.status]},
-                {"title": "Severity", "value": case.severity.value},
-                {
-                    "title": "Owner",
-                    "value": _person(routing, case.owner)
-                    + (f" ({case.owner_role.value})" if case.owner_role else ""),
-                },
-                {"title": "Reporters", "value": str(case.report_count)},
-                {"title": "Acknowledge by", "value": _when(case.acknowledge_due_at)},
-                {"title": "Resolve by", "value": _when(case.resolve_due_at)},
-            ],
-        },
-    ]
-    if case.output_excerpt:
-        body.append(
-            {
-                "type": "Container",
-                "style": "emphasis",
-                "items": [_text(case.output_excerpt[:1500], maxLines=8)],
-            }
-        )
-    if case.output_permalink:
-        body.append(_text(f"[Open the flagged message]({case.output_permalink})", spacing="Small"))
-    trace = [f"{name} {value}" for name, value in case.trace_fields()]
-    if trace:
-        body.append(_text(" · ".join(trace), isSubtle=True, size="Small"))
-    for report in [r for r in reports if r.comment][:MAX_COMMENTS]:
-        text = f"A reporter: {report.comment}"
-        if report.expected:
-            text += f"\n\nExpected: {report.expected}"
-        body.append(_text(text, size="Small", separator=True))
-    actions = [] if case.status.is_closed else _case_actions(case, routing)
-    return _card(body, actions)
-
-
-def _execute(title: str, verb: str, case: Case, **style: Any) -> Element:
-    return {
-        "type": "Action.Execute",
-        "title": title,
-        "verb": verb,
-        "data": {"case": case.id},
-        **style,
-    }
-
-
-def _show(title: str, body: list[Element], submit: Element) -> Element:
-    return {
-        "type": "Action.ShowCard",
-        "title": title,
-        "card": {"type": "AdaptiveCard", "body": body, "actions": [submit]},
-    }
-
-
-def _case_actions(case: Case, routing: Routing) -> list[Element]:
-    actions: list[Element] = []
-    if case.status is CaseStatus.new:
-        actions.append(_execute("Acknowledge", ACKNOWLEDGE, case, style="positive"))
-    actions.append(
-        _show(
-            "Resolve…",
-            [
-                {
-                    "type": "Input.ChoiceSet",
-                    "id": RESOLVE_REASON,
-                    "label": "What fixed it?",
-                    "style": "compact",
-                    "isRequired": True,
-                    "errorMessage": "Choose what fixed it.",
-                    "choices": [{"title": t, "value": v} for v, t in RESOLUTION_REASONS.items()],
-                },
-                {
-                    "type": "Input.Text",
-                    "id": RESOLVE_NOTE,
-                    "label": "Note for the reporters",
-                    "isMultiline": True,
-                    "maxLength": TEXT_LIMIT,
-                },
-            ],
-            _execute("Resolve", RESOLVE, case, style="positive"),
-        )
-    )
-    actions.append(
-        _show(
-            "Reassign…",
-            [
-                {
-                    "type": "Input.ChoiceSet",
-                    "id": REASSIGN_PERSON,
-                    "label": "To a person",
-                    "style": "compact",
-                    "choices": [
-                        {"title": p.display, "value": p.id} for p in routing.people.values()
-                    ],
-                },
-                {
-                    "type": "Input.ChoiceSet",
-                    "id": REASSIGN_ROLE,
-                    "label": "…or to this system's owner for a role",
-                    "style": "compact",
-                    "choices": [{"title": r.value, "value": r.value} for r in Role],
-                },
-            ],
-            _execute("Reassign", REASSIGN, case),
-        )
-    )
-    if case.status is not CaseStatus.needs_info:
-        actions.append(
-            _show(
-                "Needs info…",
-                [
-                    {
-                        "type": "Input.Text",
-                        "id": QUESTION,
-                        "label": "What do you need to know? (sent to the reporters)",
-                        "isMultiline": True,
-                        "isRequired": True,
-                        "errorMessage": "Write your question.",
-                        "maxLength": TEXT_LIMIT,
-                    }
-                ],
-                _execute("Ask", NEEDS_INFO, case),
-            )
-        )
-    actions.append(
-        _show(
-            "Won't fix…",
-            [
-                {
-                    "type": "Input.Text",
-                    "id": WONT_FIX_REASON,
-                    "label": "Why not?",
-                    "isMultiline": True,
-                    "isRequired": True,
-                    "errorMessage": "Say why it won't be fixed.",
-                    "maxLength": TEXT_LIMIT,
-                }
-            ],
-            _execute("Close case", WONT_FIX, case, style="destructive"),
-        )
-    )
-    actions.append(
-        _show(
-            "Duplicate of…",
-            [
-                {
-                    "type": "Input.Text",
-                    "id": ORIGINAL,
-                    "label": "Duplicate of case number",
-                    "placeholder": "42",
-                    "isRequired": True,
-                    "errorMessage": "Give a case number, like 42.",
-                }
-            ],
-            _execute("Merge", DUPLICATE, case),
-        )
-    )
-    return actions
-
-
 def answer_card(case: Case, text: str) -> dict[str, Any]:
-    """What a reporter gets when the owner needs more information: the question and a box."""
-    return _card(
+    """What a reporter gets when the owner needs more information: the question (`text`, Teams
+    markdown made by handlers/teams/notices.py) and a box."""
+    return adaptive_card(
         [
-            _text(text),
+            text_block(text),
             {
                 "type": "Input.Text",
                 "id": ANSWER_TEXT,
@@ -443,16 +267,26 @@ def answer_card(case: Case, text: str) -> dict[str, Any]:
                 "maxLength": TEXT_LIMIT,
             },
         ],
-        [_execute("Send answer", ANSWER, case, style="positive")],
+        [execute("Send answer", ANSWER, case, style="positive")],
     )
 
 
-def answered_card(case: Case, text: str) -> dict[str, Any]:
-    """The answer card after the reporter answered: no more box."""
-    return _card(
-        [_text(text, isSubtle=True), _text(f"✅ Your answer was added to case #{case.id}.")]
+def answered_card(case: Case, answer: str) -> dict[str, Any]:
+    """The answer card after the reporter answered (`answer`, as they typed it): no box."""
+    return adaptive_card(
+        [
+            text_block(fit(answer, FORM_TEXT_BYTES), isSubtle=True),
+            text_block(f"✅ Your answer was added to case #{case.id}."),
+        ]
     )
 
 
-def _escape(text: str) -> str:
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+def execute(title: str, verb: str, case: Case, **style: Any) -> Element:
+    """An Action.Execute button for `verb` on `case`."""
+    return {
+        "type": "Action.Execute",
+        "title": title,
+        "verb": verb,
+        "data": {"case": case.id},
+        **style,
+    }

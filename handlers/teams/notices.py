@@ -5,6 +5,10 @@ Who hears what in Teams:
 - direct messages to people of routing.yaml: with Slack on, those with a `teams` id and no
   `slack` id (the rest are Slack's); with Slack off, everyone;
 - reporters: those who reported in Teams.
+
+The core writes each notice as plain text, with people's words in it (a question, a note, an
+answer); it is turned into inert Teams markdown here, when queued, so the outbox holds what
+Teams will render and the confirmation (markdown made by handlers/teams/cards.py) fits beside it.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from bot.models import Case, Channel, OutboundMessage, Report
 from bot.ports import Clock
 from bot.routing import Routing
+from handlers.teams.card_budget import fit
 
 PLATFORM = "teams"
 CARD = "loopkeeper.teams.card"  # case_id, post
@@ -22,6 +27,14 @@ THREAD = "loopkeeper.teams.thread"  # case_id, text
 DIRECT = "loopkeeper.teams.direct"  # case_id, person, text
 REPORTER = "loopkeeper.teams.reporter"  # case_id, reporter, text, ask
 POST = "loopkeeper.teams.post"  # conversation, activity[, lane]: a channel post (digests)
+
+NOTICE_BYTES = 12_000
+"""A notice's text on the wire: a long note or question is shortened, not refused by Teams."""
+
+
+def markdown(text: str) -> str:
+    """A notice the core wrote as plain text, as Teams markdown that shows it as written."""
+    return fit(text, NOTICE_BYTES)
 
 
 class TeamsNotices:
@@ -54,12 +67,14 @@ class TeamsNotices:
     def thread(self, case: Case, text: str, key: str) -> list[OutboundMessage]:
         if not self._triaged_here(case):
             return []
-        return self._message(THREAD, key, {"case_id": case.id, "text": text})
+        return self._message(THREAD, key, {"case_id": case.id, "text": markdown(text)})
 
     def direct(self, person_id: str, text: str, case: Case, key: str) -> list[OutboundMessage]:
         if not self.reaches(person_id):
             return []
-        return self._message(DIRECT, key, {"case_id": case.id, "person": person_id, "text": text})
+        return self._message(
+            DIRECT, key, {"case_id": case.id, "person": person_id, "text": markdown(text)}
+        )
 
     def reporter(
         self, report: Report, text: str, case: Case, key: str, *, ask: bool = False
@@ -69,7 +84,12 @@ class TeamsNotices:
         return self._message(
             REPORTER,
             key,
-            {"case_id": case.id, "reporter": report.reporter_id, "text": text, "ask": ask},
+            {
+                "case_id": case.id,
+                "reporter": report.reporter_id,
+                "text": markdown(text),
+                "ask": ask,
+            },
         )
 
     def reaches(self, person_id: str) -> bool:

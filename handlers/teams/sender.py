@@ -17,6 +17,7 @@ from bot.outbox import DeliveryError
 from bot.ports import Clock, TeamsStore
 from bot.routing import Routing
 from handlers.teams import cards, notices
+from handlers.teams.case_card import case_card, case_summary, thread_link
 from handlers.teams.connector import BotConnector
 from handlers.teams.directory import TeamsDirectory
 
@@ -86,10 +87,12 @@ class TeamsSender:
     async def _card(self, case: Case, may_post: bool) -> None:
         assert case.id is not None
         reports = await self._store.reports_of(case.id)
-        activity = cards.card_message(
-            cards.case_card(case, reports, self._routing), cards.case_summary(case, self._routing)
-        )
         posted = await self._store.teams_card(case.id)
+        thread = thread_link(posted.conversation_id, posted.activity_id) if posted else None
+        activity = cards.card_message(
+            case_card(case, reports, self._routing, thread=thread),
+            case_summary(case, self._routing),
+        )
         if posted is not None:
             where = await self._reference(posted.conversation_id)
             await self._connector.update(

@@ -14,6 +14,7 @@ from bot.ports import Clock, TeamsStore
 from bot.routing import Routing
 from bot.triage import CaseNotFound, Outcome, TriageService
 from handlers.teams import cards
+from handlers.teams.case_card import case_card, thread_link
 from handlers.teams.directory import TeamsDirectory
 from handlers.teams.notices import post_message
 from handlers.teams.parse import base_conversation_id, html_text, sender_key, thread_root
@@ -113,7 +114,9 @@ class TeamsTriage:
         if case is None:
             return cards.invoke_message(f"There is no case #{case_id}.")
         reports = await self.store.reports_of(case_id)
-        return cards.invoke_card(cards.case_card(case, reports, self.routing))
+        posted = await self.store.teams_card(case_id)
+        thread = thread_link(posted.conversation_id, posted.activity_id) if posted else None
+        return cards.invoke_card(case_card(case, reports, self.routing, thread=thread))
 
     async def _answer(
         self, activity: dict[str, Any], case_id: int, data: dict[str, Any]
