@@ -34,6 +34,7 @@ from handlers.http import Routes, build_http_app
 from handlers.slack.app import build_bolt_app, build_web_client, events_route
 from handlers.slack.digest import publish_to_slack
 from handlers.slack.directory import SlackDirectory
+from handlers.slack.identity import learn_identity
 from handlers.slack.inbox import (
     SLACK_REACTION,
     reaction_acceptor,
@@ -251,6 +252,8 @@ async def build_runtime(
         bolt_app = build_bolt_app(
             client, slack_intake, SlackTriage(routing, triage, store, directory)
         )
+        # Before the first request, so no user's request waits for it.
+        await learn_identity(client, bolt_app, permalinks)
         inbox_handlers[SLACK_REACTION] = reaction_handler(slack_intake, client)
         batch_handlers[SLACK_REACTION] = reactions_handler(slack_intake, client)
         if settings.slack_signing_secret is not None:
