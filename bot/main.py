@@ -15,6 +15,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry, Gauge
 
+from bot.background import Background
 from bot.clock import SystemClock
 from bot.escalation import TimerService
 from bot.fanout import FanOutNotices
@@ -45,6 +46,7 @@ from handlers.slack.listeners import SlackIntake
 from handlers.slack.messenger import CaseMessenger
 from handlers.slack.notices import SlackNotices
 from handlers.slack.permalink import Permalinks
+from handlers.slack.queued import SLACK_REPORT, flag_queue
 from handlers.slack.sender import SlackSender
 from handlers.slack.triage import SlackTriage
 from storage.database import create_engine
@@ -84,6 +86,7 @@ class Runtime:
     session: aiohttp.ClientSession
     bolt_app: Any = None
     teams: Any = None  # handlers.teams.wiring.TeamsEdge when Teams is on
+    background: Background = field(default_factory=Background)  # work after an ack
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _rounds: set[asyncio.Task[object]] = field(default_factory=set)
     _scheduler: AsyncIOScheduler | None = None
@@ -178,6 +181,7 @@ class Runtime:
             for task in running:  # their leases expire and another process takes the work
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+        await self.background.close(ROUND_GRACE_SECONDS)  # answered requests' remaining work
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -243,19 +247,23 @@ async def build_runtime(
         together=64 if sqlite else 16,
         give_way=GiveWay(arrivals.calm, patience=FILING_PATIENCE_SECONDS),
     )
+    background = Background()
     if client is not None and directory is not None:
         publishers.append(publish_to_slack)
         permalinks = Permalinks(client)  # one auth.test per process
         messenger = CaseMessenger(routing, store, client, directory, permalinks)
         senders["slack"] = SlackSender(client, messenger)
-        slack_intake = SlackIntake(routing, intake, store, clock, directory, permalinks)
-        bolt_app = build_bolt_app(
-            client, slack_intake, SlackTriage(routing, triage, store, directory)
+        queue = flag_queue(store, clock, inbox.wake, arrivals)
+        slack_intake = SlackIntake(
+            routing, intake, store, clock, directory, permalinks, background=background, queue=queue
         )
+        slack_triage = SlackTriage(routing, triage, store, directory, background=background)
+        bolt_app = build_bolt_app(client, slack_intake, slack_triage)
         # Before the first request, so no user's request waits for it.
         await learn_identity(client, bolt_app, permalinks)
         inbox_handlers[SLACK_REACTION] = reaction_handler(slack_intake, client)
         batch_handlers[SLACK_REACTION] = reactions_handler(slack_intake, client)
+        inbox_handlers[SLACK_REPORT] = slack_intake.queued_flags(client)
         if settings.slack_signing_secret is not None:
             routes.slack_events = events_route(
                 bolt_app,
@@ -301,5 +309,6 @@ async def build_runtime(
         session=session,
         bolt_app=bolt_app,
         teams=teams,
+        background=background,
     )
     return runtime
