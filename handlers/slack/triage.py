@@ -71,17 +71,27 @@ class SlackTriage:
     async def on_acknowledge(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        await ack()
-        self.background.spawn(self._acknowledge(client, body, action), "acknowledging a case")
+        async def tell_later(refusal: str | None) -> None:
+            if refusal:
+                await self._tell(client, body, refusal)
 
-    async def _acknowledge(
-        self, client: AsyncWebClient, body: dict[str, Any], action: dict[str, Any]
-    ) -> None:
+        # Committed before the ack when who clicked is known without asking Slack (a database
+        # fault then answers 5xx, as before); after it when a users.info call is needed.
+        refusal = await self.background.answer_or_later(
+            self._acknowledge(body, action), ANSWER_BUDGET, tell_later, "acknowledging a case"
+        )
+        await ack()
+        if isinstance(refusal, str):
+            self.background.spawn(self._tell(client, body, refusal), "answering a card button")
+
+    async def _acknowledge(self, body: dict[str, Any], action: dict[str, Any]) -> str | None:
+        """Acknowledge the case; the refusal to tell whoever clicked, if any."""
         actor = await self._actor(body["user"]["id"])
         try:
             await self.triage.acknowledge(int(action["value"]), actor)
         except REFUSALS as refusal:
-            await self._tell(client, body, str(refusal))
+            return str(refusal)
+        return None
 
     async def on_open_modal(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
@@ -225,13 +235,20 @@ class SlackTriage:
         case = await self.store.case_for_card(channel, thread)
         if case is None or case.id is None:
             return
-        # Who wrote it may take a users.info call: after the ack, or Slack sends it again.
-        self.background.spawn(self._comment(case.id, event), "recording a thread reply")
+        # Recorded before the ack (a database fault answers 5xx and Slack sends it again),
+        # unless who wrote it takes a users.info call: then after it, or Slack sends it again.
+        await self.background.answer_or_later(
+            self._comment(case.id, event), ANSWER_BUDGET, _nothing_more, "recording a reply"
+        )
 
     async def _comment(self, case_id: int, event: dict[str, Any]) -> None:
         person = await self._actor(str(event.get("user")))
         author = person or f"slack:{event.get('user')}"
         await self.triage.comment(case_id, author, str(event.get("text") or ""))
+
+
+async def _nothing_more(_: object) -> None:
+    return None
 
 
 def _refusal_view(text: str) -> dict[str, Any]:
