@@ -10,13 +10,16 @@ The response time of the bot's own route is the behaviour under test, so it is m
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.models import CaseStatus
+from tests.fake_slack import Failure
 from tests.harness import BotUnderTest, button_press, shortcut_payload, view_submission
 
 SLOW = 3.0
@@ -257,3 +260,19 @@ async def test_a_stranger_is_refused_after_the_answer_when_slack_is_slow(
     ]
     assert told["text"].startswith(f"Only Alice, Bob or Carol can change case #{case.id}")
     assert (await current(bot, case.id)).status is CaseStatus.new
+
+
+async def test_a_modal_slack_refuses_after_the_ack_is_logged_in_one_line(
+    bot: BotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot.slack.fail("views.open", Failure(200, "expired_trigger_id"))
+
+    with caplog.at_level(logging.WARNING):
+        [answer] = await answered_in_time(bot.command("U0REPORTER", "report", settle=False))
+        await bot.settle()
+
+    assert answer is None  # Slack got its ack; the modal is what failed
+    assert bot.slack.refused[0].method == "views.open"
+    [line] = [r for r in caplog.records if "failed after its answer" in r.getMessage()]
+    assert "expired_trigger_id" in line.getMessage()
+    assert line.exc_info is None and "Traceback" not in caplog.text
