@@ -19,6 +19,8 @@ import aiohttp
 import pytest
 
 from bot.models import CaseStatus
+from storage.database import create_engine
+from storage.repository import SqlCaseStore
 from tests.fake_slack import Failure
 from tests.harness import BotUnderTest, button_press, shortcut_payload, view_submission
 
@@ -276,3 +278,26 @@ async def test_a_modal_slack_refuses_after_the_ack_is_logged_in_one_line(
     [line] = [r for r in caplog.records if "failed after its answer" in r.getMessage()]
     assert "expired_trigger_id" in line.getMessage()
     assert line.exc_info is None and "Traceback" not in caplog.text
+
+
+async def test_shutdown_waits_for_the_work_that_follows_an_ack(
+    bot: BotUnderTest, database_url: str
+) -> None:
+    bot.slack.users["bob@example.com"] = "U0BOB"
+    bot.slack.add_message("C0SUPPORT", ai_message("1700000000.000500"))
+    await bot.react("U0REPORTER", "x", "C0SUPPORT", "1700000000.000500")
+    [case] = await bot.runtime.store.list_cases()
+    looking_up = bot.slack.holds["users.info"] = asyncio.Event()
+    press = button_press("U0BOB", "case_acknowledge", str(case.id))
+    await answered_in_time(bot.interact(press, settle=False))  # who Bob is: not known yet
+
+    closing = asyncio.create_task(bot.runtime.close())  # SIGTERM right after the ack
+    looking_up.set()
+    await closing
+
+    store = SqlCaseStore(create_engine(database_url))
+    try:
+        after = await store.get_case(case.id)  # type: ignore[arg-type]
+    finally:
+        await store.close()
+    assert after is not None and after.status is CaseStatus.acknowledged
