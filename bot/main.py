@@ -15,6 +15,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry, Gauge
 
+from bot.background import Background
 from bot.clock import SystemClock
 from bot.escalation import TimerService
 from bot.fanout import FanOutNotices
@@ -35,6 +36,7 @@ from handlers.http import Routes, build_http_app
 from handlers.slack.app import build_bolt_app, build_web_client, events_route
 from handlers.slack.digest import publish_to_slack
 from handlers.slack.directory import SlackDirectory
+from handlers.slack.identity import learn_identity
 from handlers.slack.inbox import (
     SLACK_REACTION,
     reaction_acceptor,
@@ -45,6 +47,7 @@ from handlers.slack.listeners import SlackIntake
 from handlers.slack.messenger import CaseMessenger
 from handlers.slack.notices import SlackNotices
 from handlers.slack.permalink import Permalinks
+from handlers.slack.queued import SLACK_REPORT, flag_queue
 from handlers.slack.reread import SLACK_REREAD, Reread
 from handlers.slack.sender import SlackSender
 from handlers.slack.socket_mode import SocketMode, build_socket_mode
@@ -89,6 +92,7 @@ class Runtime:
     session: aiohttp.ClientSession
     bolt_app: Any = None
     teams: Any = None  # handlers.teams.wiring.TeamsEdge when Teams is on
+    background: Background = field(default_factory=Background)  # work after an ack
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _rounds: set[asyncio.Task[object]] = field(default_factory=set)
     _scheduler: AsyncIOScheduler | None = None
@@ -177,6 +181,7 @@ class Runtime:
             for task in running:  # their leases expire and another process takes the work
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+        await self.background.close(ROUND_GRACE_SECONDS)  # answered requests' remaining work
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -255,20 +260,27 @@ async def build_runtime(
         dead_letter_notices=unfiled_notices,
         on_enqueued=on_enqueued,
     )
+    background = Background()
     if client is not None and directory is not None:
         publishers.append(publish_to_slack)
         permalinks = Permalinks(client)  # one auth.test per process
         messenger = CaseMessenger(routing, store, client, directory, permalinks)
         senders["slack"] = SlackSender(client, messenger)
-        slack_intake = SlackIntake(routing, intake, store, clock, directory, permalinks)
-        slack_triage = SlackTriage(routing, triage, store, directory)
+        queue = flag_queue(store, clock, inbox.wake, arrivals)
+        slack_intake = SlackIntake(
+            routing, intake, store, clock, directory, permalinks, background=background, queue=queue
+        )
+        slack_triage = SlackTriage(routing, triage, store, directory, background=background)
         bolt_app = build_bolt_app(client, slack_intake, slack_triage)
+        # Before the first request, so no user's request waits for it.
+        await learn_identity(client, bolt_app, permalinks)
         # A flagged message Slack would not give at filing time is read again later.
         filler = OutputFiller(routing, store, clock, announced, on_enqueued)
         reread = Reread(store, client, permalinks, filler, clock, inbox.wake)
         inbox_handlers[SLACK_REACTION] = reaction_handler(slack_intake, client, reread)
         batch_handlers[SLACK_REACTION] = reactions_handler(slack_intake, client, reread)
         inbox_handlers[SLACK_REREAD] = reread.handle
+        inbox_handlers[SLACK_REPORT] = slack_intake.queued_flags(client)
         unfiled_notices[SLACK_REACTION] = unfiled_reaction_notice
         if settings.slack_signing_secret is not None:
             routes.slack_events = events_route(
@@ -278,8 +290,10 @@ async def build_runtime(
                 accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
             )
         if settings.slack_app_token is not None:  # its own bolt app: it answers over the socket
+            socket_app = build_bolt_app(client, slack_intake, slack_triage)
+            await learn_identity(client, socket_app, permalinks)
             socket_mode = build_socket_mode(
-                build_bolt_app(client, slack_intake, slack_triage),
+                socket_app,
                 settings.slack_app_token.get_secret_value(),
                 is_transient=is_transient,
                 accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
@@ -324,6 +338,7 @@ async def build_runtime(
         bolt_app=bolt_app,
         teams=teams,
         socket_mode=socket_mode,
+        background=background,
     )
     return runtime
 

@@ -48,6 +48,10 @@ class FakeSlack:
     holds: dict[str, asyncio.Event] = field(default_factory=dict)
     """Calls of these methods wait until their event is set."""
     held: list[str] = field(default_factory=list)  # methods of the calls that waited
+    latency: float = 0.0
+    """Seconds every Web API call takes to answer: a slow Slack."""
+    responses: list[dict[str, Any]] = field(default_factory=list)
+    """What was posted to a command's or an action's response_url."""
     url: str = ""
     socket_url: Callable[[], str] | None = None
     """What apps.connections.open hands out (tests.fake_socket_mode); unset: Socket Mode off."""
@@ -74,6 +78,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/respond/{rest:.*}", self._respond)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         sock = socket.socket()
@@ -93,6 +98,8 @@ class FakeSlack:
         token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if request.headers.get("Authorization") != f"Bearer {token}":
             return web.json_response({"ok": False, "error": "not_authed"})
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if method in self.holds:
             self.held.append(method)
             await self.holds[method].wait()
@@ -117,6 +124,15 @@ class FakeSlack:
     def _next_ts(self) -> str:
         self._ts += 1
         return f"1800000000.{self._ts:06d}"
+
+    @property
+    def response_url(self) -> str:
+        """A response_url that lands in `responses`."""
+        return self.url.removesuffix("api/") + "respond/1"
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        self.responses.append(await request.json())
+        return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:
         self.uploads[request.match_info["file_id"]] = await request.read()

@@ -117,12 +117,22 @@ class BotUnderTest:
         }
         return await self.send_event(event, event_id=event_id, process=process)
 
-    async def interact(self, payload: dict[str, Any]) -> aiohttp.ClientResponse:
+    async def interact(
+        self, payload: dict[str, Any], *, settle: bool = True
+    ) -> aiohttp.ClientResponse:
         body = urlencode({"payload": json.dumps(payload)}).encode()
-        return await self.post_signed(body, "application/x-www-form-urlencoded")
+        response = await self.post_signed(body, "application/x-www-form-urlencoded")
+        if settle:
+            await self.settle()
+        return response
+
+    async def settle(self) -> None:
+        """Let the work that follows an ack finish (a modal opened, a flag filed)."""
+        await self.runtime.background.drain()
+        await self.runtime.inbox.drain()
 
     async def command(
-        self, user: str, text: str, channel: str = "C0GENERAL"
+        self, user: str, text: str, channel: str = "C0GENERAL", *, settle: bool = True
     ) -> aiohttp.ClientResponse:
         body = urlencode(
             {
@@ -136,11 +146,14 @@ class BotUnderTest:
                 "command": "/loopkeeper",
                 "text": text,
                 "api_app_id": "A0LOOPKEEPER",
-                "response_url": "https://hooks.slack.invalid/commands/1",
+                "response_url": self.slack.response_url,
                 "trigger_id": f"trigger.{next(_ids)}",
             }
         ).encode()
-        return await self.post_signed(body, "application/x-www-form-urlencoded")
+        response = await self.post_signed(body, "application/x-www-form-urlencoded")
+        if settle:
+            await self.settle()
+        return response
 
     async def ingest(
         self, body: Any, *, token: str | None = INGEST_TOKEN

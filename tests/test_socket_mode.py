@@ -160,6 +160,7 @@ async def test_the_report_shortcut_is_acked_and_opens_the_modal(socket_bot: Sock
     eid = await socket_bot.socket.send_envelope("interactive", payload)
 
     await socket_bot.socket.ack_of(eid)
+    await socket_bot.runtime.background.drain()  # the modal opens right after the ack
     [opened] = socket_bot.slack.calls_to("views.open")
     assert opened["trigger_id"] == payload["trigger_id"]
     assert opened["view"]["callback_id"] == "report_ai_output_modal"

@@ -151,14 +151,9 @@ def _text_input(
 
 
 def _fit_metadata(metadata: dict[str, Any]) -> str:
-    """Slack caps private_metadata at 3,000 characters: shorten the message text to fit."""
-    encoded = json.dumps(metadata, separators=(",", ":"))
-    text = metadata.get("text")
-    while len(encoded) > METADATA_LIMIT and isinstance(text, str) and text:
-        text = text[: max(0, len(text) - (len(encoded) - METADATA_LIMIT) - 16)]
-        metadata = {**metadata, "text": text}
-        encoded = json.dumps(metadata, separators=(",", ":"))
-    return encoded
+    """Ids only (channel, ts): Slack caps private_metadata at METADATA_LIMIT characters, so the
+    flagged text is read back on submission instead of carried here."""
+    return json.dumps(metadata, separators=(",", ":"))
 
 
 def confirmation_mrkdwn(filed: FiledReport) -> str:

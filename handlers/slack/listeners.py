@@ -10,8 +10,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.intake import Confirmation, IntakeError, IntakeService
-from bot.models import Channel, FlaggedOutput, ReportDraft, Severity
+from bot.background import Background, Later
+from bot.inbox import Handler
+from bot.intake import Confirmation, IntakeService
+from bot.models import Channel, FlaggedOutput, InboxItem, ReportDraft, Severity
 from bot.ports import CaseStore, Clock, Directory
 from bot.routing import Routing
 from handlers.slack import blocks
@@ -20,7 +22,9 @@ from handlers.slack.fetch import RecentMessages, fetch_outputs
 from handlers.slack.mrkdwn import escape
 from handlers.slack.parse import is_negative_feedback, message_output, reporter
 from handlers.slack.permalink import Permalinks
+from handlers.slack.queued import QueuedFlag, QueueFlag
 from handlers.slack.triage import cases_text
+from handlers.slack.window import ANSWER_BUDGET, open_modal
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,9 @@ class SlackIntake:
         clock: Clock,
         directory: Directory | None = None,
         permalinks: Permalinks | None = None,
+        *,
+        background: Background,
+        queue: QueueFlag,
     ) -> None:
         self.routing = routing
         self.intake = intake
@@ -47,6 +54,8 @@ class SlackIntake:
         self.clock = clock
         self.directory = directory
         self.permalinks = permalinks  # else made with the first Web API client given
+        self.background = background  # Web API calls after the ack
+        self.queue = queue  # flags committed to the inbox before the ack, filed after
         self._recent = RecentMessages()
 
     def register(self, app: AsyncApp) -> None:
@@ -121,17 +130,22 @@ class SlackIntake:
     async def on_shortcut(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        await ack()
         message = body.get("message") or {}
         channel = (body.get("channel") or {}).get("id")
-        metadata = {
-            "src": "shortcut",
-            "channel": channel,
-            "message": _message_snapshot(message),
-        }
+        ts = message.get("ts")
+        if isinstance(channel, str) and isinstance(ts, str):
+            # The submission usually comes to this process within minutes: it finds the
+            # message here instead of reading it back from Slack.
+            top_level = message.get("thread_ts", ts) == ts
+            link = self.permalinks.known(channel, ts) if self.permalinks and top_level else None
+            self._recent.put((channel, ts), message_output(channel, message, permalink=link))
+        # A reference, never the text: private_metadata holds 3,000 characters, about 485
+        # of Japanese once JSON has escaped them.
+        metadata = {"src": "shortcut", "channel": channel, "ts": ts}
         text = message.get("text") if isinstance(message.get("text"), str) else None
         view = blocks.report_modal(self.routing, metadata, free_form=False, excerpt=text)
-        await client.views_open(trigger_id=body["trigger_id"], view=view)
+        await ack()
+        open_modal(self.background, client, body.get("trigger_id"), view)
 
     async def on_command(
         self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -140,17 +154,28 @@ class SlackIntake:
         verb, _, rest = words.partition(" ")
         verb = verb.lower()
         if verb == "report":
-            await ack()
             metadata = {"src": "command", "channel": command.get("channel_id")}
             view = blocks.report_modal(
                 self.routing, metadata, free_form=True, initial_text=rest.strip() or None
             )
-            await client.views_open(trigger_id=command["trigger_id"], view=view)
+            await ack()
+            open_modal(self.background, client, command.get("trigger_id"), view)
         elif verb == "mine":
             items = await self.store.reports_by(reporter(command["user_id"]).id)
             await ack(text=blocks.mine_text(items, self.routing), response_type="ephemeral")
         elif verb == "cases":
-            await ack(text=await self._my_cases(command["user_id"]), response_type="ephemeral")
+
+            async def answer_later(text: str) -> None:
+                await respond(text=text, response_type="ephemeral")
+
+            # Who is asking may take a users.info call: answered in the ack when it is quick.
+            text = await self.background.answer_or_later(
+                self._my_cases(command["user_id"]), ANSWER_BUDGET, answer_later, "cases"
+            )
+            if isinstance(text, Later):
+                await ack()
+            else:
+                await ack(text=text, response_type="ephemeral")
         elif verb in ("", "help"):
             await ack(text=blocks.help_text(self.routing), response_type="ephemeral")
         else:
@@ -169,6 +194,8 @@ class SlackIntake:
             metadata = json.loads(view.get("private_metadata") or "{}")
         except json.JSONDecodeError:
             metadata = {}
+        if not isinstance(metadata, dict):
+            metadata = {}
         category = self.routing.category(values.get("category") or "")
         free_form = metadata.get("src") == "command"
         errors: dict[str, str] = {}
@@ -186,11 +213,11 @@ class SlackIntake:
         if errors or category is None:
             await ack(response_action="errors", errors=errors)
             return
-        channel = metadata.get("channel")
-        snapshot = metadata.get("message")
-        output = (
-            message_output(channel, snapshot) if channel and isinstance(snapshot, dict) else None
-        )
+        channel, ts = metadata.get("channel"), metadata.get("ts")
+        if ts is None and isinstance(metadata.get("message"), dict):
+            ts = metadata["message"].get("ts")  # a modal opened before the upgrade: carried it
+        channel = channel if isinstance(channel, str) else None
+        read = (channel, ts) if not free_form and channel and isinstance(ts, str) else None
         draft = ReportDraft(
             reporter=reporter(user),
             channel=Channel.slack_command if free_form else Channel.slack_shortcut,
@@ -198,16 +225,29 @@ class SlackIntake:
             severity=severity,
             comment=values.get("wrong"),
             expected=values.get("expected"),
-            output=output,
             reply_channel_id=channel,
             dedupe_key=f"slack:view:{view.get('id')}:{view.get('hash')}",
         )
-        try:
-            await self.intake.file_report(draft, self._confirm(user, channel))
-        except IntakeError as error:
-            await ack(response_action="errors", errors={"category": str(error)})
-            return
+        await self.queue(QueuedFlag(draft, read))
         await ack()
+
+    def queued_flags(self, client: AsyncWebClient) -> Handler:
+        """The inbox worker's handler for flags queued by these listeners."""
+
+        async def handle(item: InboxItem) -> None:
+            await self.file_queued(QueuedFlag.of(item), client)
+
+        return handle
+
+    async def file_queued(self, flag: QueuedFlag, client: AsyncWebClient) -> None:
+        draft = flag.draft
+        if flag.read is not None:
+            if self.permalinks is None:
+                self.permalinks = Permalinks(client)
+            outputs = await fetch_outputs(client, [flag.read], self.permalinks, self._recent)
+            draft = draft.model_copy(update={"output": outputs[flag.read]})
+        user = draft.reporter.slack_user_id or draft.reporter.id
+        await self.intake.file_report(draft, self._confirm(user, draft.reply_channel_id))
 
     async def _my_cases(self, user_id: str) -> str:
         person = await self.directory.person_for_slack_user(user_id) if self.directory else None
@@ -245,18 +285,13 @@ class SlackIntake:
             reply_channel_id=channel,
             dedupe_key=f"slack:action:{user}:{action.get('action_ts')}",
         )
-        await self.intake.file_report(draft, self._confirm(user, channel))
+        await self.queue(QueuedFlag(draft, None))
         await ack()
 
     # --- shared --------------------------------------------------------------------------
 
     def _confirm(self, user: str, channel: str | None) -> Confirmation:
         return lambda filed: [confirmation(filed, user, channel, self.clock.now())]
-
-
-def _message_snapshot(message: dict[str, Any]) -> dict[str, Any]:
-    keep = ("ts", "text", "bot_id", "metadata", "permalink")
-    return {k: message[k] for k in keep if k in message}
 
 
 def _view_values(view: dict[str, Any]) -> dict[str, str | None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_sdk.web.async_client import AsyncWebClient
 
 from digests.links import card_link
@@ -16,10 +18,17 @@ class Permalinks:
         self._client = client
         self._archives: str | None = None
 
+    def learn(self, auth_test: Any) -> None:
+        """Take the workspace URL from an `auth.test` answer made at start-up."""
+        self._archives = f"{str(auth_test['url']).rstrip('/')}/archives"
+
+    def known(self, channel: str, ts: str) -> str | None:
+        """The permalink when the workspace URL is known already; None rather than a call."""
+        return card_link(channel, ts, self._archives) if self._archives else None
+
     async def top_level(self, channel: str, ts: str) -> str:
         if self._archives is None:
-            found = await self._client.auth_test()
-            self._archives = f"{str(found['url']).rstrip('/')}/archives"
-        link = card_link(channel, ts, self._archives)
+            self.learn(await self._client.auth_test())
+        link = self.known(channel, ts)
         assert link is not None
         return link

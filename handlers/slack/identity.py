@@ -1,0 +1,44 @@
+"""Who the bot is in Slack, learned once at start-up rather than inside a user's request.
+
+bolt's single-workspace authorization calls `auth.test` on the first request a process gets and
+keeps the answer; so does Permalinks for the workspace URL. A slow Slack then makes the first
+interaction after every restart miss the 3-second window. One call before the first request
+answers both.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.slack.permalink import Permalinks
+
+log = logging.getLogger(__name__)
+
+
+async def learn_identity(client: AsyncWebClient, app: AsyncApp, permalinks: Permalinks) -> bool:
+    """One `auth.test`, given to bolt and Permalinks; False (and one log line) when Slack
+    cannot be asked now, in which case bolt asks on the first request as it would anyway."""
+    try:
+        found = await client.auth_test()
+    except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as error:
+        log.warning("auth.test at start-up failed, the first request will ask: %s", error)
+        return False
+    permalinks.learn(found)
+    # bolt takes no auth.test answer through its API when given a token: hand it to the
+    # authorization middleware it built, which otherwise makes the call itself.
+    primed = False
+    for middleware in getattr(app, "_async_middleware_list", []):
+        if isinstance(middleware, AsyncSingleTeamAuthorization):
+            middleware.auth_test_result = found
+            primed = True
+    if not primed:
+        log.warning("bolt's authorization was not found; it will call auth.test itself")
+    return True
