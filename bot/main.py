@@ -47,6 +47,7 @@ from handlers.slack.permalink import Permalinks
 from handlers.slack.sender import SlackSender
 from handlers.slack.triage import SlackTriage
 from storage.database import create_engine
+from storage.faults import is_transient
 from storage.migrate import is_up_to_date
 from storage.repository import SqlCaseStore
 
@@ -249,7 +250,10 @@ async def build_runtime(
         senders["slack"] = SlackSender(client, messenger)
         slack_intake = SlackIntake(routing, intake, store, clock, directory, permalinks)
         bolt_app = build_bolt_app(
-            client, slack_intake, SlackTriage(routing, triage, store, directory)
+            client,
+            slack_intake,
+            SlackTriage(routing, triage, store, directory),
+            is_transient=is_transient,
         )
         inbox_handlers[SLACK_REACTION] = reaction_handler(slack_intake, client)
         batch_handlers[SLACK_REACTION] = reactions_handler(slack_intake, client)
@@ -259,6 +263,7 @@ async def build_runtime(
                 settings.slack_signing_secret.get_secret_value(),
                 clock,
                 accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
+                is_transient=is_transient,
             )
     if teams is not None:
         routes.teams_messages = teams.route(intake, triage, on_enqueued)
