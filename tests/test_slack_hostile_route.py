@@ -6,17 +6,28 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
+from bot.clock import ManualClock
+from bot.main import build_runtime
 from bot.models import CaseStatus
+from bot.routing import load_routing
+from bot.settings import Settings
 from handlers.slack import blocks, card
+from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.harness import (
+    ROUTING_FILE,
+    SIGNING_SECRET,
     BotUnderTest,
     button_press,
+    now_utc,
     shortcut_payload,
     slack_signature,
     view_submission,
@@ -484,3 +495,77 @@ async def test_a_reaction_with_broken_ids_is_acknowledged_and_never_reaches_the_
     no_traceback(caplog)
     assert len(warnings_about(caplog, "malformed Slack request")) == 1
     assert await stored(bot) == NOTHING
+
+
+# --- listener failures: passing faults are retried, deterministic ones acknowledged -----------
+
+
+async def test_a_listener_tripping_on_a_request_is_acknowledged_in_one_line(
+    bot: BotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Shaped like Slack's, but not what the bot put in its own modal: the same request would
+    fail the same way, so a 500 would only bring three retries."""
+    view = {
+        "type": "modal",
+        "callback_id": card.RESOLVE + card.MODAL_SUFFIX,
+        "private_metadata": "not what the bot wrote",
+        "blocks": [],
+    }
+
+    with caplog.at_level(logging.INFO):
+        response = await bot.interact(view_submission("U0ALICE", view, {}))
+
+    assert response.status == 200
+    no_traceback(caplog)
+    [line] = warnings_about(caplog, "failed and was acknowledged")
+    assert "JSONDecodeError" in line
+    assert await stored(bot) == NOTHING
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_a_database_that_is_down_answers_500_so_slack_retries(
+    slack: FakeSlack,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    backend: str,
+) -> None:
+    unreachable = {
+        # A directory where the database file should be: SQLite cannot open it.
+        "sqlite": f"sqlite+aiosqlite:///{tmp_path}",
+        # Nothing listens on port 1.
+        "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:1/loopkeeper",
+    }[backend]
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=unreachable,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.url,
+    )
+    clock = ManualClock(now_utc())
+    runtime = await build_runtime(settings, load_routing(ROUTING_FILE), clock=clock)
+    server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            down = BotUnderTest(
+                runtime,
+                slack,
+                clock,
+                str(server.make_url("")).rstrip("/"),
+                http,
+            )
+            with caplog.at_level(logging.INFO):
+                help_answer = await down.command("U0REPORTER", "help")
+                mine = await down.command("U0REPORTER", "mine")
+                reaction = await down.react(
+                    "U0REPORTER", "x", "C0SUPPORT", "1700000000.000100", process=False
+                )
+    finally:
+        await server.close()
+        await runtime.close()
+
+    assert help_answer.status == 200  # needs no database
+    assert (mine.status, reaction.status) == (500, 500)
+    assert len([r for r in caplog.records if "passing fault" in r.getMessage()]) == 2
+    no_traceback(caplog)

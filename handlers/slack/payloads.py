@@ -277,6 +277,7 @@ def _check_view(body: dict[str, Any]) -> None:
     _user(body)
     view = _object(body, "view", required=True)
     _id(view.get("callback_id"), "view.callback_id", required=True)
+    _id(view.get("type"), "view.type", required=True)  # bolt tells modals from workflow steps
     if body["type"] == "view_closed":
         return
     _id(view.get("id"), "view.id", required=True)
