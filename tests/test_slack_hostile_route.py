@@ -569,3 +569,23 @@ async def test_a_database_that_is_down_answers_500_so_slack_retries(
     assert (mine.status, reaction.status) == (500, 500)
     assert len([r for r in caplog.records if "passing fault" in r.getMessage()]) == 2
     no_traceback(caplog)
+
+
+async def test_a_reaction_with_nul_in_fields_filing_never_reads_is_filed(
+    bot: BotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL's JSONB refuses NUL anywhere in a document: the inbox keeps only the fields
+    filing reads, so junk elsewhere in the event neither fails the ack nor poisons the row."""
+    bot.slack.add_message(
+        "C0SUPPORT", {"type": "message", "ts": "1700000000.000100", "text": AI_TEXT}
+    )
+    body = reaction_body(item_user="U0\x00SOMEONE", extra={"note": "\x00\ud800"})
+
+    with caplog.at_level(logging.INFO):
+        response = await bot.post_signed(body, "application/json")
+        await bot.runtime.inbox.drain()
+
+    assert response.status == 200
+    no_traceback(caplog)
+    [case] = await bot.runtime.store.list_cases()
+    assert case.output_excerpt == AI_TEXT
