@@ -211,7 +211,7 @@ async def test_deeply_nested_json_is_refused_without_a_crash(
 # --- signed but malformed: one log line, acknowledged ----------------------------------------
 
 
-def _without(payload: dict[str, Any], *path: str) -> dict[str, Any]:
+def _without(payload: dict[str, Any], *path: str | int) -> dict[str, Any]:
     """A deep copy of the payload without the field at `path`."""
     copy = json.loads(json.dumps(payload))
     where = copy
@@ -239,7 +239,7 @@ BROKEN_BUTTONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "empty-actions": lambda p: _with(p, [], "actions"),
     "action-is-a-string": lambda p: _with(p, [card.ACK], "actions"),
     "action-id-is-a-number": lambda p: _with(p, 7, "actions", 0, "action_id"),
-    "no-value": lambda p: _without(p, "actions", 0, "value"),  # type: ignore[arg-type]
+    "no-value": lambda p: _without(p, "actions", 0, "value"),
     "value-not-a-number": lambda p: _with(p, "one", "actions", 0, "value"),
     "value-huge": lambda p: _with(p, "9" * 40, "actions", 0, "value"),
     "value-nul": lambda p: _with(p, "1\x00", "actions", 0, "value"),

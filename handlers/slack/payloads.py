@@ -22,8 +22,15 @@ MAX_DEPTH = 64
 """Slack's deepest payloads (rich text inside a modal's state) nest about a dozen levels."""
 
 CASE_ACTIONS = frozenset(
-    {card.ACK, card.RESOLVE, card.REASSIGN, card.NEEDS_INFO, card.WONT_FIX, card.DUPLICATE}
-    | {card.ANSWER}
+    {
+        card.ACK,
+        card.RESOLVE,
+        card.REASSIGN,
+        card.NEEDS_INFO,
+        card.WONT_FIX,
+        card.DUPLICATE,
+        card.ANSWER,
+    }
 )
 """Card buttons whose value is a case number."""
 
