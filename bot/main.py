@@ -271,7 +271,7 @@ async def build_runtime(
             routing, intake, store, clock, directory, permalinks, background=background, queue=queue
         )
         slack_triage = SlackTriage(routing, triage, store, directory, background=background)
-        bolt_app = build_bolt_app(client, slack_intake, slack_triage)
+        bolt_app = build_bolt_app(client, slack_intake, slack_triage, is_transient=is_transient)
         # Before the first request, so no user's request waits for it.
         await learn_identity(client, bolt_app, permalinks)
         # A flagged message Slack would not give at filing time is read again later.
@@ -288,9 +288,12 @@ async def build_runtime(
                 settings.slack_signing_secret.get_secret_value(),
                 clock,
                 accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
+                is_transient=is_transient,
             )
         if settings.slack_app_token is not None:  # its own bolt app: it answers over the socket
-            socket_app = build_bolt_app(client, slack_intake, slack_triage)
+            socket_app = build_bolt_app(
+                client, slack_intake, slack_triage, is_transient=is_transient
+            )
             await learn_identity(client, socket_app, permalinks)
             socket_mode = build_socket_mode(
                 socket_app,

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable
+import traceback
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import parse_qs
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -22,11 +24,12 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ports import Clock
 from handlers.slack.listeners import SlackIntake
+from handlers.slack.payloads import Unreadable, problem_with, read_body
+from handlers.slack.signature import is_signed
 from handlers.slack.triage import SlackTriage
 
 log = logging.getLogger(__name__)
@@ -99,7 +102,17 @@ def build_web_client(token: str, base_url: str, session: aiohttp.ClientSession) 
     )
 
 
-def build_bolt_app(client: AsyncWebClient, intake: SlackIntake, triage: SlackTriage) -> AsyncApp:
+IsTransient = Callable[[BaseException], bool]
+"""Whether an error is a passing fault (the database down or locked) worth a retry by Slack."""
+
+
+def build_bolt_app(
+    client: AsyncWebClient,
+    intake: SlackIntake,
+    triage: SlackTriage,
+    *,
+    is_transient: IsTransient,
+) -> AsyncApp:
     app = AsyncApp(
         client=client,
         # The route verifies signatures itself so it can answer 401 before parsing anything.
@@ -110,33 +123,73 @@ def build_bolt_app(client: AsyncWebClient, intake: SlackIntake, triage: SlackTri
     )
     intake.register(app)
     triage.register(app)
-    app.error(_on_error)
+    app.error(_error_handler(is_transient))
     return app
 
 
-async def _on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
-    if isinstance(error, BoltUnhandledRequestError):
-        log.info(
-            "ignored Slack request nobody handles: type=%s callback_id=%s command=%s",
-            body.get("type"),
-            body.get("callback_id") or (body.get("view") or {}).get("callback_id"),
-            body.get("command"),
+def _error_handler(
+    is_transient: IsTransient,
+) -> Callable[[Exception, dict[str, Any]], Awaitable[BoltResponse]]:
+    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        if isinstance(error, BoltUnhandledRequestError):
+            log.info("ignored Slack request nobody handles: %s", _described(body))
+            return BoltResponse(status=200, body="")
+        return BoltResponse(status=failure_status(error, body, is_transient), body="")
+
+    return on_error
+
+
+def failure_status(error: BaseException, body: dict[str, Any], is_transient: IsTransient) -> int:
+    """Log a failed Slack request in one line; the status to answer it with.
+
+    A passing fault gets 500, so Slack retries (the delivery key keeps a retry from filing
+    twice); anything else would fail the same way again, so it is acknowledged.
+    """
+    if is_transient(error):
+        log.error(
+            "Slack request failed on a passing fault, Slack will retry: %s (%s)",
+            _error_line(error),
+            _described(body),
         )
-        return BoltResponse(status=200, body="")
-    log.error("Slack listener failed: %s", error, exc_info=error)
-    # 500 makes Slack retry an event; the delivery key keeps a retry from filing twice.
-    return BoltResponse(status=500, body="")
+        return 500
+    log.warning(
+        "Slack request failed and was acknowledged: %s (%s)", _error_line(error), _described(body)
+    )
+    return 200
 
 
-class _EpochClock:
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
+def _error_line(error: BaseException) -> str:
+    """The error's type, message and where it was raised: enough to find it, on one line."""
+    message = " ".join(str(error).split())[:300]
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return f"{type(error).__name__}: {message}{where}"
 
-    def now(self) -> float:
-        return self._clock.now().timestamp()
+
+def _described(body: Any) -> str:
+    """Which request this was, for a log line: its kind and callback, never its content."""
+    if not isinstance(body, dict):
+        return "unreadable body"
+    view, event = body.get("view"), body.get("event")
+    view = view if isinstance(view, dict) else {}
+    event = event if isinstance(event, dict) else {}
+    parts = {
+        "type": body.get("type"),
+        "event": event.get("type"),
+        "callback_id": body.get("callback_id") or view.get("callback_id"),
+        "command": body.get("command"),
+    }
+    return " ".join(f"{k}={_shown(v)}" for k, v in parts.items() if v)
+
+
+def _shown(value: Any) -> str:
+    return str(value)[:60].encode("unicode_escape").decode("ascii")
 
 
 AcceptReaction = Callable[[dict[str, Any], str], Awaitable[None]]
+
+MAX_BODY_BYTES = 1024 * 1024
+"""Slack's largest requests (a modal's state, a message with blocks) are tens of kilobytes."""
 
 
 def events_route(
@@ -144,64 +197,66 @@ def events_route(
     signing_secret: str,
     clock: Clock,
     accept_reaction: AcceptReaction | None = None,
+    *,
+    is_transient: IsTransient,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """`POST /slack/events`: 401 unless signed by Slack, 400 unless parseable, then bolt.
+    """`POST /slack/events`: 401 unless signed by Slack, 400 unless readable, an acknowledged
+    ignore when malformed, then bolt.
 
     Reactions, the high-volume path, skip bolt: `accept_reaction` commits the raw event to the
     inbox and Slack gets its ack at once; the inbox worker files the report.
     """
-    verifier = SignatureVerifier(signing_secret, clock=_EpochClock(clock))  # type: ignore[arg-type]
 
     async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
-        if not verifier.is_valid_request(body, dict(request.headers)):
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return web.json_response({"error": "body too large"}, status=413)
+        body = await request.read()  # aiohttp refuses more than client_max_size (1 MiB)
+        if not is_signed(body, request.headers, signing_secret, clock.now().timestamp()):
             return web.json_response({"error": "invalid or stale Slack signature"}, status=401)
-        problem, parsed = _parse(body, request.content_type)
-        if problem:
-            return web.json_response({"error": problem}, status=400)
-        event = parsed.get("event") if parsed else None
+        try:
+            parsed = read_body(body, request.headers.get("Content-Type", ""))
+        except Unreadable as unreadable:
+            return web.json_response({"error": str(unreadable)}, status=400)
+        problem = problem_with(parsed)
+        if problem is not None:
+            log.warning("malformed Slack request ignored: %s (%s)", problem, _described(parsed))
+            return web.Response(status=200)
+        try:
+            return await _dispatch(request, body, parsed)
+        except Exception as error:  # a listener or bolt itself tripped on this request
+            return web.Response(status=failure_status(error, parsed, is_transient))
+
+    async def _dispatch(request: web.Request, raw: bytes, parsed: dict[str, Any]) -> web.Response:
+        event = parsed.get("event")
         if (
             accept_reaction is not None
-            and parsed is not None
             and parsed.get("type") == "event_callback"
             and isinstance(event, dict)
             and event.get("type") == "reaction_added"
         ):
             await accept_reaction(event, str(parsed.get("event_id") or event.get("event_ts")))
             return web.Response(status=200)
-        bolt_response = await app.async_dispatch(await to_bolt_request(request))
+        bolt_response = await app.async_dispatch(_bolt_request(request, raw, parsed))
         return await to_aiohttp_response(bolt_response)
 
     return handle
 
 
-def _parse(body: bytes, content_type: str) -> tuple[str | None, dict[str, Any] | None]:
-    """(problem, JSON body): the problem when malformed; the body when it is Events API JSON."""
-    if content_type == "application/json":
-        try:
-            parsed = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            return f"body is not valid JSON: {getattr(error, 'msg', error)}", None
-        if not isinstance(parsed, dict) or "type" not in parsed:
-            return "JSON body must be an object with a 'type'", None
-        return None, parsed
-    return _malformed_form(body), None
+def _bolt_request(request: web.Request, raw: bytes, parsed: dict[str, Any]) -> AsyncBoltRequest:
+    """The request for bolt, carrying the body as we read and checked it.
+
+    Bolt would parse the raw body again by its own rules, which differ from ours: a slash
+    command whose text contains the word "payload" reads to it as an empty interactivity form.
+    """
+    # Slack never sends bolt's own X-Slack-Bolt-* headers (they steer lazy listeners).
+    headers: dict[str, str | Sequence[str]] = {
+        k: v for k, v in request.headers.items() if not k.lower().startswith(_BOLT_ONLY)
+    }
+    bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=headers)
+    bolt_request.raw_body = raw.decode("utf-8")
+    bolt_request.body = parsed
+    bolt_request.context = build_async_context(AsyncBoltContext({}), parsed)
+    return bolt_request
 
 
-def _malformed_form(body: bytes) -> str | None:
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return "body is not UTF-8"
-    form = parse_qs(text, keep_blank_values=True)
-    if "payload" in form:
-        try:
-            payload = json.loads(form["payload"][0])
-        except json.JSONDecodeError as error:
-            return f"payload is not valid JSON: {error.msg}"
-        if not isinstance(payload, dict) or "type" not in payload:
-            return "payload must be an object with a 'type'"
-        return None
-    if "command" in form or "ssl_check" in form:
-        return None  # a slash command, or Slack checking our certificate (bolt answers it)
-    return "expected an Events API JSON body, an interactivity payload or a slash command"
+_BOLT_ONLY = "x-slack-bolt-"

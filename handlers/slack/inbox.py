@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,7 +14,10 @@ from bot.models import InboxItem
 from bot.ports import Clock
 from bot.woken import Arrivals
 from handlers.slack.listeners import SlackIntake
+from handlers.slack.payloads import reaction_event, reaction_problem
 from handlers.slack.reread import Reread
+
+log = logging.getLogger(__name__)
 
 SLACK_REACTION = "slack.reaction_added"
 
@@ -28,9 +32,16 @@ def reaction_acceptor(
     arriving = arrivals.arriving if arrivals is not None else contextlib.nullcontext
 
     async def accept(event: dict[str, Any], event_id: str) -> None:
+        # Checked before it is committed: a row the worker can never file (a 100 kB user id
+        # does not even fit PostgreSQL's index rows) would be retried forever.
+        problem = reaction_problem(event, event_id)
+        if problem is not None:
+            log.warning("malformed Slack request ignored: %s (reaction_added)", problem)
+            return
         if intake.reaction_category(event) is None:
             return  # an emoji we don't map: nothing to keep
-        payload = {"event": event, "event_id": event_id}
+        # Only what filing reads is kept, so nothing else in the event can poison the row.
+        payload = {"event": reaction_event(event), "event_id": event_id}
         with arriving():
             key = f"slack:event:{event_id}"
             if await store.accept(key, SLACK_REACTION, payload, clock.now()):

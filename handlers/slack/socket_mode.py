@@ -23,6 +23,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 
 from handlers.slack import envelope
 from handlers.slack.envelope import Envelope, Malformed
+from handlers.slack.payloads import problem_with
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,11 @@ class SocketMode:
             # As over HTTP: committed to the inbox, then acked; the inbox worker files it.
             await self._accept_reaction(*flagged)
             return None
+        # The same checks as over HTTP: a payload no listener can use is refused here, in one
+        # line naming the envelope, rather than failing later inside a listener.
+        problem = problem_with(env.payload)
+        if problem is not None:
+            raise Malformed(env.id, problem)
         return await self._dispatch(env)
 
     async def _dispatch(self, env: Envelope) -> dict[str, Any] | None:
