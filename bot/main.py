@@ -47,6 +47,7 @@ from handlers.slack.permalink import Permalinks
 from handlers.slack.sender import SlackSender
 from handlers.slack.triage import SlackTriage
 from storage.database import create_engine
+from storage.faults import is_transient
 from storage.migrate import is_up_to_date
 from storage.repository import SqlCaseStore
 
@@ -266,7 +267,11 @@ async def build_runtime(
         publishers.append(teams.publisher)
     if settings.ingest_token is not None:
         routes.ingest_reports = reports_route(
-            settings.ingest_token.get_secret_value(), routing, intake, clock
+            settings.ingest_token.get_secret_value(),
+            routing,
+            intake,
+            clock,
+            is_transient=is_transient,
         )
     # Under a burst: acks first (Slack waits for them), then filing, then delivery.
     delivery_gives_way = GiveWay(arrivals.calm, inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS)

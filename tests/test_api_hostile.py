@@ -1,0 +1,240 @@
+"""`POST /api/v1/reports` under hostile and real-world input: never a 500, never a traceback,
+every invalid field named at once, nothing stored from a refused request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.harness import INGEST_TOKEN, BotUnderTest
+
+
+def forwarded(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "system": "code-helper",
+        "category": "hallucination",
+        "comment": "It invented an API that does not exist",
+        "trace_id": "trace-123",
+        "reporter": {"slack_id": "U0REPORTER"},
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+async def raw_post(base_url: str, path: str, head: bytes, body: bytes) -> int:
+    """POST with header bytes exactly as given (clients refuse to send malformed ones)."""
+    url = urlsplit(base_url)
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    writer.write(
+        b"POST " + path.encode() + b" HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n"
+        + head
+        + b"\r\n"
+        + body
+    )
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    return int(status_line.split()[1])
+
+
+async def assert_nothing_stored(bot: BotUnderTest) -> None:
+    assert await bot.runtime.store.list_cases() == []
+
+
+# --- authentication first ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"Authorization: Bearer \xff\xfe\xfd\r\n",  # not ASCII: crashed the comparison
+        "Authorization: Bearer tökén\r\n".encode(),
+        b"Authorization: \r\n",
+        b"Authorization: Bearer\r\n",
+        b"Authorization: Basic dXNlcjpwYXNz\r\n",
+        b"Authorization: bearer " + INGEST_TOKEN.encode() + b"x\r\n",
+    ],
+    ids=["latin1-bytes", "utf8", "empty", "no-token", "basic", "longer"],
+)
+async def test_malformed_authorization_is_401_not_500(
+    bot: BotUnderTest, caplog: pytest.LogCaptureFixture, header: bytes
+) -> None:
+    status = await raw_post(bot.base_url, "/api/v1/reports", header, b"{nope")
+    assert status == 401
+    assert tracebacks(caplog) == []
+    await assert_nothing_stored(bot)
+
+
+async def test_the_token_is_checked_before_the_body_is_read(bot: BotUnderTest) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    status = await raw_post(bot.base_url, "/api/v1/reports", b"", deep)
+    assert status == 401
+
+
+async def test_scheme_is_case_insensitive(bot: BotUnderTest) -> None:
+    status = await raw_post(
+        bot.base_url,
+        "/api/v1/reports",
+        b"Authorization: bearer " + INGEST_TOKEN.encode() + b"\r\n",
+        b"[]",
+    )
+    assert status == 400  # past authentication: the body is refused, not the token
+
+
+# --- the body ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested"),  # RecursionError: was a 500
+        (b'{"a":' * 200 + b"1" + b"}" * 200, "nested"),
+        (b'{"category": ' + b"9" * 5000 + b"}", "JSON"),  # int too long: ValueError, was 500
+        ('{"comment": "caf\u00e9"}'.encode("latin-1"), "UTF-8"),
+        ('{"comment": "x"}'.encode("utf-16"), "UTF-8"),  # json.loads guessed UTF-16
+        (b"", "JSON"),
+        (b"\x00\x01\x02", "JSON"),
+        (b"[1, 2]", "object"),
+        (b'"just a string"', "object"),
+        (b"null", "object"),
+    ],
+    ids=[
+        "deep-array",
+        "deep-object",
+        "huge-int",
+        "latin1",
+        "utf16",
+        "empty",
+        "binary",
+        "array",
+        "string",
+        "null",
+    ],
+)
+async def test_a_body_that_is_no_report_is_400_with_a_clear_message(
+    bot: BotUnderTest, caplog: pytest.LogCaptureFixture, body: bytes, error: str
+) -> None:
+    response = await bot.ingest(body)
+    assert response.status == 400
+    assert error in (await response.json())["error"]
+    assert tracebacks(caplog) == []
+    await assert_nothing_stored(bot)
+
+
+async def test_a_body_over_the_size_limit_is_413(bot: BotUnderTest) -> None:
+    response = await bot.ingest(forwarded(comment="x" * 2_000_000))
+    assert response.status == 413
+    await assert_nothing_stored(bot)
+
+
+# --- fields ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"reporter": {"slack_id": "U0\x00EVIL"}}, "reporter.slack_id"),  # was 500
+        ({"system": "code\x00helper"}, "system"),  # was 500
+        ({"trace_id": "t\x00"}, "trace_id"),  # was 500
+        ({"trace_id": "t" * 300}, "trace_id"),
+        ({"idempotency_key": "k" * 700}, "idempotency_key"),
+        ({"comment": 10**300}, "comment"),
+        ({"comment": ["nested", {"list": True}]}, "comment"),
+        ({"severity": 3}, "severity"),
+        ({"reporter": 42}, "reporter"),
+        ({"model": "\ud800"}, "model"),  # a lone surrogate cannot be stored: was 500
+        ({"reporter": {"email": "a@b.c\x00"}}, "reporter.email"),
+    ],
+)
+async def test_an_invalid_field_is_4xx_naming_it_and_never_500(
+    bot: BotUnderTest,
+    caplog: pytest.LogCaptureFixture,
+    overrides: dict[str, Any],
+    field: str,
+) -> None:
+    response = await bot.ingest(forwarded(**overrides))
+    assert response.status == 422
+    answer = await response.json()
+    assert field in answer["fields"], answer
+    assert tracebacks(caplog) == []
+    await assert_nothing_stored(bot)
+
+
+async def test_every_invalid_field_is_listed_at_once(bot: BotUnderTest) -> None:
+    response = await bot.ingest(forwarded(reporter={}, category="meh", system="nope", colour=1))
+
+    assert response.status == 422
+    answer = await response.json()
+    assert set(answer["fields"]) == {"reporter", "category", "system", "colour"}
+    assert "unknown category 'meh'" in answer["fields"]["category"]
+    assert "hallucination" in answer["fields"]["category"]
+    assert "unknown system 'nope'" in answer["fields"]["system"]
+    assert answer["field"] == "reporter"  # the first, as before
+    assert {p["field"] for p in answer["problems"]} == set(answer["fields"])
+    await assert_nothing_stored(bot)
+
+
+# --- reporter as a plain string ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "reporter_id"),
+    [
+        ("Someone@Example.com", "email:someone@example.com"),
+        ("U0REPORTER", "slack:U0REPORTER"),
+        ("W0ENTERPRISE", "slack:W0ENTERPRISE"),
+        ("29:1abcDEF-xyz", "teams:29:1abcDEF-xyz"),
+    ],
+)
+async def test_reporter_may_be_a_plain_string(
+    bot: BotUnderTest, given: str, reporter_id: str
+) -> None:
+    response = await bot.ingest(forwarded(reporter=given))
+    assert response.status == 201, await response.json()
+    case_id = (await response.json())["case"]
+    async with bot.runtime.store.transaction() as tx:
+        [report] = await tx.case_reports(case_id)
+    assert report.reporter_id == reporter_id
+
+
+@pytest.mark.parametrize("given", ["", "someone", "U", "29:", "a@", "x" * 400])
+async def test_a_reporter_string_that_names_nobody_is_refused(
+    bot: BotUnderTest, given: str
+) -> None:
+    response = await bot.ingest(forwarded(reporter=given))
+    assert response.status == 422
+    assert "reporter" in (await response.json())["fields"]
+    await assert_nothing_stored(bot)
+
+
+# --- input and output --------------------------------------------------------------------------
+
+
+async def test_input_and_output_are_accepted_and_the_output_is_kept(bot: BotUnderTest) -> None:
+    response = await bot.ingest(
+        forwarded(input="What is the refund window?", output="It is 90 days.\x00")
+    )
+    assert response.status == 201, await response.json()
+    case = await bot.runtime.store.get_case((await response.json())["case"])
+    assert case is not None
+    assert case.output_excerpt is not None
+    assert "90 days" in case.output_excerpt
+    assert "\x00" not in case.output_excerpt
+
+
+async def test_healthz_is_fine_after_all_that(bot: BotUnderTest) -> None:
+    await bot.ingest(b"[" * 50_000)
+    response = await bot.http.get(f"{bot.base_url}/healthz")
+    assert response.status == 200
+    logging.getLogger(__name__).debug("ok")
