@@ -262,7 +262,7 @@ async def build_runtime(
                 accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
             )
     if teams is not None:
-        routes.teams_messages = teams.route(intake, triage, on_enqueued)
+        routes.teams_messages = teams.route(intake, triage, on_enqueued, is_transient=is_transient)
         senders["teams"] = teams.sender
         publishers.append(teams.publisher)
     if settings.ingest_token is not None:

@@ -15,6 +15,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from handlers.http_log import request_error_log
+
 Handler = Callable[[web.Request], Awaitable[web.Response]]
 Readiness = Callable[[], Awaitable[dict[str, str]]]
 
@@ -65,7 +67,7 @@ def build_http_app(routes: Routes) -> web.Application:
             latency.labels(route).observe(time.perf_counter() - started)
             requests.labels(route, str(status)).inc()
 
-    app = web.Application(middlewares=[measure])
+    app = web.Application(middlewares=[measure], handler_args={"logger": request_error_log()})
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz(routes.readiness))
     app.router.add_get("/metrics", _metrics(routes.registry))

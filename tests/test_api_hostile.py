@@ -3,10 +3,8 @@ every invalid field named at once, nothing stored from a refused request."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import text
@@ -14,7 +12,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from tests import hostile
 from tests.harness import INGEST_TOKEN, BotUnderTest
+from tests.hostile import tracebacks
 
 
 def forwarded(**overrides: Any) -> dict[str, Any]:
@@ -29,27 +29,10 @@ def forwarded(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
-
-
 async def raw_post(base_url: str, path: str, head: bytes, body: bytes) -> int:
-    """POST with header bytes exactly as given (clients refuse to send malformed ones)."""
-    url = urlsplit(base_url)
-    reader, writer = await asyncio.open_connection(url.hostname, url.port)
-    writer.write(
-        b"POST " + path.encode() + b" HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
-        b"Content-Type: application/json\r\nContent-Length: "
-        + str(len(body)).encode()
-        + b"\r\n"
-        + head
-        + b"\r\n"
-        + body
+    return await hostile.raw_post(
+        base_url, path, b"Content-Type: application/json\r\n" + head, body
     )
-    await writer.drain()
-    status_line = await reader.readline()
-    writer.close()
-    return int(status_line.split()[1])
 
 
 async def assert_nothing_stored(bot: BotUnderTest) -> None:
@@ -290,3 +273,14 @@ async def test_a_database_outage_is_503_so_the_client_retries(
     assert response.headers["Retry-After"]
     assert "try again" in (await response.json())["error"]
     assert tracebacks(caplog) == []
+
+
+async def test_a_header_the_server_cannot_parse_is_400_in_one_log_line(
+    bot: BotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    status = await raw_post(
+        bot.base_url, "/api/v1/reports", b"Authorization: Bearer \x08\r\n", b"{}"
+    )
+    assert status == 400
+    assert tracebacks(caplog) == []
+    assert any("malformed request" in r.getMessage() for r in caplog.records)

@@ -12,9 +12,10 @@ from bot.ports import Clock
 from bot.routing import Routing
 from handlers.teams import cards, notices
 from handlers.teams.parse import (
-    conversation_of,
+    conversation_id,
     feedback_output,
     feedback_text,
+    id_of,
     message_output,
     message_text,
     reporter,
@@ -50,10 +51,8 @@ class TeamsIntake:
             return {}
         data = {k: str(v) for k, v in _dict(value.get("data")).items() if v is not None}
         payload = _dict(value.get("messagePayload"))
-        conversation = str(conversation_of(activity).get("id") or "")
-        output = (
-            message_output(conversation, payload) if payload.get("id") and conversation else None
-        )
+        conversation = conversation_id(activity)
+        output = message_output(conversation, payload) if conversation else None
         category = self.routing.category(data.get(cards.FORM_CATEGORY, ""))
         errors: dict[str, str] = {}
         if category is None:
@@ -142,7 +141,7 @@ class TeamsIntake:
 
 
 def _dedupe_key(activity: dict[str, Any]) -> str | None:
-    activity_id = activity.get("id")
+    activity_id = id_of(activity.get("id"))
     return f"teams:invoke:{activity_id}" if activity_id else None
 
 
