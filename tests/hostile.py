@@ -63,6 +63,13 @@ hostile_values = st.recursive(
 )
 """Any JSON value: wrong types, huge and negative numbers, NUL and controls, long strings."""
 
+hostile_strings = st.one_of(
+    st.text(max_size=40),
+    st.text(alphabet=st.characters(max_codepoint=0x1F), max_size=10),
+    st.sampled_from(["", "\x00", "a\x00b", "x" * 256, "x" * 700, "é" * 3000, "<!channel> *hi*"]),
+)
+"""Strings only: the right type, hostile content, so more requests get past type checks."""
+
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     found: list[tuple[Any, ...]] = []
@@ -78,7 +85,12 @@ def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 
 @st.composite
-def mutated(draw: st.DrawFn, original: dict[str, Any], max_changes: int = 4) -> dict[str, Any]:
+def mutated(
+    draw: st.DrawFn,
+    original: dict[str, Any],
+    max_changes: int = 4,
+    values: st.SearchStrategy[Any] = hostile_values,
+) -> dict[str, Any]:
     """`original` with a few fields (at any depth) replaced by hostile values, or deleted,
     and perhaps an unknown field added."""
     value = copy.deepcopy(original)
@@ -93,7 +105,7 @@ def mutated(draw: st.DrawFn, original: dict[str, Any], max_changes: int = 4) -> 
         if isinstance(parent, dict) and draw(st.booleans()):
             del parent[path[-1]]
         else:
-            parent[path[-1]] = draw(hostile_values)
+            parent[path[-1]] = draw(values)
     if draw(st.booleans()):
         value[draw(st.text(min_size=1, max_size=10))] = draw(hostile_values)
     return value
