@@ -7,11 +7,17 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 HUGE_DIGITS = "9" * 5000  # more digits than Python converts to an int by default
 
@@ -39,6 +45,40 @@ def tracebacks(caplog: pytest.LogCaptureFixture, since: int = 0) -> list[str]:
         for record in caplog.records[since:]
         if record.exc_info or "Traceback" in record.getMessage()
     ]
+
+
+async def cut_the_database(
+    engine: AsyncEngine, database_url: str, *, warm: Callable[[], Awaitable[None]]
+) -> None:
+    """A real outage under the running bot: SQLite's file is gone before the bot first opened
+    it (a volume not mounted), or PostgreSQL drops every connection the bot holds (a failover
+    or restart) after `warm` made the bot open some."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        await engine.dispose()
+        _replace_with_a_directory(Path(str(url.database)))
+        return
+    await warm()
+    admin = create_async_engine(
+        url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": url.database},
+            )
+    finally:
+        await admin.dispose()
+
+
+def _replace_with_a_directory(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.mkdir()  # nothing can open it as a database now
 
 
 # --- hostile values ----------------------------------------------------------------------------

@@ -3,18 +3,13 @@ every invalid field named at once, nothing stored from a refused request."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from tests import hostile
 from tests.harness import INGEST_TOKEN, BotUnderTest
-from tests.hostile import tracebacks
+from tests.hostile import cut_the_database, tracebacks
 
 
 def forwarded(**overrides: Any) -> dict[str, Any]:
@@ -229,43 +224,15 @@ async def test_healthz_is_fine_after_all_that(bot: BotUnderTest) -> None:
 # --- a passing database fault ------------------------------------------------------------------
 
 
-async def cut_the_database(bot: BotUnderTest, database_url: str) -> None:
-    """A real outage under the running bot: SQLite's file is gone before the bot first opened
-    it (a volume not mounted), or PostgreSQL drops every connection the bot holds (a failover
-    or restart)."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        await bot.runtime.store.engine.dispose()
-        _replace_with_a_directory(Path(str(url.database)))
-        return
-    warm = await bot.ingest(forwarded(trace_id="before-the-outage"))  # connections to drop
-    assert warm.status == 201
-    admin = create_async_engine(
-        url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
-    )
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": url.database},
-            )
-    finally:
-        await admin.dispose()
-
-
-def _replace_with_a_directory(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    path.mkdir()  # nothing can open it as a database now
+async def warm_up(bot: BotUnderTest) -> None:
+    """A report before the outage, so the bot holds connections the outage can drop."""
+    assert (await bot.ingest(forwarded(trace_id="before-the-outage"))).status == 201
 
 
 async def test_a_database_outage_is_503_so_the_client_retries(
     bot: BotUnderTest, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await cut_the_database(bot, database_url)
+    await cut_the_database(bot.runtime.store.engine, database_url, warm=lambda: warm_up(bot))
 
     response = await bot.ingest(forwarded(trace_id="during-the-outage"))
 

@@ -22,7 +22,7 @@ from bot.settings import Settings
 from tests import hostile, teams_harness
 from tests.fake_connector import FakeConnector
 from tests.harness import now_utc
-from tests.hostile import tracebacks
+from tests.hostile import cut_the_database, tracebacks
 from tests.teams_harness import CHAT, TRIAGE, TeamsBotUnderTest, account, ai_message, teams_routing
 
 connector = teams_harness.connector
@@ -271,3 +271,22 @@ async def test_with_an_app_id_a_bad_token_is_401_before_the_body_is_read(
     assert status == 401
     assert tracebacks(caplog) == []
     await assert_nothing_stored(secured)
+
+
+# --- a passing database fault ------------------------------------------------------------------
+
+
+async def test_a_database_outage_is_503_so_teams_retries(
+    teams_bot: TeamsBotUnderTest, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def warm() -> None:
+        status, _ = await teams_bot.say(account("erin"), "a:1:dm-erin", "hello")
+        assert status == 200
+
+    await cut_the_database(teams_bot.runtime.store.engine, database_url, warm=warm)
+
+    status, body = await teams_bot.say(account("dan"), "a:1:dm-dan", "hello")
+
+    assert status == 503
+    assert "database" in body["error"]
+    assert tracebacks(caplog) == []
