@@ -40,7 +40,7 @@ async def stored_rows(bot: TeamsBotUnderTest, table: str) -> list[str]:
     """Every row of a table, as text (to look for what must not have been stored)."""
     async with bot.runtime.store.engine.connect() as connection:
         rows = await connection.execute(text(f"SELECT * FROM {table}"))
-        return [repr(tuple(row)) for row in rows]
+        return [" | ".join(str(value) for value in row) for row in rows]
 
 
 async def assert_nothing_stored(bot: TeamsBotUnderTest) -> None:
@@ -109,7 +109,7 @@ def _message(bot: TeamsBotUnderTest, **fields: Any) -> dict[str, Any]:
         {"from": {"id": "29:1dan", "name": ["Dan"]}},
         {"recipient": {"id": ["28:bot"], "name": "loopkeeper"}},
         {"serviceUrl": "http://127.0.0.1/" + HUGE},
-        {"channelData": {"tenant": {"id": "t\x00"}}},
+        {"conversation": {"id": "a:1:dm-dan", "conversationType": "personal", "tenantId": "t\x00"}},
         {"conversation": {"id": "a:1:dm-dan", "conversationType": "personal", "tenantId": HUGE}},
     ],
     ids=[
