@@ -290,3 +290,33 @@ async def test_a_database_outage_is_503_so_teams_retries(
     assert status == 503
     assert "database" in body["error"]
     assert tracebacks(caplog) == []
+
+
+# --- free text from people: kept, without control characters -----------------------------------
+
+
+async def test_a_thread_reply_with_control_characters_is_recorded_without_them(
+    teams_bot: TeamsBotUnderTest, caplog: pytest.LogCaptureFixture
+) -> None:
+    await teams_bot.install(TRIAGE)
+    status, _ = await teams_bot.submit_report(
+        account("dan"), ai_message("Sydney is the capital."), {"category": "hallucination"}
+    )
+    assert status == 200
+    await teams_bot.deliver()
+    [case] = await teams_bot.runtime.store.list_cases()
+    card = await teams_bot.runtime.store.teams_card(case.id or 0)
+    assert card is not None
+
+    status, _ = await teams_bot.say(
+        account("eve"), f"{TRIAGE};messageid={card.activity_id}", "Same\x00 here\x07 too"
+    )
+
+    assert status == 200
+    assert tracebacks(caplog) == []
+    comments = [
+        e.detail["text"]
+        for e in await teams_bot.runtime.store.timeline(case.id or 0)
+        if e.kind == "comment"
+    ]
+    assert comments == ["Same here too"]

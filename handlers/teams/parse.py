@@ -99,6 +99,29 @@ def reporter(account: dict[str, Any]) -> Reporter:
     return Reporter(id=f"teams:{sender_key(account)}", display=name_of(account.get("name")))
 
 
+def typed_text_cleaned(activity: dict[str, Any]) -> dict[str, Any]:
+    """The activity with control characters taken out of what people typed (the message text,
+    the inputs of forms and cards) and each capped: the core stores them as they come, and
+    PostgreSQL cannot store a NUL at all. Ids are not touched: `id_of` refuses bad ones."""
+    cleaned = dict(activity)
+    if isinstance(cleaned.get("text"), str):
+        cleaned["text"] = clean_text(cleaned["text"])
+    value = activity.get("value")
+    if isinstance(value, dict):
+        value = dict(value)
+        if isinstance(value.get("data"), dict):
+            value["data"] = _texts_cleaned(value["data"])
+        action = value.get("action")
+        if isinstance(action, dict) and isinstance(action.get("data"), dict):
+            value["action"] = {**action, "data": _texts_cleaned(action["data"])}
+        cleaned["value"] = value
+    return cleaned
+
+
+def _texts_cleaned(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: clean_text(v) if isinstance(v, str) else v for k, v in values.items()}
+
+
 def conversation_of(activity: dict[str, Any]) -> dict[str, Any]:
     return dict_of(activity.get("conversation"))
 
