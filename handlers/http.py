@@ -27,6 +27,7 @@ class Routes:
     registry: CollectorRegistry
     slack_events: Handler | None = None
     ingest_reports: Handler | None = None
+    ingest_openapi: Handler | None = None
     teams_messages: Handler | None = None
 
 
@@ -75,6 +76,8 @@ def build_http_app(routes: Routes) -> web.Application:
     app.router.add_post(
         "/api/v1/reports", routes.ingest_reports or _off("The ingest API", _INGEST_HINT)
     )
+    if routes.ingest_openapi:
+        app.router.add_get("/api/v1/openapi.json", routes.ingest_openapi)
     if routes.teams_messages:
         app.router.add_post("/api/messages", routes.teams_messages)
     return app
