@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.ports import Clock, TeamsStore
+from handlers.teams.fields import typed_text_cleaned
 from handlers.teams.intake import TeamsIntake
-from handlers.teams.parse import conversation_reference, typed_text_cleaned, user_of
+from handlers.teams.parse import conversation_reference, user_of
 from handlers.teams.triage import TeamsTriage
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from bot.models import Channel, OutboundMessage, ReportDraft, Severity
 from bot.ports import Clock
 from bot.routing import Routing
 from handlers.teams import cards, notices
+from handlers.teams.fields import id_of
 from handlers.teams.parse import (
     conversation_id,
     feedback_output,
     feedback_text,
-    id_of,
     message_output,
     message_text,
     reporter,

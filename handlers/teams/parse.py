@@ -11,9 +11,8 @@ the first found winning per field:
 3. markers in the message text: `[trace:abc123]`, `[prompt:v12]`, `[model:gpt-4o]`,
    `[system:support-assistant]` (also `trace_id:`/`prompt_version:`).
 
-Activities come from outside: every id read here goes through `id_of` (a string or number, no
-control characters, within the core's limits), and a field of the wrong type reads as absent.
-An id that fails is dropped, never shortened: a shortened id would name someone else.
+Activities come from outside: every id read here goes through `fields.id_of`, and a field of
+the wrong type reads as absent.
 """
 
 from __future__ import annotations
@@ -25,8 +24,9 @@ from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from bot.limits import MAX_ID, MAX_URL, check_id, clean_text
+from bot.limits import MAX_ID
 from bot.models import FlaggedOutput, Reporter, TeamsConversation, TeamsUser
+from handlers.teams.fields import dict_of, id_of, list_of, name_of, url_of
 
 AI_OUTPUT_CONTENT_TYPE = "application/vnd.loopkeeper.ai-output+json"
 AI_OUTPUT_EVENT = "ai_output"
@@ -43,38 +43,6 @@ _MARKER_FIELDS = {
     "model": "model",
 }
 _THREAD_SUFFIX = ";messageid="
-MAX_NAME = 200
-
-
-def id_of(value: object, limit: int = MAX_ID) -> str | None:
-    """An id from an activity as text, or None when it cannot be one (wrong type, empty, too
-    long, control characters)."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return None
-    text = str(value)
-    try:
-        return check_id(text, limit) or None
-    except ValueError:
-        return None
-
-
-def url_of(value: object) -> str | None:
-    """An http(s) URL from an activity (a `serviceUrl`, a link), or None."""
-    url = id_of(value, MAX_URL)
-    return url if url and url.lower().startswith(("http://", "https://")) else None
-
-
-def name_of(value: object) -> str | None:
-    """A display name: any text, cleaned and shortened; None when not text."""
-    return clean_text(value, MAX_NAME) or None if isinstance(value, str) else None
-
-
-def dict_of(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def list_of(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def base_conversation_id(conversation_id: str) -> str:
@@ -97,29 +65,6 @@ def sender_key(account: dict[str, Any]) -> str:
 
 def reporter(account: dict[str, Any]) -> Reporter:
     return Reporter(id=f"teams:{sender_key(account)}", display=name_of(account.get("name")))
-
-
-def typed_text_cleaned(activity: dict[str, Any]) -> dict[str, Any]:
-    """The activity with control characters taken out of what people typed (the message text,
-    the inputs of forms and cards) and each capped: the core stores them as they come, and
-    PostgreSQL cannot store a NUL at all. Ids are not touched: `id_of` refuses bad ones."""
-    cleaned = dict(activity)
-    if isinstance(cleaned.get("text"), str):
-        cleaned["text"] = clean_text(cleaned["text"])
-    value = activity.get("value")
-    if isinstance(value, dict):
-        value = dict(value)
-        if isinstance(value.get("data"), dict):
-            value["data"] = _texts_cleaned(value["data"])
-        action = value.get("action")
-        if isinstance(action, dict) and isinstance(action.get("data"), dict):
-            value["action"] = {**action, "data": _texts_cleaned(action["data"])}
-        cleaned["value"] = value
-    return cleaned
-
-
-def _texts_cleaned(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: clean_text(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
 def conversation_of(activity: dict[str, Any]) -> dict[str, Any]:
