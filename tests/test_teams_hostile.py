@@ -320,3 +320,61 @@ async def test_a_thread_reply_with_control_characters_is_recorded_without_them(
         if e.kind == "comment"
     ]
     assert comments == ["Same here too"]
+
+
+# --- missing ids ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [None, {}, {"id": None}, {"id": "\x00"}, {"id": ["29:1dan"]}, {"name": "Dan"}],
+    ids=["absent", "empty", "null-id", "nul-id", "list-id", "name-only"],
+)
+async def test_a_report_from_nobody_is_answered_and_not_filed(
+    teams_bot: TeamsBotUnderTest, caplog: pytest.LogCaptureFixture, sender: Any
+) -> None:
+    message = ai_message("Sydney is the capital.")
+    activity = teams_bot.activity(
+        "invoke",
+        account("dan"),
+        CHAT,
+        conversation_type="groupChat",
+        name="composeExtension/submitAction",
+        value={
+            "commandId": "reportAiOutput",
+            "data": {"category": "hallucination"},
+            "messagePayload": message,
+        },
+    )
+    if sender is None:
+        del activity["from"]
+    else:
+        activity["from"] = sender
+    status, body = await teams_bot.post_activity(activity)
+    assert status in (200, 400)  # botbuilder's schema refuses some shapes of `from` itself
+    if status == 200:
+        assert body["task"]["type"] == "message"
+    assert tracebacks(caplog) == []
+    assert await teams_bot.runtime.store.list_cases() == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "composeExtension/fetchTask",
+        "composeExtension/submitAction",
+        "message/submitAction",
+        "adaptiveCard/action",
+        "unknown/invoke",
+    ],
+)
+async def test_an_invoke_without_a_value_is_answered(
+    teams_bot: TeamsBotUnderTest, caplog: pytest.LogCaptureFixture, name: str
+) -> None:
+    activity = teams_bot.activity(
+        "invoke", account("dan"), CHAT, conversation_type="groupChat", name=name
+    )
+    status, _ = await teams_bot.post_activity(activity)
+    assert status == 200
+    assert tracebacks(caplog) == []
+    assert await teams_bot.runtime.store.list_cases() == []

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 COMMAND = "reportAiOutput"
 FORM_TITLE = "Report AI output"
 FEEDBACK_CATEGORY = "other"
+ANONYMOUS = "loopkeeper couldn't tell who sent this report, so it was not filed."
 
 
 class TeamsIntake:
@@ -72,9 +73,12 @@ class TeamsIntake:
         if errors or category is None:
             form = cards.report_form(self.routing, excerpt=excerpt, values=data, errors=errors)
             return cards.task_continue(form, FORM_TITLE)
-        sender = _dict(activity.get("from"))
+        who = reporter(_dict(activity.get("from")))
+        if who is None:
+            log.info("Teams report refused: the activity names no sender")
+            return cards.task_message(ANONYMOUS)
         draft = ReportDraft(
-            reporter=reporter(sender),
+            reporter=who,
             channel=Channel.teams,
             category_id=category.id,
             severity=severity,
@@ -108,8 +112,12 @@ class TeamsIntake:
             if self.routing.category(FEEDBACK_CATEGORY)
             else self.routing.categories[-1].id
         )
+        who = reporter(_dict(activity.get("from")))
+        if who is None:
+            log.info("Teams feedback ignored: the activity names no sender")
+            return {}
         draft = ReportDraft(
-            reporter=reporter(_dict(activity.get("from"))),
+            reporter=who,
             channel=Channel.teams,
             category_id=category,
             comment=feedback_text(action_value),

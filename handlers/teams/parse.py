@@ -56,15 +56,24 @@ def thread_root(conversation_id: str) -> str | None:
     return root or None if found else None
 
 
-def sender_key(account: dict[str, Any]) -> str:
-    """Who a Teams user is, stably: their Entra object id, else their Teams user id."""
+def sender_id(account: dict[str, Any]) -> str | None:
+    """Who a Teams user is, stably: their Entra object id, else their Teams user id; None
+    when the account carries neither in a usable form."""
     # Short enough to stay an id once prefixed: reporter ids are `teams:<key>`.
     limit = MAX_ID - len("teams:")
-    return id_of(account.get("aadObjectId"), limit) or id_of(account.get("id"), limit) or "unknown"
+    return id_of(account.get("aadObjectId"), limit) or id_of(account.get("id"), limit)
 
 
-def reporter(account: dict[str, Any]) -> Reporter:
-    return Reporter(id=f"teams:{sender_key(account)}", display=name_of(account.get("name")))
+def sender_key(account: dict[str, Any]) -> str:
+    return sender_id(account) or "unknown"
+
+
+def reporter(account: dict[str, Any]) -> Reporter | None:
+    """The person who flagged something, or None when the activity does not say who."""
+    key = sender_id(account)
+    if key is None:
+        return None
+    return Reporter(id=f"teams:{key}", display=name_of(account.get("name")))
 
 
 def conversation_of(activity: dict[str, Any]) -> dict[str, Any]:
