@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from bot.clock import ManualClock
 from bot.main import build_runtime
 from bot.settings import Settings
+from handlers.teams import cards
 from tests import teams_harness
 from tests.fake_connector import FakeConnector
 from tests.harness import now_utc
@@ -27,6 +28,7 @@ from tests.hostile import (
     encoded,
     header_values,
     hostile_strings,
+    hostile_values,
     mutated,
     raw_post,
     tracebacks,
@@ -153,6 +155,62 @@ async def test_hostile_activities_never_5xx(
     assert status < 500, body[:400]
     assert status in (200, 400, 413), (status, body[:400])
     assert tracebacks(caplog, seen) == [], body[:400]
+
+
+@pytest.fixture
+async def live_case(teams_bot: TeamsBotUnderTest) -> tuple[int, str]:
+    """A case with its card posted in the triage channel: (case number, the card's activity)."""
+    await teams_bot.install(TRIAGE)
+    status, _ = await teams_bot.submit_report(
+        account("dan"), ai_message("Sydney is the capital."), {"category": "hallucination"}
+    )
+    assert status == 200
+    await teams_bot.deliver()
+    [case] = await teams_bot.runtime.store.list_cases()
+    card = await teams_bot.runtime.store.teams_card(case.id or 0)
+    assert card is not None
+    return case.id or 0, card.activity_id
+
+
+_INPUTS = (
+    cards.RESOLVE_REASON,
+    cards.RESOLVE_NOTE,
+    cards.REASSIGN_PERSON,
+    cards.REASSIGN_ROLE,
+    cards.QUESTION,
+    cards.WONT_FIX_REASON,
+    cards.ORIGINAL,
+    cards.ANSWER_TEXT,
+    "case",
+)
+
+
+@FUZZ
+@given(data=st.data())
+async def test_hostile_card_actions_and_thread_replies_on_a_live_case_never_5xx(
+    teams_bot: TeamsBotUnderTest,
+    live_case: tuple[int, str],
+    caplog: pytest.LogCaptureFixture,
+    data: st.DataObject,
+) -> None:
+    case_id, root = live_case
+    sender = account(data.draw(st.sampled_from(["carol", "dan", "eve"])))
+    seen = len(caplog.records)
+    if data.draw(st.booleans()):
+        inputs = data.draw(
+            st.dictionaries(st.sampled_from(_INPUTS), hostile_strings | hostile_values, max_size=4)
+        )
+        verb = data.draw(st.sampled_from(cards.VERBS) | hostile_strings)
+        value = {
+            "action": {"type": "Action.Execute", "verb": verb, "data": {"case": case_id, **inputs}}
+        }
+        status, body = await teams_bot.invoke("adaptiveCard/action", sender, value, TRIAGE)
+        assert status == 200, body
+    else:
+        text = data.draw(hostile_strings)
+        status, _ = await teams_bot.say(sender, f"{TRIAGE};messageid={root}", text)
+        assert status in (200, 400)  # botbuilder refuses some shapes of text itself
+    assert tracebacks(caplog, seen) == []
 
 
 async def test_still_healthy_after_fuzzing(teams_bot: TeamsBotUnderTest) -> None:
