@@ -81,6 +81,8 @@ def reports_route(
             raw = parse_json(await request.read(), max_depth=MAX_DEPTH)
         except web.HTTPRequestEntityTooLarge:  # chunked, so no Content-Length to check first
             return _error(413, f"the body is larger than {MAX_BODY} bytes")
+        except web.RequestPayloadError as error:  # e.g. Content-Encoding: gzip, but not gzip
+            return _error(400, f"the body could not be read: {error}")
         except BodyError as error:
             return _error(400, str(error))
         if not isinstance(raw, dict):

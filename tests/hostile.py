@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gzip
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -180,6 +181,20 @@ def encoded(draw: st.DrawFn, value: dict[str, Any]) -> bytes:
     if how == "bom":
         return b"\xef\xbb\xbf" + text.encode()
     return text.encode()
+
+
+@st.composite
+def sent(draw: st.DrawFn, body: bytes) -> tuple[bytes, bytes]:
+    """(extra header lines, body): mostly as is, sometimes compressed, or claimed compressed
+    but not."""
+    how = draw(st.sampled_from(["as is"] * 6 + ["gzip", "not gzip", "not deflate"]))
+    if how == "gzip":
+        return b"Content-Encoding: gzip\r\n", gzip.compress(body)
+    if how == "not gzip":
+        return b"Content-Encoding: gzip\r\n", body
+    if how == "not deflate":
+        return b"Content-Encoding: deflate\r\n", body
+    return b"", body
 
 
 header_values = st.one_of(

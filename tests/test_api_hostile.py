@@ -3,6 +3,7 @@ every invalid field named at once, nothing stored from a refused request."""
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 import pytest
@@ -251,3 +252,24 @@ async def test_a_header_the_server_cannot_parse_is_400_in_one_log_line(
     assert status == 400
     assert tracebacks(caplog) == []
     assert any("malformed request" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        (b"gzip", b"\x1f\x8b not gzip at all"),  # was a 500 with a traceback
+        (b"deflate", b"not deflate"),
+        (b"gzip", gzip.compress(b'{"comment": "' + b"0" * 20_000_000 + b'"}')),  # a zip bomb
+    ],
+    ids=["bad-gzip", "bad-deflate", "gzip-bomb"],
+)
+async def test_a_compressed_body_that_cannot_be_read_is_4xx(
+    bot: BotUnderTest, caplog: pytest.LogCaptureFixture, encoding: bytes, body: bytes
+) -> None:
+    head = b"Content-Encoding: " + encoding + b"\r\nAuthorization: Bearer "
+    status = await raw_post(
+        bot.base_url, "/api/v1/reports", head + INGEST_TOKEN.encode() + b"\r\n", body
+    )
+    assert status in (400, 413)
+    assert tracebacks(caplog) == []
+    await assert_nothing_stored(bot)

@@ -378,3 +378,18 @@ async def test_an_invoke_without_a_value_is_answered(
     assert status == 200
     assert tracebacks(caplog) == []
     assert await teams_bot.runtime.store.list_cases() == []
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [(b"gzip", b"\x1f\x8b not gzip at all"), (b"deflate", b"not deflate")],  # were 500s
+    ids=["bad-gzip", "bad-deflate"],
+)
+async def test_a_compressed_body_that_cannot_be_read_is_400(
+    teams_bot: TeamsBotUnderTest, caplog: pytest.LogCaptureFixture, encoding: bytes, body: bytes
+) -> None:
+    head = b"Content-Type: application/json\r\nContent-Encoding: " + encoding + b"\r\n"
+    status = await raw_post(teams_bot.base_url, head, body)
+    assert status == 400
+    assert tracebacks(caplog) == []
+    await assert_nothing_stored(teams_bot)

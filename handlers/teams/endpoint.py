@@ -75,6 +75,8 @@ class TeamsEndpoint:
             raw = parse_json(await request.read(), max_depth=MAX_DEPTH)
         except web.HTTPRequestEntityTooLarge:  # chunked, so no Content-Length to check first
             return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "activity too large")
+        except web.RequestPayloadError as error:  # e.g. Content-Encoding: gzip, but not gzip
+            return _error(HTTPStatus.BAD_REQUEST, f"the body could not be read: {error}")
         except BodyError as error:
             return _error(HTTPStatus.BAD_REQUEST, str(error))
         problem = _activity_problem(raw)
