@@ -36,6 +36,9 @@ MAX_DEPTH = 16
 
 RETRY_AFTER_SECONDS = 5
 
+INVALID = 422
+"""Well-formed JSON with invalid fields (README's contract; a body that is no JSON is 400)."""
+
 IsTransient = Callable[[BaseException], bool]
 
 
@@ -89,7 +92,7 @@ def reports_route(
             return _error(400, "the body must be a JSON object")
         body, problems = validate_report(raw, routing)
         if body is None:
-            return web.json_response(problems.response(), status=422)
+            return web.json_response(problems.response(), status=INVALID)
         try:
             draft = _draft(body)
         except ValidationError as error:  # the core's own limits, should the schema miss one
@@ -97,9 +100,9 @@ def reports_route(
         try:
             filed = await intake.file_report(draft, _confirm(draft, clock))
         except UnknownSystem as error:
-            return _error(422, str(error), "system")
+            return _error(INVALID, str(error), "system")
         except IntakeError as error:
-            return _error(422, str(error), "category")
+            return _error(INVALID, str(error), "category")
         except Exception as error:
             return _failed(error, is_transient)
         if filed is None:
@@ -113,11 +116,11 @@ def _core_refusal(error: ValidationError) -> web.Response:
     problems = Problems()
     for item in error.errors():
         problems.add(".".join(str(part) for part in item["loc"]) or "body", str(item["msg"]))
-    return web.json_response(problems.response(), status=422)
+    return web.json_response(problems.response(), status=INVALID)
 
 
 def _failed(error: Exception, is_transient: IsTransient) -> web.Response:
-    """A report that could not be filed: 503 when trying again may help, else a 422 (the same
+    """A report that could not be filed: 503 when trying again may help, else a 4xx (the same
     request would fail the same way, so a 5xx would only invite retries)."""
     if is_transient(error):
         log.warning("ingest: database unavailable, answered 503: %r", error)
@@ -125,7 +128,7 @@ def _failed(error: Exception, is_transient: IsTransient) -> web.Response:
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     log.error("ingest: report refused, it could not be filed: %r", error)
-    return _error(422, f"the report could not be filed ({type(error).__name__})")
+    return _error(INVALID, f"the report could not be filed ({type(error).__name__})")
 
 
 def _draft(body: ApiReport) -> ReportDraft:
