@@ -32,6 +32,7 @@ from bot.triage import TriageService
 from bot.woken import Arrivals, GiveWay
 from digests.job import DigestJob, Publisher
 from handlers.api import reports_route
+from handlers.api_openapi import openapi_route
 from handlers.http import Routes, build_http_app
 from handlers.slack.app import build_bolt_app, build_web_client, events_route
 from handlers.slack.digest import publish_to_slack
@@ -302,13 +303,18 @@ async def build_runtime(
                 accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
             )
     if teams is not None:
-        routes.teams_messages = teams.route(intake, triage, on_enqueued)
+        routes.teams_messages = teams.route(intake, triage, on_enqueued, is_transient=is_transient)
         senders["teams"] = teams.sender
         publishers.append(teams.publisher)
     if settings.ingest_token is not None:
         routes.ingest_reports = reports_route(
-            settings.ingest_token.get_secret_value(), routing, intake, clock
+            settings.ingest_token.get_secret_value(),
+            routing,
+            intake,
+            clock,
+            is_transient=is_transient,
         )
+        routes.ingest_openapi = openapi_route(routing)
     # Under a burst: acks first (Slack waits for them), then filing, then delivery.
     delivery_gives_way = GiveWay(arrivals.calm, inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS)
     dispatcher = OutboxDispatcher(store, senders, clock, batch=8, give_way=delivery_gives_way)

@@ -1,100 +1,110 @@
-"""`POST /api/v1/reports`: AI apps forward their own thumbs-down here."""
+"""`POST /api/v1/reports`: AI apps forward their own thumbs-down here.
+
+The route is total: the token is checked before the body is read, the body is parsed with
+bounds (bot/json_input.py), every invalid field is reported at once (handlers/api_schema.py),
+and only a passing database fault answers 5xx, so a client retries exactly when it may help.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from bot.attribution import UnknownSystem
 from bot.intake import Confirmation, FiledReport, IntakeError, IntakeService
-from bot.models import Channel, FlaggedOutput, ReportDraft, Reporter, Severity
+from bot.json_input import BodyError, parse_json
+from bot.models import Channel, FlaggedOutput, ReportDraft, Reporter
 from bot.ports import Clock
 from bot.routing import Routing
+from handlers.api_schema import ApiReport, Problems, validate_report
 from handlers.slack.confirm import confirmation
 from handlers.slack.parse import output_key, parse_permalink
 
+log = logging.getLogger(__name__)
 
-class ApiReporter(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+MAX_BODY = 1024 * 1024
+"""Bytes; a report with the full answer (100,000 characters) fits several times over."""
 
-    slack_id: str | None = Field(None, max_length=40)
-    email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
-    name: str | None = Field(None, max_length=200)
+MAX_DEPTH = 16
+"""Levels of nesting: a report is an object holding a reporter object, and no more."""
 
-    @model_validator(mode="after")
-    def _identified(self) -> ApiReporter:
-        if not (self.slack_id or self.email):
-            raise ValueError("give slack_id or email")
-        return self
+RETRY_AFTER_SECONDS = 5
 
+INVALID = 422
+"""Well-formed JSON with invalid fields (README's contract; a body that is no JSON is 400)."""
 
-class ApiReport(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    category: str = Field(min_length=1, max_length=100)
-    reporter: ApiReporter
-    system: str | None = Field(None, max_length=100)
-    severity: Severity | None = None
-    comment: str | None = Field(None, max_length=10_000)
-    expected: str | None = Field(None, max_length=10_000)
-    output_text: str | None = Field(None, max_length=100_000)
-    message_link: str | None = Field(None, max_length=2000)
-    trace_id: str | None = Field(None, max_length=200)
-    prompt_version: str | None = Field(None, max_length=200)
-    model: str | None = Field(None, max_length=200)
-    idempotency_key: str | None = Field(None, max_length=200)
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "body"
+IsTransient = Callable[[BaseException], bool]
 
 
 def _error(status: int, message: str, field: str | None = None) -> web.Response:
     body: dict[str, Any] = {"error": message}
     if field:
         body["field"] = field
+        body["fields"] = {field: message}
     return web.json_response(body, status=status)
 
 
+def _authorized(header: str | None, token: bytes) -> bool:
+    """Whether `Authorization` is `Bearer <token>`, compared in constant time.
+
+    aiohttp hands header bytes that are not UTF-8 over as surrogate escapes; such a header
+    can never carry our token, and encoding it must not crash the route."""
+    scheme, _, given = (header or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    try:
+        candidate = given.strip().encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(candidate, token)
+
+
 def reports_route(
-    token: str, routing: Routing, intake: IntakeService, clock: Clock
+    token: str,
+    routing: Routing,
+    intake: IntakeService,
+    clock: Clock,
+    *,
+    is_transient: IsTransient,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
-    expected_header = f"Bearer {token}".encode()
+    expected = token.encode("utf-8")
 
     async def handle(request: web.Request) -> web.Response:
-        given = request.headers.get("Authorization", "").encode()
-        if not hmac.compare_digest(given, expected_header):
+        if not _authorized(request.headers.get("Authorization"), expected):
             return _error(401, "missing or wrong bearer token")
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return _error(413, f"the body is larger than {MAX_BODY} bytes")
         try:
-            raw = json.loads(await request.read())
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            return _error(400, f"body is not valid JSON: {error}")
+            raw = parse_json(await request.read(), max_depth=MAX_DEPTH)
+        except web.HTTPRequestEntityTooLarge:  # chunked, so no Content-Length to check first
+            return _error(413, f"the body is larger than {MAX_BODY} bytes")
+        except web.RequestPayloadError as error:  # e.g. Content-Encoding: gzip, but not gzip
+            return _error(400, f"the body could not be read: {error}")
+        except BodyError as error:
+            return _error(400, str(error))
         if not isinstance(raw, dict):
-            return _error(400, "body must be a JSON object")
+            return _error(400, "the body must be a JSON object")
+        body, problems = validate_report(raw, routing)
+        if body is None:
+            return web.json_response(problems.response(), status=INVALID)
         try:
-            body = ApiReport.model_validate(raw)
-        except ValidationError as error:
-            first = error.errors()[0]
-            problems = [{"field": _field(e["loc"]), "message": e["msg"]} for e in error.errors()]
-            return web.json_response(
-                {"error": first["msg"], "field": _field(first["loc"]), "problems": problems},
-                status=422,
-            )
-        if routing.category(body.category) is None:
-            known = ", ".join(c.id for c in routing.categories)
-            return _error(422, f"unknown category '{body.category}' (known: {known})", "category")
-        draft, reply_channel = _draft(body)
+            draft = _draft(body)
+        except ValidationError as error:  # the core's own limits, should the schema miss one
+            return _core_refusal(error)
         try:
-            filed = await intake.file_report(draft, _confirm(draft, reply_channel, clock))
+            filed = await intake.file_report(draft, _confirm(draft, clock))
         except UnknownSystem as error:
-            return _error(422, str(error), "system")
+            return _error(INVALID, str(error), "system")
         except IntakeError as error:
-            return _error(422, str(error), "category")
+            return _error(INVALID, str(error), "category")
+        except Exception as error:
+            return _failed(error, is_transient)
         if filed is None:
             return web.json_response({"duplicate": True, "idempotency_key": body.idempotency_key})
         return web.json_response(_summary(filed), status=201 if filed.case_created else 200)
@@ -102,14 +112,36 @@ def reports_route(
     return handle
 
 
-def _draft(body: ApiReport) -> tuple[ReportDraft, str | None]:
+def _core_refusal(error: ValidationError) -> web.Response:
+    problems = Problems()
+    for item in error.errors():
+        problems.add(".".join(str(part) for part in item["loc"]) or "body", str(item["msg"]))
+    return web.json_response(problems.response(), status=INVALID)
+
+
+def _failed(error: Exception, is_transient: IsTransient) -> web.Response:
+    """A report that could not be filed: 503 when trying again may help, else a 4xx (the same
+    request would fail the same way, so a 5xx would only invite retries)."""
+    if is_transient(error):
+        log.warning("ingest: database unavailable, answered 503: %r", error)
+        response = _error(503, "the database is unavailable; try again shortly")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    log.error("ingest: report refused, it could not be filed: %r", error)
+    return _error(INVALID, f"the report could not be filed ({type(error).__name__})")
+
+
+def _draft(body: ApiReport) -> ReportDraft:
     link = parse_permalink(body.message_link) if body.message_link else None
+    text = body.flagged_text
     if link:
         key = output_key(*link)
     elif body.trace_id:
         key = f"trace:{body.trace_id}"
     elif body.message_link:
         key = f"link:{body.message_link}"
+    elif text:  # only the answer itself: the same answer flagged twice is one case
+        key = f"output:{hashlib.sha256(text.encode()).hexdigest()[:32]}"
     else:
         key = None
     output = (
@@ -118,7 +150,7 @@ def _draft(body: ApiReport) -> tuple[ReportDraft, str | None]:
             platform="slack" if link else "api",
             channel_id=link[0] if link else None,
             message_ts=link[1] if link else None,
-            text=body.output_text,
+            text=text,
             permalink=body.message_link,
             trace_id=body.trace_id,
             prompt_version=body.prompt_version,
@@ -128,8 +160,14 @@ def _draft(body: ApiReport) -> tuple[ReportDraft, str | None]:
         else None
     )
     who = body.reporter
+    if who.slack_id:
+        reporter_id = f"slack:{who.slack_id}"
+    elif who.teams_id:
+        reporter_id = f"teams:{who.teams_id}"
+    else:
+        reporter_id = f"email:{(who.email or '').lower()}"
     reporter = Reporter(
-        id=f"slack:{who.slack_id}" if who.slack_id else f"email:{(who.email or '').lower()}",
+        id=reporter_id,
         slack_user_id=who.slack_id,
         email=who.email,
         display=who.name,
@@ -146,11 +184,11 @@ def _draft(body: ApiReport) -> tuple[ReportDraft, str | None]:
         dedupe_key=f"api:{body.idempotency_key}" if body.idempotency_key else None,
         reply_channel_id=link[0] if link else None,
     )
-    return draft, draft.reply_channel_id
+    return draft
 
 
-def _confirm(draft: ReportDraft, channel: str | None, clock: Clock) -> Confirmation:
-    user = draft.reporter.slack_user_id
+def _confirm(draft: ReportDraft, clock: Clock) -> Confirmation:
+    user, channel = draft.reporter.slack_user_id, draft.reply_channel_id
     if not user:
         return lambda filed: []
     return lambda filed: [confirmation(filed, user, channel, clock.now())]

@@ -16,6 +16,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from handlers.http_log import request_error_log
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -28,6 +30,7 @@ class Routes:
     registry: CollectorRegistry
     slack_events: Handler | None = None
     ingest_reports: Handler | None = None
+    ingest_openapi: Handler | None = None
     teams_messages: Handler | None = None
     refresh_metrics: Callable[[], Awaitable[None]] | None = None
     """Reads what the gauges show from the database, before each scrape."""
@@ -70,7 +73,7 @@ def build_http_app(routes: Routes) -> web.Application:
             latency.labels(route).observe(time.perf_counter() - started)
             requests.labels(route, str(status)).inc()
 
-    app = web.Application(middlewares=[measure])
+    app = web.Application(middlewares=[measure], handler_args={"logger": request_error_log()})
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz(routes.readiness))
     app.router.add_get("/metrics", _metrics(routes.registry, routes.refresh_metrics))
@@ -78,6 +81,8 @@ def build_http_app(routes: Routes) -> web.Application:
     app.router.add_post(
         "/api/v1/reports", routes.ingest_reports or _off("The ingest API", _INGEST_HINT)
     )
+    if routes.ingest_openapi:
+        app.router.add_get("/api/v1/openapi.json", routes.ingest_openapi)
     if routes.teams_messages:
         app.router.add_post("/api/messages", routes.teams_messages)
     return app

@@ -111,3 +111,23 @@ async def test_bad_input_names_the_field(bot: BotUnderTest) -> None:
     assert (await bad_severity.json())["field"] == "severity"
     assert (await extra.json())["field"] == "colour"
     assert await bot.runtime.store.list_cases() == []
+
+
+async def test_the_openapi_document_describes_what_the_route_accepts(bot: BotUnderTest) -> None:
+    response = await bot.http.get(f"{bot.base_url}/api/v1/openapi.json")
+    assert response.status == 200
+    document = await response.json()
+    operation = document["paths"]["/api/v1/reports"]["post"]
+    assert {"201", "200", "400", "401", "422", "503"} <= set(operation["responses"])
+    report = document["components"]["schemas"]["ApiReport"]
+    assert set(report["properties"]) >= {"system", "category", "reporter", "input", "output"}
+    assert set(report["required"]) == {"category", "reporter"}
+    assert "hallucination" in report["properties"]["category"]["enum"]
+    kinds = report["properties"]["reporter"]["anyOf"]
+    assert {"type": "string"}.items() <= kinds[1].items()
+    # What the document calls valid, the route takes.
+    example = {name: "x" for name in ("comment", "expected", "input", "output")}
+    answer = await bot.ingest(
+        {**example, "category": "hallucination", "system": "code-helper", "reporter": "U0ALICE"}
+    )
+    assert answer.status == 201

@@ -192,7 +192,10 @@ async def test_with_an_app_id_requests_are_not_limited_to_loopback(
         ("10.1.2.3", 5555) if name == "peername" else default
     )
     request = make_mocked_request(
-        "POST", "/api/messages", headers={"Content-Type": "text/plain"}, transport=transport
+        "POST",
+        "/api/messages",
+        headers={"Content-Type": "text/plain", "Authorization": "Bearer a.b.c"},
+        transport=transport,
     )
     response = await handler(request)
     assert response.status == 400  # validated, not refused for where it came from

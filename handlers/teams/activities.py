@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.ports import Clock, TeamsStore
+from handlers.teams.fields import typed_text_cleaned
 from handlers.teams.intake import TeamsIntake
 from handlers.teams.parse import conversation_reference, user_of
 from handlers.teams.triage import TeamsTriage
@@ -30,6 +31,7 @@ class TeamsActivities:
 
     async def handle(self, activity: dict[str, Any]) -> dict[str, Any] | None:
         """Handle one activity; for an invoke, the body to answer with."""
+        activity = typed_text_cleaned(activity)
         await self.remember(activity)
         kind = activity.get("type")
         if kind == "invoke":

@@ -7,12 +7,16 @@ the token (botbuilder's JwtTokenValidation, off the event loop), runs
 
 Without MICROSOFT_APP_ID the endpoint runs in local emulator mode: no token is checked, so only
 loopback clients are served (anyone else gets 403), and production refuses to start this way.
+
+The route is total. With an app id, a request without a Bearer token is refused before its body
+is read; a body that is no activity is a 400; an activity the bot cannot use is logged in one
+line and acknowledged (an invoke gets its usual error answer), because Teams would only resend
+it. Only a passing database fault answers 503, so that Teams tries again.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -24,12 +28,18 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 
+from bot.json_input import BodyError, invalid_text, parse_json
 from handlers.teams.activities import TeamsActivities
 from handlers.teams.connector import BotConnector
+from handlers.teams.refusals import refusal
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
+MAX_DEPTH = 64
+"""Levels of nesting: an Adaptive Card inside a flagged message nests deeply, but not this."""
+
+IsTransient = Callable[[BaseException], bool]
 
 
 class TeamsEndpoint:
@@ -40,11 +50,13 @@ class TeamsEndpoint:
         activities: TeamsActivities,
         *,
         authenticated: bool,
+        is_transient: IsTransient,
     ) -> None:
         self._adapter = adapter
         self._connector = connector
         self._activities = activities
         self._authenticated = authenticated
+        self._is_transient = is_transient
 
     async def handle(self, request: web.Request) -> web.Response:
         if not self._authenticated and not _is_loopback(request.remote):
@@ -52,22 +64,29 @@ class TeamsEndpoint:
                 HTTPStatus.FORBIDDEN,
                 "Teams is in local emulator mode (no MICROSOFT_APP_ID): loopback clients only",
             )
+        auth_header = request.headers.get("Authorization", "")
+        if self._authenticated and not _bearer(auth_header):
+            return _error(HTTPStatus.UNAUTHORIZED, "missing or invalid Bot Framework token")
         if request.content_type != "application/json":
             return _error(HTTPStatus.BAD_REQUEST, "Content-Type must be application/json")
         if request.content_length is not None and request.content_length > MAX_BODY:
             return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "activity too large")
         try:
-            raw = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            return _error(HTTPStatus.BAD_REQUEST, "the body is not valid JSON")
+            raw = parse_json(await request.read(), max_depth=MAX_DEPTH)
+        except web.HTTPRequestEntityTooLarge:  # chunked, so no Content-Length to check first
+            return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "activity too large")
+        except web.RequestPayloadError as error:  # e.g. Content-Encoding: gzip, but not gzip
+            return _error(HTTPStatus.BAD_REQUEST, f"the body could not be read: {error}")
+        except BodyError as error:
+            return _error(HTTPStatus.BAD_REQUEST, str(error))
         problem = _activity_problem(raw)
         if problem is not None:
             return _error(HTTPStatus.BAD_REQUEST, problem)
+        assert isinstance(raw, dict)
         try:
             activity = Activity().deserialize(raw)
         except Exception as error:  # msrest raises several kinds for malformed fields
             return _error(HTTPStatus.BAD_REQUEST, f"malformed activity: {error}")
-        auth_header = request.headers.get("Authorization", "")
         try:
             if self._authenticated:
                 authenticated = await self._connector.authenticate(activity, auth_header)
@@ -82,13 +101,24 @@ class TeamsEndpoint:
             return _error(HTTPStatus.UNAUTHORIZED, "missing or invalid Bot Framework token")
         try:
             invoke = await self._adapter.process_activity(authenticated, activity, self._turn(raw))
-        except Exception:
-            log.exception("handling Teams %s activity failed", raw.get("type"))
-            return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "the bot failed on this activity")
+        except Exception as error:
+            return self._failed(raw, error)
         if not isinstance(invoke, InvokeResponse):
             return web.Response(status=HTTPStatus.OK)
         body = invoke.body if invoke.body is not None else {}
         return web.json_response(body, status=int(invoke.status or HTTPStatus.OK))
+
+    def _failed(self, raw: dict[str, Any], error: Exception) -> web.Response:
+        """An activity that could not be handled: 503 when trying again may help; otherwise
+        one line in the log and the acknowledgement (Teams resending it would fail again)."""
+        kind = f"{raw.get('type')}/{raw.get('name')}" if raw.get("name") else raw.get("type")
+        if self._is_transient(error):
+            log.warning("Teams %s activity: database unavailable, answered 503: %r", kind, error)
+            return _error(HTTPStatus.SERVICE_UNAVAILABLE, "the bot's database is unavailable")
+        log.error("Teams %s activity ignored, it could not be handled: %r", kind, error)
+        if raw.get("type") != ActivityTypes.invoke:
+            return web.Response(status=HTTPStatus.OK)
+        return web.json_response(refusal(raw.get("name")), status=int(HTTPStatus.OK))
 
     def _turn(self, raw: dict[str, Any]) -> Callable[[TurnContext], Awaitable[None]]:
         """The bot's turn: handle the activity; an invoke's answer becomes its response."""
@@ -106,10 +136,20 @@ class TeamsEndpoint:
         return on_turn
 
 
+def _bearer(header: str) -> bool:
+    """Whether an Authorization header has a token's shape: `Bearer <ASCII>`. Anything else
+    is refused before the body is read (botbuilder validates the token itself later)."""
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip()) and token.isascii()
+
+
 def _activity_problem(raw: object) -> str | None:
     """Why a parsed body is not an activity we can handle, or None."""
     if not isinstance(raw, dict):
         return "an activity must be a JSON object"
+    broken = invalid_text(raw)
+    if broken is not None:
+        return f"'{broken}' holds invalid Unicode (a lone surrogate)"
     kind = raw.get("type")
     if not isinstance(kind, str) or not kind:
         return "an activity needs a 'type'"

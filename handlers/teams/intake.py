@@ -11,8 +11,9 @@ from bot.models import Channel, OutboundMessage, ReportDraft, Severity
 from bot.ports import Clock
 from bot.routing import Routing
 from handlers.teams import cards, notices
+from handlers.teams.fields import id_of
 from handlers.teams.parse import (
-    conversation_of,
+    conversation_id,
     feedback_output,
     feedback_text,
     message_output,
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 COMMAND = "reportAiOutput"
 FORM_TITLE = "Report AI output"
 FEEDBACK_CATEGORY = "other"
+ANONYMOUS = "loopkeeper couldn't tell who sent this report, so it was not filed."
 
 
 class TeamsIntake:
@@ -50,10 +52,8 @@ class TeamsIntake:
             return {}
         data = {k: str(v) for k, v in _dict(value.get("data")).items() if v is not None}
         payload = _dict(value.get("messagePayload"))
-        conversation = str(conversation_of(activity).get("id") or "")
-        output = (
-            message_output(conversation, payload) if payload.get("id") and conversation else None
-        )
+        conversation = conversation_id(activity)
+        output = message_output(conversation, payload) if conversation else None
         category = self.routing.category(data.get(cards.FORM_CATEGORY, ""))
         errors: dict[str, str] = {}
         if category is None:
@@ -73,9 +73,12 @@ class TeamsIntake:
         if errors or category is None:
             form = cards.report_form(self.routing, excerpt=excerpt, values=data, errors=errors)
             return cards.task_continue(form, FORM_TITLE)
-        sender = _dict(activity.get("from"))
+        who = reporter(_dict(activity.get("from")))
+        if who is None:
+            log.info("Teams report refused: the activity names no sender")
+            return cards.task_message(ANONYMOUS)
         draft = ReportDraft(
-            reporter=reporter(sender),
+            reporter=who,
             channel=Channel.teams,
             category_id=category.id,
             severity=severity,
@@ -109,8 +112,12 @@ class TeamsIntake:
             if self.routing.category(FEEDBACK_CATEGORY)
             else self.routing.categories[-1].id
         )
+        who = reporter(_dict(activity.get("from")))
+        if who is None:
+            log.info("Teams feedback ignored: the activity names no sender")
+            return {}
         draft = ReportDraft(
-            reporter=reporter(_dict(activity.get("from"))),
+            reporter=who,
             channel=Channel.teams,
             category_id=category,
             comment=feedback_text(action_value),
@@ -142,7 +149,7 @@ class TeamsIntake:
 
 
 def _dedupe_key(activity: dict[str, Any]) -> str | None:
-    activity_id = activity.get("id")
+    activity_id = id_of(activity.get("id"))
     return f"teams:invoke:{activity_id}" if activity_id else None
 
 

@@ -10,6 +10,9 @@ the first found winning per field:
    entity's `type`, with the fields on the entity itself);
 3. markers in the message text: `[trace:abc123]`, `[prompt:v12]`, `[model:gpt-4o]`,
    `[system:support-assistant]` (also `trace_id:`/`prompt_version:`).
+
+Activities come from outside: every id read here goes through `fields.id_of`, and a field of
+the wrong type reads as absent.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
+from bot.limits import MAX_ID
 from bot.models import FlaggedOutput, Reporter, TeamsConversation, TeamsUser
+from handlers.teams.fields import dict_of, id_of, list_of, name_of, url_of
 
 AI_OUTPUT_CONTENT_TYPE = "application/vnd.loopkeeper.ai-output+json"
 AI_OUTPUT_EVENT = "ai_output"
@@ -51,72 +56,84 @@ def thread_root(conversation_id: str) -> str | None:
     return root or None if found else None
 
 
+def sender_id(account: dict[str, Any]) -> str | None:
+    """Who a Teams user is, stably: their Entra object id, else their Teams user id; None
+    when the account carries neither in a usable form."""
+    # Short enough to stay an id once prefixed: reporter ids are `teams:<key>`.
+    limit = MAX_ID - len("teams:")
+    return id_of(account.get("aadObjectId"), limit) or id_of(account.get("id"), limit)
+
+
 def sender_key(account: dict[str, Any]) -> str:
-    """Who a Teams user is, stably: their Entra object id, else their Teams user id."""
-    return str(account.get("aadObjectId") or account.get("id") or "unknown")
+    return sender_id(account) or "unknown"
 
 
-def reporter(account: dict[str, Any]) -> Reporter:
-    return Reporter(id=f"teams:{sender_key(account)}", display=account.get("name") or None)
+def reporter(account: dict[str, Any]) -> Reporter | None:
+    """The person who flagged something, or None when the activity does not say who."""
+    key = sender_id(account)
+    if key is None:
+        return None
+    return Reporter(id=f"teams:{key}", display=name_of(account.get("name")))
 
 
 def conversation_of(activity: dict[str, Any]) -> dict[str, Any]:
-    conversation = activity.get("conversation")
-    return conversation if isinstance(conversation, dict) else {}
+    return dict_of(activity.get("conversation"))
+
+
+def conversation_id(activity: dict[str, Any]) -> str | None:
+    """The activity's conversation id (a channel's with its thread suffix), if usable."""
+    found = id_of(conversation_of(activity).get("id"), MAX_ID + len(_THREAD_SUFFIX) + MAX_ID)
+    return found if found and id_of(base_conversation_id(found)) else None
 
 
 def tenant_of(activity: dict[str, Any]) -> str | None:
-    tenant = conversation_of(activity).get("tenantId")
+    tenant = id_of(conversation_of(activity).get("tenantId"))
     if not tenant:
-        channel_data = activity.get("channelData") or {}
-        tenant = ((channel_data.get("tenant") or {}) if isinstance(channel_data, dict) else {}).get(
-            "id"
-        )
-    return str(tenant) if tenant else None
+        tenant = id_of(dict_of(dict_of(activity.get("channelData")).get("tenant")).get("id"))
+    return tenant
 
 
 def conversation_reference(activity: dict[str, Any], now: datetime) -> TeamsConversation | None:
     """Where this activity came from, as a reference to post there later."""
-    conversation = conversation_of(activity)
-    service_url = activity.get("serviceUrl")
-    if not conversation.get("id") or not service_url:
+    found = conversation_id(activity)
+    service_url = url_of(activity.get("serviceUrl"))
+    if not found or not service_url:
         return None
-    kind = str(conversation.get("conversationType") or "channel")
-    sender = activity.get("from") or {}
-    recipient = activity.get("recipient") or {}
-    channel_data = activity.get("channelData") or {}
-    team = channel_data.get("team") if isinstance(channel_data, dict) else None
+    kind = id_of(conversation_of(activity).get("conversationType")) or "channel"
+    sender = dict_of(activity.get("from"))
+    recipient = dict_of(activity.get("recipient"))
+    team = dict_of(dict_of(activity.get("channelData")).get("team"))
     return TeamsConversation(
-        id=base_conversation_id(str(conversation["id"])),
+        id=base_conversation_id(found),
         kind=kind,
-        service_url=str(service_url),
+        service_url=service_url,
         tenant_id=tenant_of(activity),
-        bot_id=recipient.get("id"),
-        bot_name=recipient.get("name"),
-        user_id=sender.get("id") if kind == "personal" else None,
-        team_id=(team or {}).get("id") if isinstance(team, dict) else None,
+        bot_id=id_of(recipient.get("id")),
+        bot_name=name_of(recipient.get("name")),
+        user_id=id_of(sender.get("id")) if kind == "personal" else None,
+        team_id=id_of(team.get("id")),
         updated_at=now,
     )
 
 
 def user_of(activity: dict[str, Any], now: datetime) -> TeamsUser | None:
     """The person who sent this activity, enough to open a 1:1 chat with them later."""
-    sender = activity.get("from") or {}
-    service_url = activity.get("serviceUrl")
-    if not sender.get("id") or not service_url or sender.get("role") == "bot":
+    sender = dict_of(activity.get("from"))
+    user_id = id_of(sender.get("id"))
+    service_url = url_of(activity.get("serviceUrl"))
+    if not user_id or not service_url or sender.get("role") == "bot":
         return None
-    if str(sender["id"]).startswith("28:"):
+    if user_id.startswith("28:"):
         return None  # a bot, not a person
-    email = sender.get("email") or sender.get("userPrincipalName")
     return TeamsUser(
         key=sender_key(sender),
-        user_id=str(sender["id"]),
-        aad_object_id=sender.get("aadObjectId"),
-        name=sender.get("name"),
-        email=str(email) if email else None,
-        service_url=str(service_url),
+        user_id=user_id,
+        aad_object_id=id_of(sender.get("aadObjectId")),
+        name=name_of(sender.get("name")),
+        email=id_of(sender.get("email")) or id_of(sender.get("userPrincipalName")),
+        service_url=service_url,
         tenant_id=tenant_of(activity),
-        bot_id=(activity.get("recipient") or {}).get("id"),
+        bot_id=id_of(dict_of(activity.get("recipient")).get("id")),
         updated_at=now,
     )
 
@@ -167,15 +184,18 @@ def ai_metadata(payload: dict[str, Any], text: str | None = None) -> dict[str, s
         if not isinstance(values, dict):
             return
         for name in FIELDS:
-            value = values.get(name)
-            if value not in (None, "") and name not in found:
-                found[name] = str(value)
+            value = id_of(values.get(name))
+            if value and name not in found:
+                found[name] = value
 
-    attachments = [a for a in payload.get("attachments") or [] if isinstance(a, dict)]
+    attachments = [a for a in list_of(payload.get("attachments")) if isinstance(a, dict)]
     for attachment in attachments:
         if attachment.get("contentType") == AI_OUTPUT_CONTENT_TYPE:
             take(_object(attachment.get("content")))
-    for item in [*attachments, *(e for e in payload.get("entities") or [] if isinstance(e, dict))]:
+    for item in [
+        *attachments,
+        *(e for e in list_of(payload.get("entities")) if isinstance(e, dict)),
+    ]:
         content = _object(item.get("content")) if "content" in item else item
         if not isinstance(content, dict):
             continue
@@ -185,17 +205,20 @@ def ai_metadata(payload: dict[str, Any], text: str | None = None) -> dict[str, s
             take(content)
     for match in _MARKER.finditer(text or ""):
         name = _MARKER_FIELDS[match[1].lower()]
-        found.setdefault(name, match[2].strip())
+        value = id_of(match[2].strip())
+        if value:
+            found.setdefault(name, value)
     return found
 
 
-def message_output(conversation_id: str, payload: dict[str, Any]) -> FlaggedOutput:
-    """A message a user flagged with the message extension, as the AI output it is."""
-    conversation = base_conversation_id(conversation_id)
-    message_id = str(payload.get("id") or payload.get("replyToId") or "")
-    sender = payload.get("from") or {}
-    application = sender.get("application") if isinstance(sender, dict) else None
-    bot_id = (application or {}).get("id") if isinstance(application, dict) else None
+def message_output(conversation_id: str, payload: dict[str, Any]) -> FlaggedOutput | None:
+    """A message a user flagged with the message extension, as the AI output it is; None when
+    the payload names no usable message."""
+    conversation = id_of(base_conversation_id(conversation_id))
+    message_id = id_of(payload.get("id")) or id_of(payload.get("replyToId"))
+    if not conversation or not message_id:
+        return None
+    application = dict_of(dict_of(payload.get("from")).get("application"))
     text = message_text(payload)
     meta = ai_metadata(payload, text)
     return FlaggedOutput(
@@ -203,9 +226,9 @@ def message_output(conversation_id: str, payload: dict[str, Any]) -> FlaggedOutp
         platform="teams",
         channel_id=conversation,
         message_ts=message_id,
-        author_bot_id=str(bot_id) if bot_id else None,
+        author_bot_id=id_of(application.get("id")),
         text=text,
-        permalink=payload.get("linkToMessage") or None,
+        permalink=url_of(payload.get("linkToMessage")),
         system_hint=meta.get("system"),
         trace_id=meta.get("trace_id"),
         prompt_version=meta.get("prompt_version"),
@@ -215,22 +238,21 @@ def message_output(conversation_id: str, payload: dict[str, Any]) -> FlaggedOutp
 
 def feedback_output(activity: dict[str, Any]) -> FlaggedOutput | None:
     """The bot message a `message/submitAction` feedback invoke is about."""
-    message_id = activity.get("replyToId")
-    conversation = conversation_of(activity).get("id")
+    message_id = id_of(activity.get("replyToId"))
+    conversation = conversation_id(activity)
     if not message_id or not conversation:
         return None
-    value = activity.get("value") or {}
-    meta = ai_metadata({"entities": activity.get("entities") or []})
-    action_value = value.get("actionValue") if isinstance(value, dict) else None
+    meta = ai_metadata({"entities": activity.get("entities")})
+    action_value = dict_of(activity.get("value")).get("actionValue")
     if isinstance(action_value, dict):
         meta = {**ai_metadata({"entities": [action_value]}), **meta}
-    base = base_conversation_id(str(conversation))
+    base = base_conversation_id(conversation)
     return FlaggedOutput(
-        key=output_key(base, str(message_id)),
+        key=output_key(base, message_id),
         platform="teams",
         channel_id=base,
-        message_ts=str(message_id),
-        author_bot_id=(activity.get("recipient") or {}).get("id"),
+        message_ts=message_id,
+        author_bot_id=id_of(dict_of(activity.get("recipient")).get("id")),
         system_hint=meta.get("system"),
         trace_id=meta.get("trace_id"),
         prompt_version=meta.get("prompt_version"),

@@ -50,6 +50,8 @@ class TeamsEdge:
         intake: IntakeService,
         triage: TriageService,
         on_enqueued: Callable[[], None] | None = None,
+        *,
+        is_transient: Callable[[BaseException], bool],
     ) -> Handler:
         activities = TeamsActivities(
             self.store,
@@ -62,6 +64,7 @@ class TeamsEdge:
             self.connector,
             activities,
             authenticated=not self.settings.teams_emulator_mode,
+            is_transient=is_transient,
         )
         return endpoint.handle
 
