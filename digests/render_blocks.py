@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.mrkdwn import escape, link, shorten
 from digests.links import card_link
 from digests.model import Response, WeeklyDigest
 from digests.render_markdown import footer, loop_closure_line, title
 from digests.text import arrow, change, duration, join_names, plural, relative, trend
-from handlers.slack.mrkdwn import escape, link, shorten
 
 MAX_BLOCKS = 50
 MAX_HEADER = 150

@@ -18,9 +18,10 @@ def is_transient(error: BaseException) -> bool:
         return True
     if isinstance(error, OSError):
         return True
-    if isinstance(error, exc.DBAPIError):
-        if error.connection_invalidated or _passing_sqlstate(error.orig):
-            return True
+    if isinstance(error, exc.DBAPIError) and (
+        error.connection_invalidated or _passing_sqlstate(error.orig)
+    ):
+        return True
     return isinstance(error, exc.OperationalError | exc.InterfaceError | exc.TimeoutError)
 
 

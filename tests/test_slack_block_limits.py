@@ -13,12 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.models import Case, Channel, Report, Severity
+from bot.mrkdwn import ELLIPSIS, ZWSP, escape, link, mention, shorten
 from bot.routing import load_routing
 from digests.week import IsoWeek
 from handlers.slack import card
 from handlers.slack.budget import plain
 from handlers.slack.card import card_blocks
-from handlers.slack.mrkdwn import ELLIPSIS, ZWSP, escape, link, mention, shorten
 from tests.fake_slack import FakeSlack
 from tests.harness import (
     ROUTING_FILE,

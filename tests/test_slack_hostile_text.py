@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.models import Case
+from bot.mrkdwn import ZWSP
 from digests.week import IsoWeek
 from handlers.slack import card
-from handlers.slack.mrkdwn import ZWSP
 from tests.fake_slack import FakeSlack
 from tests.harness import BotUnderTest, button_press, shortcut_payload, view_submission
 from tests.slack_payloads import all_problems, mrkdwn_texts, running_bot, sent, write_routing

@@ -7,10 +7,10 @@ from typing import Any
 
 from bot.intake import FiledReport, confirmation_text
 from bot.models import Severity
+from bot.mrkdwn import escape, from_slack, shorten
 from bot.ports import ReportWithCase
 from bot.routing import Routing
 from handlers.slack import budget
-from handlers.slack.mrkdwn import escape, from_slack, shorten
 
 REPORT_MODAL = "report_ai_output_modal"
 SEVERITY_DEFAULT = "default"

@@ -8,10 +8,10 @@ from typing import Any
 
 from bot.lifecycle import STATUS_WORDS
 from bot.models import Case, CaseStatus, Report, Role
+from bot.mrkdwn import escape, from_slack, link, mention, shorten
 from bot.routing import Routing
 from bot.triage import RESOLUTION_REASONS
 from handlers.slack import budget
-from handlers.slack.mrkdwn import escape, from_slack, link, mention, shorten
 
 ACK = "case_acknowledge"
 RESOLVE = "case_resolve"

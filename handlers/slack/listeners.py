@@ -14,12 +14,12 @@ from bot.background import Background, Later
 from bot.inbox import Handler
 from bot.intake import Confirmation, IntakeService
 from bot.models import Channel, FlaggedOutput, InboxItem, ReportDraft, Severity
+from bot.mrkdwn import escape
 from bot.ports import CaseStore, Clock, Directory
 from bot.routing import Routing
 from handlers.slack import blocks
 from handlers.slack.confirm import confirmation
 from handlers.slack.fetch import RecentMessages, fetch_outputs
-from handlers.slack.mrkdwn import escape
 from handlers.slack.parse import is_negative_feedback, message_output, reporter
 from handlers.slack.permalink import Permalinks
 from handlers.slack.queued import QueuedFlag, QueueFlag

@@ -14,12 +14,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.models import Case, OutboundMessage
+from bot.mrkdwn import escape, link
 from bot.outbox import DeliveryError
 from bot.ports import CaseStore, Directory
 from bot.routing import Routing
 from handlers.slack import budget, notices
 from handlers.slack.card import ANSWER, card_blocks, card_text
-from handlers.slack.mrkdwn import escape, link
 from handlers.slack.permalink import Permalinks
 
 log = logging.getLogger(__name__)

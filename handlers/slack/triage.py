@@ -15,12 +15,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.background import Background, Later
 from bot.lifecycle import IllegalTransition, NotAllowed
 from bot.models import Case, Role
+from bot.mrkdwn import escape, shorten
 from bot.ports import CaseStore, Directory
 from bot.routing import Routing
 from bot.sla import sla_state
 from bot.triage import CaseNotFound, TriageService
 from handlers.slack import budget, card
-from handlers.slack.mrkdwn import escape, shorten
 from handlers.slack.parse import reporter
 from handlers.slack.window import ANSWER_BUDGET, LOOKUP_BUDGET, open_modal
 
