@@ -53,7 +53,7 @@ from handlers.slack.reread import SLACK_REREAD, Reread
 from handlers.slack.sender import SlackSender
 from handlers.slack.socket_mode import SocketMode, build_socket_mode
 from handlers.slack.triage import SlackTriage
-from handlers.slack.unfiled import unfiled_reaction_notice
+from handlers.slack.unfiled import unfiled_reaction_notice, unfiled_report_notice
 from storage.database import create_engine
 from storage.faults import is_transient
 from storage.migrate import is_up_to_date
@@ -283,6 +283,7 @@ async def build_runtime(
         inbox_handlers[SLACK_REREAD] = reread.handle
         inbox_handlers[SLACK_REPORT] = slack_intake.queued_flags(client)
         unfiled_notices[SLACK_REACTION] = unfiled_reaction_notice
+        unfiled_notices[SLACK_REPORT] = unfiled_report_notice
         if settings.slack_signing_secret is not None:
             routes.slack_events = events_route(
                 bolt_app,

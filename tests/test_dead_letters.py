@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from bot.inbox import MAX_ATTEMPTS as INBOX_ATTEMPTS
+from bot.models import Channel, ReportDraft, Reporter
 from bot.outbox import MAX_ATTEMPTS as OUTBOX_ATTEMPTS
+from handlers.slack.queued import SLACK_REPORT
 from storage.queues import SqlQueues
 from tests.fake_slack import Failure
 from tests.harness import BotUnderTest
@@ -93,6 +95,31 @@ async def test_an_invalid_flag_is_dead_lettered_at_once_and_its_reporter_is_told
     assert dead.last_error and "invalid" in dead.last_error
     no_tracebacks(caplog)
     assert f"inbox item {dead.id} (slack.reaction_added) dead-lettered" in caplog.text
+
+
+async def test_a_modal_flag_that_cannot_be_filed_is_dead_lettered_and_its_reporter_told(
+    bot: BotUnderTest,
+) -> None:
+    # A report modal's flag, queued before its ack, naming a category routing.yaml no longer has.
+    draft = ReportDraft(
+        reporter=Reporter(id="slack:U0ALICE", slack_user_id="U0ALICE"),
+        channel=Channel.slack_shortcut,
+        category_id="retired-category",
+        comment="it made up a refund window",
+        reply_channel_id="C0SUPPORT",
+        dedupe_key="slack:view:V0GONE",
+    )
+    payload = {"draft": draft.model_dump(mode="json"), "read": None}
+    assert await bot.runtime.store.accept(
+        "slack:view:V0GONE", SLACK_REPORT, payload, bot.clock.now()
+    )
+
+    await bot.runtime.inbox.drain()
+    await bot.deliver()
+
+    [told] = told_unfiled(bot)
+    assert told["user"] == "U0ALICE" and told["channel"] == "C0SUPPORT"
+    assert await bot.runtime.store.list_cases() == []
 
 
 async def test_a_flag_that_keeps_failing_is_dead_lettered_after_its_last_attempt(

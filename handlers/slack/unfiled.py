@@ -1,4 +1,4 @@
-"""Telling a reporter their reaction could not be filed (its inbox item was dead-lettered).
+"""Telling a reporter their flag could not be filed (its inbox item was dead-lettered).
 
 Without this a flag that fails for good vanishes: the reporter saw their emoji land and never
 hears more. The notice goes through the outbox like every other message, ephemeral in the
@@ -25,7 +25,22 @@ def unfiled_reaction_notice(item: InboxItem, reason: str, at: datetime) -> list[
     event = event if isinstance(event, dict) else {}
     found: Any = event.get("item")
     where = found if isinstance(found, dict) else {}
-    user, channel = _slack_id(event.get("user")), _slack_id(where.get("channel"))
+    return _notice(item, reason, at, event.get("user"), where.get("channel"))
+
+
+def unfiled_report_notice(item: InboxItem, reason: str, at: datetime) -> list[OutboundMessage]:
+    """The same for a flag from the report modal or a feedback button (a queued draft)."""
+    draft: Any = item.payload.get("draft")
+    draft = draft if isinstance(draft, dict) else {}
+    reporter: Any = draft.get("reporter")
+    reporter = reporter if isinstance(reporter, dict) else {}
+    return _notice(item, reason, at, reporter.get("slack_user_id"), draft.get("reply_channel_id"))
+
+
+def _notice(
+    item: InboxItem, reason: str, at: datetime, user_id: object, channel_id: object
+) -> list[OutboundMessage]:
+    user, channel = _slack_id(user_id), _slack_id(channel_id)
     if user is None:
         return []
     place = f"a message in <#{channel}>" if channel else "a message"
