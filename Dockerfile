@@ -5,7 +5,7 @@
 # file mounted at /config/routing.yaml. The SQLite default lives on the /data volume; set
 # LOOPKEEPER_DATABASE_URL to a postgresql+asyncpg:// URL to run more than one replica.
 
-ARG PYTHON_IMAGE=python:3.12-slim-bookworm
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- builder: a self-contained venv with loopkeeper and the postgres extra (asyncpg) ---
 FROM ${PYTHON_IMAGE} AS builder

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.settings import Settings
 from tests.deploy_checks import (
     ANNOUNCED_VARIABLES,
     container_env,
@@ -92,7 +93,7 @@ def test_the_dockerfile_builds_a_slim_non_root_image_that_checks_healthz() -> No
             "installs a build tool",
         ),
         (lambda t: t.replace("AS builder", "").split("# --- final")[0], "one stage"),
-        (lambda t: t.replace("python:3.12-slim-bookworm", "python:3.12"), "not a slim"),
+        (lambda t: t.replace("python:3.11-slim-bookworm", "python:3.12"), "not a slim"),
         (lambda t: t.replace('".[postgres]"', "."), "postgres extra"),
         (lambda t: t.replace("EXPOSE 3000", "EXPOSE 8080"), "3000"),
         (lambda t: t.replace("ENV PATH=", "ENV LOOPKEEPER_DEBUG=1 PATH="), "not a setting"),
@@ -142,6 +143,17 @@ def test_the_env_template_lists_exactly_the_settings() -> None:
     assert set(template) - known_variables() == set(), "variables the bot does not read"
     assert settings_variables() - set(template) == set(), "settings the template leaves out"
     assert set(template) >= ANNOUNCED_VARIABLES
+
+
+def test_the_env_template_loads_as_the_bots_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in known_variables():
+        monkeypatch.delenv(name, raising=False)
+    template = env_file(COMPOSE / ".env.example")
+    settings = Settings(_env_file=COMPOSE / ".env.example")
+    assert settings.env == "production"
+    assert settings.database_url == template["LOOPKEEPER_DATABASE_URL"]
+    assert str(settings.config_path) == "/config/routing.yaml"
+    assert (settings.host, settings.port, settings.teams) == ("0.0.0.0", 3000, "off")
 
 
 def test_the_env_template_holds_no_credential() -> None:
