@@ -7,7 +7,7 @@ Prometheus parses it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -126,3 +126,31 @@ async def test_every_metric_is_named_and_documented_by_convention(bot: BotUnderT
     # The process's own, as the Prometheus client library collects them.
     assert "process_cpu_seconds" in families
     assert "python_info" in families
+
+
+async def test_a_flag_forwarded_through_the_api_is_counted_by_its_path(bot: BotUnderTest) -> None:
+    body = {
+        "system": "code-helper",
+        "category": "edge_case",
+        "comment": "It could not handle an empty list",
+        "reporter": {"slack_id": "U0REPORTER"},
+    }
+    assert (await bot.ingest(body)).status in (200, 201)
+
+    samples = await scrape(bot)
+    assert value(samples, "loopkeeper_flags_received_total", path="api", platform="api") == 1
+    assert (
+        value(samples, "loopkeeper_flags_received_total", path="reaction", platform="slack") is None
+    )
+    assert value(samples, "loopkeeper_cases_opened_total", severity="medium") == 1
+
+
+async def test_a_weekly_digest_posted_is_counted_once(bot: BotUnderTest) -> None:
+    bot.clock.set(datetime(2026, 3, 18, 10, 0, tzinfo=UTC))
+    await file_a_flag(bot, "1700000000.000700")
+
+    bot.clock.set(datetime(2026, 3, 23, 9, 0, 30, tzinfo=UTC))  # Monday 09:00 London
+    assert await bot.runtime.digests.tick() == 1
+    assert await bot.runtime.digests.tick() == 0  # posted once
+
+    assert value(await scrape(bot), "loopkeeper_digests_posted_total", platform="slack") == 1
