@@ -5,8 +5,10 @@ End to end against the fake Slack, on SQLite and PostgreSQL, with the injected c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -93,3 +95,43 @@ async def test_status_says_when_slack_refused_the_token_at_start_up(
     assert found["slack"] == {"configured": True, "auth": "failed"}
     assert found["teams"] == {"configured": False, "mode": None}
     assert found["database"] == "ok"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_status_and_metrics_say_the_database_is_down_without_failing(
+    slack: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture, backend: str
+) -> None:
+    unreachable = {
+        "sqlite": f"sqlite+aiosqlite:///{tmp_path}",  # a directory: SQLite cannot open it
+        "postgresql": "postgresql+asyncpg://postgres@127.0.0.1:1/loopkeeper",  # nobody listens
+    }[backend]
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=unreachable,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.url,
+    )
+    runtime = await build_runtime(
+        settings, load_routing(ROUTING_FILE), clock=ManualClock(now_utc())
+    )
+    server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            with caplog.at_level(logging.WARNING):
+                status_answer = await http.get(server.make_url("/status"))
+                found = await status_answer.json()
+                metrics_answer = await http.get(server.make_url("/metrics"))
+                await metrics_answer.read()
+    finally:
+        await server.close()
+        await runtime.close()
+
+    assert status_answer.status == 200  # it reports; /readyz is what probes ask
+    assert found["database"].startswith("unreachable: ")
+    assert found["slack"] == {"configured": True, "auth": "ok"}
+    assert "outbox" not in found  # not known, rather than a made-up zero
+    assert metrics_answer.status == 200  # the other metrics still answer
+    assert "Traceback" not in caplog.text
+    assert all(r.exc_info is None for r in caplog.records)
