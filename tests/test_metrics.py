@@ -12,10 +12,16 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.models import Case
+from tests import teams_harness
 from tests.fake_slack import Failure
 from tests.harness import BotUnderTest
 from tests.metrics_scrape import scrape, value
+from tests.teams_harness import TeamsBotUnderTest, account, ai_message
 from tests.test_triage import current, open_and_submit
+
+# The Teams fixtures, by assignment: pytest finds fixtures among a module's names.
+connector = teams_harness.connector
+teams_bot = teams_harness.teams_bot
 
 AI_TEXT = "The capital of Australia is Sydney."
 HIGH_ACKNOWLEDGE = timedelta(hours=4)  # tests/data/routing.yaml: a hallucination is high
@@ -154,3 +160,22 @@ async def test_a_weekly_digest_posted_is_counted_once(bot: BotUnderTest) -> None
     assert await bot.runtime.digests.tick() == 0  # posted once
 
     assert value(await scrape(bot), "loopkeeper_digests_posted_total", platform="slack") == 1
+
+
+async def test_a_teams_flag_and_its_cards_on_both_platforms_are_counted(
+    teams_bot: TeamsBotUnderTest,
+) -> None:
+    status, _body = await teams_bot.submit_report(
+        account("dan"), ai_message(AI_TEXT), {"category": "hallucination", "severity": "critical"}
+    )
+    assert status == 200
+    teams_bot.clock.advance(timedelta(seconds=3))
+    await teams_bot.deliver()  # this system triages in Teams and in Slack
+
+    samples = await scrape(teams_bot)
+    assert value(samples, "loopkeeper_flags_received_total", path="teams", platform="teams") == 1
+    assert value(samples, "loopkeeper_cases_opened_total", severity="critical") == 1
+    for platform in ("teams", "slack"):
+        assert value(samples, "loopkeeper_flag_to_card_seconds_count", platform=platform) == 1
+        assert value(samples, "loopkeeper_flag_to_card_seconds_sum", platform=platform) == 3.0
+        assert (value(samples, "loopkeeper_notices_delivered_total", platform=platform) or 0) >= 1
