@@ -16,7 +16,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-from bot.models import Severity
+from bot.models import CaseStatus, Severity, TimerKind
 from bot.ports import Clock
 from bot.telemetry import Health
 
@@ -55,6 +55,15 @@ class PrometheusEvents:
             buckets=FLAG_TO_CARD_BUCKETS,
             registry=registry,
         )
+        # Known label values start at 0, so a rate or an alert sees the series before the
+        # first event rather than nothing.
+        for severity in Severity:
+            self._opened.labels(severity.value)
+        for status in CaseStatus:
+            if status.is_closed:
+                self._closed.labels(status.value)
+        for kind in TimerKind:
+            self._timers.labels(kind.value)
 
     def flag_received(self, path: str, platform: str) -> None:
         self._flags.labels(path, platform).inc()

@@ -179,3 +179,15 @@ async def test_a_teams_flag_and_its_cards_on_both_platforms_are_counted(
         assert value(samples, "loopkeeper_flag_to_card_seconds_count", platform=platform) == 1
         assert value(samples, "loopkeeper_flag_to_card_seconds_sum", platform=platform) == 3.0
         assert (value(samples, "loopkeeper_notices_delivered_total", platform=platform) or 0) >= 1
+
+
+async def test_known_outcomes_are_zero_before_they_first_happen(bot: BotUnderTest) -> None:
+    samples = await scrape(bot)
+
+    for severity in ("low", "medium", "high", "critical"):
+        assert value(samples, "loopkeeper_cases_opened_total", severity=severity) == 0
+    for status in ("resolved", "wont_fix", "duplicate"):
+        assert value(samples, "loopkeeper_cases_closed_total", status=status) == 0
+    for kind in ("escalation", "acknowledge_breach", "resolve_breach"):
+        assert value(samples, "loopkeeper_timers_fired_total", kind=kind) == 0
+    assert value(samples, "loopkeeper_sla_breaches_open") == 0
