@@ -121,9 +121,13 @@ class OutboxDispatcher(WokenLoop):
     def _count_delivered(self, message: OutboundMessage) -> None:
         self._events.notice_delivered(message.platform)
         flagged_at = message.payload.get(FLAGGED_AT)
-        if isinstance(flagged_at, str):
+        if not isinstance(flagged_at, str):
+            return
+        try:
             elapsed = self._clock.now() - datetime.fromisoformat(flagged_at)
-            self._events.card_posted(message.platform, elapsed.total_seconds())
+        except (ValueError, TypeError):  # a row edited by hand must not stop delivery
+            return
+        self._events.card_posted(message.platform, elapsed.total_seconds())
 
     async def _deliver(self, message: OutboundMessage) -> bool:
         assert message.id is not None
