@@ -45,18 +45,8 @@ class SqlHealth:
             row = (await connection.execute(query)).one()
         oldest_outbox, oldest_inbox, breaches, *by_severity = row
         return Health(
-            oldest_outbox=_utc(oldest_outbox, OUTBOX.c.created_at.type, self._engine),
-            oldest_inbox=_utc(oldest_inbox, INBOX.c.received_at.type, self._engine),
+            oldest_outbox=oldest_outbox,  # min() keeps its column's type: aware UTC datetimes
+            oldest_inbox=oldest_inbox,
             open_cases={s: int(n or 0) for s, n in zip(Severity, by_severity, strict=True)},
             sla_breaches=int(breaches or 0),
         )
-
-
-def _utc(value: Any, column_type: Any, engine: AsyncEngine) -> datetime | None:
-    """An aggregate loses its column's type (SQLite gives text back): read it as the column."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    result: datetime | None = column_type.process_result_value(value, engine.dialect)
-    return result
