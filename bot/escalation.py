@@ -19,6 +19,7 @@ from bot.models import (
 )
 from bot.ports import CaseStore, CaseTransaction, Clock, Notices, Reach, TimerQueue
 from bot.routing import OWNER, EscalationStep, Routing, System
+from bot.telemetry import NO_EVENTS, Events
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +197,9 @@ class TimerService:
         reached_in: str = "Slack",
         lease: timedelta = timedelta(minutes=1),
         batch: int = 200,
+        events: Events = NO_EVENTS,
     ) -> None:
+        self._events = events
         self._routing = routing
         self._store = store
         self._queue = queue
@@ -251,7 +254,7 @@ class TimerService:
     async def _fire_batch(self, timers: list[Timer], reachable: Mapping[str, bool]) -> int:
         """Fire claimed timers in one transaction, under their cases' row locks."""
         now = self._clock.now()
-        acted = 0
+        acted: list[Timer] = []
         async with self._store.transaction() as tx:
             cases = await tx.lock_cases(sorted({t.case_id for t in timers}))
             # If another worker fired a timer first, or its case moved on, it does nothing.
@@ -274,9 +277,11 @@ class TimerService:
                     await tx.enqueue_all(messages)
                 else:
                     await self._breach(tx, case, timer)
-                acted += 1
-        self.fired += acted
-        return acted
+                acted.append(timer)
+        for timer in acted:  # committed: counted once
+            self._events.timer_fired(timer.kind.value)
+        self.fired += len(acted)
+        return len(acted)
 
     def _active(self, timer: Timer, case: Case) -> bool:
         if timer.kind is TimerKind.escalation:

@@ -22,6 +22,7 @@ from bot.models import (
 from bot.ports import CaseStore, CaseTransaction, Clock, Directory, Notices
 from bot.privacy import excerpt, redact
 from bot.routing import Category, Person, Routing, System
+from bot.telemetry import FLAGGED_AT, NO_EVENTS, Events, intake_path
 
 EXCERPT_LIMIT = 1000
 COMMENT_LIMIT = 3000
@@ -94,7 +95,9 @@ class IntakeService:
         *,
         notices: Notices | None = None,
         directory: Directory | None = None,
+        events: Events = NO_EVENTS,
     ) -> None:
+        self._events = events
         self._routing = routing
         self._store = store
         self._clock = clock
@@ -140,7 +143,16 @@ class IntakeService:
             queued += await tx.enqueue_all(messages)
         if queued and self._on_enqueued:
             self._on_enqueued()
+        self._count(prepared, filed)
         return filed
+
+    def _count(self, prepared: Sequence[_Flag], filed: Sequence[FiledReport | None]) -> None:
+        for flag, result in zip(prepared, filed, strict=True):
+            self._events.flag_received(*intake_path(flag.draft.channel))
+            if result is not None and not result.report_updated:
+                self._events.report_filed()
+            if result is not None and (result.case_created or result.reopened):
+                self._events.case_opened(result.case.severity.value)
 
     async def _prepare(self, draft: ReportDraft, confirm: Confirmation | None) -> _Flag:
         """What a flag needs before its transaction: category, system, severity, route."""
@@ -297,9 +309,14 @@ class IntakeService:
         opening = created or reopened
         if opening:
             round_ = "reopen" if reopened else "open"
-            messages += self._notices.card(
-                case, key=f"card:{case.id}:{round_}:{case.opened_at.isoformat()}", opening=True
-            )
+            messages += [  # stamped, so delivery can measure the time from flag to card
+                card.model_copy(
+                    update={"payload": {**card.payload, FLAGGED_AT: case.opened_at.isoformat()}}
+                )
+                for card in self._notices.card(
+                    case, key=f"card:{case.id}:{round_}:{case.opened_at.isoformat()}", opening=True
+                )
+            ]
             if reopened:
                 messages += self._notices.thread(
                     case,

@@ -34,6 +34,7 @@ from digests.job import DigestJob, Publisher
 from handlers.api import reports_route
 from handlers.api_openapi import openapi_route
 from handlers.http import Routes, build_http_app
+from handlers.metrics import PrometheusEvents, health_gauges, process_metrics
 from handlers.slack.app import build_bolt_app, build_web_client, events_route
 from handlers.slack.digest import publish_to_slack
 from handlers.slack.directory import SlackDirectory
@@ -54,8 +55,10 @@ from handlers.slack.sender import SlackSender
 from handlers.slack.socket_mode import SocketMode, build_socket_mode
 from handlers.slack.triage import SlackTriage
 from handlers.slack.unfiled import unfiled_reaction_notice, unfiled_report_notice
+from handlers.status import StatusSources, status_route
 from storage.database import create_engine
 from storage.faults import is_transient
+from storage.health import SqlHealth
 from storage.migrate import is_up_to_date
 from storage.queues import SqlQueues
 from storage.repository import SqlCaseStore
@@ -199,6 +202,8 @@ async def build_runtime(
     clock = clock or SystemClock()
     store = SqlCaseStore(create_engine(settings.database_url), clock=clock)
     registry = CollectorRegistry()
+    events = PrometheusEvents(registry)
+    process_metrics(registry)
     session = aiohttp.ClientSession()
     senders: dict[str, Sender] = {}
     wake: list[Callable[[], None]] = []
@@ -226,9 +231,9 @@ async def build_runtime(
     announced = notices if client is not None or teams is not None else None
     routed_by = teams.reachability(directory) if teams is not None else directory
     intake = IntakeService(
-        routing, store, clock, on_enqueued, notices=announced, directory=routed_by
+        routing, store, clock, on_enqueued, notices=announced, directory=routed_by, events=events
     )
-    triage = TriageService(routing, store, clock, notices, on_enqueued)
+    triage = TriageService(routing, store, clock, notices, on_enqueued, events=events)
     timers = TimerService(
         routing,
         store,
@@ -238,8 +243,12 @@ async def build_runtime(
         on_enqueued,
         reach=teams.escalation_reach(directory) if teams is not None else directory,
         reached_in="Slack" if client is not None else "Teams",
+        events=events,
     )
     routes = Routes(readiness=lambda: runtime.readiness(), registry=registry)
+    queues, health = SqlQueues(store.engine), SqlHealth(store.engine)
+    status = StatusSources(clock, clock.now(), store.ping, queues.counts, health.read)
+    routes.status = status_route(status)
     bolt_app = None
     socket_mode = None
     publishers: list[Publisher] = []
@@ -274,7 +283,7 @@ async def build_runtime(
         slack_triage = SlackTriage(routing, triage, store, directory, background=background)
         bolt_app = build_bolt_app(client, slack_intake, slack_triage, is_transient=is_transient)
         # Before the first request, so no user's request waits for it.
-        await learn_identity(client, bolt_app, permalinks)
+        status.slack_auth = await learn_identity(client, bolt_app, permalinks)
         # A flagged message Slack would not give at filing time is read again later.
         filler = OutputFiller(routing, store, clock, announced, on_enqueued)
         reread = Reread(store, client, permalinks, filler, clock, inbox.wake)
@@ -304,6 +313,7 @@ async def build_runtime(
                 accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
             )
     if teams is not None:
+        status.teams_mode = "emulator" if settings.teams_emulator_mode else "bot_framework"
         routes.teams_messages = teams.route(intake, triage, on_enqueued, is_transient=is_transient)
         senders["teams"] = teams.sender
         publishers.append(teams.publisher)
@@ -318,19 +328,15 @@ async def build_runtime(
         routes.ingest_openapi = openapi_route(routing)
     # Under a burst: acks first (Slack waits for them), then filing, then delivery.
     delivery_gives_way = GiveWay(arrivals.calm, inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS)
-    dispatcher = OutboxDispatcher(store, senders, clock, batch=8, give_way=delivery_gives_way)
+    dispatcher = OutboxDispatcher(
+        store, senders, clock, batch=8, give_way=delivery_gives_way, events=events
+    )
     wake.append(dispatcher.wake)
-    Gauge(
-        "loopkeeper_outbox_delivered",
-        "Outbound messages delivered by this process",
-        registry=registry,
-    ).set_function(lambda: dispatcher.delivered)
-    Gauge(
-        "loopkeeper_timers_fired",
-        "Escalation and SLA timers fired by this process",
-        registry=registry,
-    ).set_function(lambda: timers.fired)
-    routes.refresh_metrics = _queue_metrics(registry, SqlQueues(store.engine), inbox, dispatcher)
+    refreshes = (
+        _queue_metrics(registry, queues, inbox, dispatcher),
+        health_gauges(registry, health.read, clock),
+    )
+    routes.refresh_metrics = lambda: _all(refreshes)
     runtime = Runtime(
         settings=settings,
         routing=routing,
@@ -339,7 +345,7 @@ async def build_runtime(
         intake=intake,
         triage=triage,
         timers=timers,
-        digests=DigestJob(routing, store, clock, publishers, on_enqueued),
+        digests=DigestJob(routing, store, clock, publishers, on_enqueued, events=events),
         inbox=inbox,
         dispatcher=dispatcher,
         web_app=build_http_app(routes),
@@ -351,6 +357,11 @@ async def build_runtime(
         background=background,
     )
     return runtime
+
+
+async def _all(refreshes: tuple[Callable[[], Awaitable[None]], ...]) -> None:
+    for refresh in refreshes:
+        await refresh()
 
 
 def _queue_metrics(

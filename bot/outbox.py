@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.models import OutboundMessage
 from bot.ports import Clock, Outbox
+from bot.telemetry import FLAGGED_AT, NO_EVENTS, Events
 from bot.woken import GiveWay, WokenLoop
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,9 @@ class OutboxDispatcher(WokenLoop):
         batch: int = 50,
         give_way: GiveWay | None = None,
         max_attempts: int = MAX_ATTEMPTS,
+        events: Events = NO_EVENTS,
     ) -> None:
+        self._events = events
         self._outbox = outbox
         self._senders = senders
         self._clock = clock
@@ -109,8 +112,22 @@ class OutboxDispatcher(WokenLoop):
                     sent.append(message.id)
         finally:
             await self._outbox.mark_delivered(sent, self._clock.now())
+        for message in lane:
+            if message.id in sent:
+                self._count_delivered(message)
         self.delivered += len(sent)
         return len(sent)
+
+    def _count_delivered(self, message: OutboundMessage) -> None:
+        self._events.notice_delivered(message.platform)
+        flagged_at = message.payload.get(FLAGGED_AT)
+        if not isinstance(flagged_at, str):
+            return
+        try:
+            elapsed = self._clock.now() - datetime.fromisoformat(flagged_at)
+        except (ValueError, TypeError):  # a row edited by hand must not stop delivery
+            return
+        self._events.card_posted(message.platform, elapsed.total_seconds())
 
     async def _deliver(self, message: OutboundMessage) -> bool:
         assert message.id is not None
@@ -138,6 +155,7 @@ class OutboxDispatcher(WokenLoop):
         self.failures += 1
         now = self._clock.now()
         last = message.attempts >= self._max_attempts
+        self._events.notice_failed(message.platform, permanent or last)
         if permanent or last:
             why = "cannot be delivered" if permanent else f"failed {message.attempts} times"
             log.warning(

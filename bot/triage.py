@@ -10,6 +10,7 @@ from bot.lifecycle import Action, IllegalTransition, NotAllowed, apply, authoris
 from bot.models import Case, CaseStatus, OutboundMessage, Report, Role, Severity, TimelineEntry
 from bot.ports import CaseStore, CaseTransaction, Clock, Notices
 from bot.routing import Routing
+from bot.telemetry import NO_EVENTS, Events
 
 RESOLUTION_REASONS = {
     "prompt_fixed": "prompt fixed",
@@ -39,7 +40,10 @@ class TriageService:
         clock: Clock,
         notices: Notices,
         on_enqueued: Callable[[], None] | None = None,
+        *,
+        events: Events = NO_EVENTS,
     ) -> None:
+        self._events = events
         self._routing = routing
         self._store = store
         self._clock = clock
@@ -239,6 +243,8 @@ class TriageService:
             await self._announce(tx, changed, line)
             if changed.status.is_closed:
                 await self._tell_reporters(tx, changed, line, reports)
+        if changed.status.is_closed and not before.is_closed:
+            self._events.case_closed(changed.status.value)
         self._wake()
         return Outcome(changed, line)
 

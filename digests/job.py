@@ -11,6 +11,7 @@ from typing import Protocol
 from bot.models import DigestRun, OutboundMessage
 from bot.ports import Clock
 from bot.routing import Digest, Routing
+from bot.telemetry import NO_EVENTS, Events
 from digests.aggregate import build_digest
 from digests.model import WeeklyDigest
 from digests.schedule import latest_due
@@ -41,7 +42,9 @@ class DigestJob:
         on_enqueued: Callable[[], None] | None = None,
         *,
         lease: timedelta = timedelta(minutes=5),
+        events: Events = NO_EVENTS,
     ) -> None:
+        self._events = events
         self._routing = routing
         self._store = store
         self._clock = clock
@@ -92,6 +95,8 @@ class DigestJob:
                 await tx.enqueue(message)
         if messages and self._on_enqueued:
             self._on_enqueued()
+        for platform in dict.fromkeys(message.platform for message in messages):
+            self._events.digest_posted(platform)
         log.info("digest %s for %s queued%s", run.digest, run.week, " (late)" if late else "")
         return 1
 

@@ -32,6 +32,7 @@ class Routes:
     ingest_reports: Handler | None = None
     ingest_openapi: Handler | None = None
     teams_messages: Handler | None = None
+    status: Handler | None = None  # GET /status (handlers/status.py)
     refresh_metrics: Callable[[], Awaitable[None]] | None = None
     """Reads what the gauges show from the database, before each scrape."""
 
@@ -77,6 +78,8 @@ def build_http_app(routes: Routes) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz(routes.readiness))
     app.router.add_get("/metrics", _metrics(routes.registry, routes.refresh_metrics))
+    if routes.status:
+        app.router.add_get("/status", routes.status)
     app.router.add_post("/slack/events", routes.slack_events or _off("Slack", _SLACK_HINT))
     app.router.add_post(
         "/api/v1/reports", routes.ingest_reports or _off("The ingest API", _INGEST_HINT)
