@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Protocol
 
+from bot.log_context import bound
 from bot.models import OutboundMessage
 from bot.ports import Clock, Outbox
 from bot.woken import GiveWay, WokenLoop
@@ -113,6 +114,10 @@ class OutboxDispatcher(WokenLoop):
         return len(sent)
 
     async def _deliver(self, message: OutboundMessage) -> bool:
+        with bound(case=message.payload.get("case_id"), platform=message.platform):
+            return await self._deliver_one(message)
+
+    async def _deliver_one(self, message: OutboundMessage) -> bool:
         assert message.id is not None
         sender = self._senders.get(message.platform)
         try:

@@ -29,6 +29,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.json_input import BodyError, invalid_text, parse_json
+from bot.log_context import bound
 from handlers.teams.activities import TeamsActivities
 from handlers.teams.connector import BotConnector
 from handlers.teams.refusals import refusal
@@ -59,6 +60,10 @@ class TeamsEndpoint:
         self._is_transient = is_transient
 
     async def handle(self, request: web.Request) -> web.Response:
+        with bound(platform="teams"):
+            return await self._handle(request)
+
+    async def _handle(self, request: web.Request) -> web.Response:
         if not self._authenticated and not _is_loopback(request.remote):
             return _error(
                 HTTPStatus.FORBIDDEN,
