@@ -115,6 +115,7 @@ def db_upgrade() -> None:
     from storage.migrate import upgrade
 
     settings = _settings()
+    _start_logging(settings)  # run as a deploy step (a Helm hook): its lines go to the same log
     upgrade(settings.database_url)
     out.print(f"Database {redact_url(settings.database_url)} is up to date.")
 

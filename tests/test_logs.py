@@ -32,6 +32,7 @@ from bot.main import build_runtime
 from bot.routing import load_routing
 from bot.settings import Settings
 from handlers.request_context import access_log_options
+from tests import teams_harness
 from tests.fake_slack import BOT_TOKEN, Failure, FakeSlack
 from tests.harness import (
     INGEST_TOKEN,
@@ -40,6 +41,11 @@ from tests.harness import (
     BotUnderTest,
     now_utc,
 )
+from tests.hostile import cut_the_database
+from tests.teams_harness import TeamsBotUnderTest, account
+
+connector = teams_harness.connector
+teams_bot = teams_harness.teams_bot
 
 REQUIRED = {"time", "level", "logger", "message"}
 STARTED_WITHIN = 60.0
@@ -267,6 +273,24 @@ async def test_a_failed_delivery_names_its_case_and_platform(bot: BotUnderTest) 
     assert dead["case"] == 1
     assert dead["platform"] == "slack"
     assert dead["level"] == "WARNING"
+
+
+async def test_a_teams_activity_s_lines_name_the_platform_and_the_activity(
+    teams_bot: TeamsBotUnderTest, database_url: str
+) -> None:
+    async def warm() -> None:
+        status, _ = await teams_bot.say(account("erin"), "a:1:dm-erin", "hello")
+        assert status == 200
+
+    await cut_the_database(teams_bot.runtime.store.engine, database_url, warm=warm)
+    with captured(logging_settings(log_format="json")) as logs:
+        status, _ = await teams_bot.say(account("dan"), "a:1:dm-dan", "hello")
+
+    assert status == 503
+    [line] = [r for r in logs.records() if "database unavailable" in r["message"]]
+    assert line["platform"] == "teams"
+    assert line["event_id"].startswith("f:")  # the activity id the harness gave it
+    assert len(line["request_id"]) == 32
 
 
 def test_text_lines_carry_the_context_and_json_folds_a_traceback_into_one_line() -> None:

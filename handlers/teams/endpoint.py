@@ -104,10 +104,13 @@ class TeamsEndpoint:
         except Exception as error:
             log.info("Teams request refused: %s", error or type(error).__name__)
             return _error(HTTPStatus.UNAUTHORIZED, "missing or invalid Bot Framework token")
-        try:
-            invoke = await self._adapter.process_activity(authenticated, activity, self._turn(raw))
-        except Exception as error:
-            return self._failed(raw, error)
+        with bound(event_id=raw.get("id")):  # the activity's id, when Teams gave one
+            try:
+                invoke = await self._adapter.process_activity(
+                    authenticated, activity, self._turn(raw)
+                )
+            except Exception as error:
+                return self._failed(raw, error)
         if not isinstance(invoke, InvokeResponse):
             return web.Response(status=HTTPStatus.OK)
         body = invoke.body if invoke.body is not None else {}
