@@ -131,7 +131,9 @@ class JsonLines(JsonFormatter):
             "%(levelname)s %(name)s %(message)s",
             rename_fields={"levelname": "level", "name": "logger", "exc_info": "exc"},
             timestamp="time",
-            json_ensure_ascii=False,
+            # ASCII only: a lone surrogate from a hostile header, or a stream that is not
+            # UTF-8, can never make a line fail to be written.
+            json_ensure_ascii=True,
         )
         self._redact = redact
 
