@@ -181,10 +181,9 @@ async def _serve(settings: Settings, routing: Routing) -> None:
     from aiohttp import web
 
     from bot.main import build_runtime
-
-    runtime = await build_runtime(settings, routing)
     from handlers.request_context import access_log_options
 
+    runtime = await build_runtime(settings, routing)
     runner = web.AppRunner(runtime.web_app, **access_log_options(settings.access_log == "on"))
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
