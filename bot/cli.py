@@ -8,7 +8,6 @@ import csv
 import enum
 import io
 import json
-import logging
 import signal
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -116,6 +115,7 @@ def db_upgrade() -> None:
     from storage.migrate import upgrade
 
     settings = _settings()
+    _start_logging(settings)  # run as a deploy step (a Helm hook): its lines go to the same log
     upgrade(settings.database_url)
     out.print(f"Database {redact_url(settings.database_url)} is up to date.")
 
@@ -159,13 +159,8 @@ def serve(
         _print_problems(problems)
         err.print(f"Refusing to start in {settings.env} mode.")
         raise typer.Exit(1)
+    _start_logging(settings)
     routing = _load_routing(settings, out, refusal="Refusing to start: ")
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The ticker runs every few seconds: its "job executed" lines would drown everything else.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     from storage.database import redact_url
     from storage.migrate import upgrade
 
@@ -174,13 +169,22 @@ def serve(
     asyncio.run(_serve(settings, routing))
 
 
+def _start_logging(settings: Settings) -> None:
+    from bot.logging_setup import configure_logging, console_to_log
+
+    configure_logging(settings)
+    if settings.log_format == "json":  # the start-up lines too: every line one JSON object
+        console_to_log(out)
+
+
 async def _serve(settings: Settings, routing: Routing) -> None:
     from aiohttp import web
 
     from bot.main import build_runtime
+    from handlers.request_context import access_log_options
 
     runtime = await build_runtime(settings, routing)
-    runner = web.AppRunner(runtime.web_app, access_log=None)
+    runner = web.AppRunner(runtime.web_app, **access_log_options(settings.access_log == "on"))
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

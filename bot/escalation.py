@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from bot.durations import format_duration
 from bot.fallback import fallback_candidates, reachability, recipients
+from bot.log_context import bound
 from bot.models import (
     Case,
     CaseStatus,
@@ -229,7 +230,8 @@ class TimerService:
                     try:
                         acted += await self._fire_batch([timer], reachable)
                     except Exception:  # its lease expires and a later tick retries it
-                        log.exception("timer %s failed; it will be retried", timer.key)
+                        with bound(case=timer.case_id):
+                            log.exception("timer %s failed; it will be retried", timer.key)
         if acted and self._on_enqueued:
             self._on_enqueued()
         return acted
@@ -263,25 +265,29 @@ class TimerService:
                 case = cases.get(timer.case_id)
                 if timer.id not in fired or case is None or not self._active(timer, case):
                     continue
-                if timer.kind is TimerKind.escalation:
-                    messages = await escalate(
-                        tx,
-                        self._routing,
-                        self._notices,
-                        case,
-                        timer,
-                        now,
-                        reachable,
-                        self._reached_in,
-                    )
-                    await tx.enqueue_all(messages)
-                else:
-                    await self._breach(tx, case, timer)
+                with bound(case=case.id):
+                    await self._fire(tx, case, timer, now, reachable)
                 acted.append(timer)
         for timer in acted:  # committed: counted once
             self._events.timer_fired(timer.kind.value)
         self.fired += len(acted)
         return len(acted)
+
+    async def _fire(
+        self,
+        tx: CaseTransaction,
+        case: Case,
+        timer: Timer,
+        now: datetime,
+        reachable: Mapping[str, bool],
+    ) -> None:
+        if timer.kind is TimerKind.escalation:
+            messages = await escalate(
+                tx, self._routing, self._notices, case, timer, now, reachable, self._reached_in
+            )
+            await tx.enqueue_all(messages)
+        else:
+            await self._breach(tx, case, timer)
 
     def _active(self, timer: Timer, case: Case) -> bool:
         if timer.kind is TimerKind.escalation:

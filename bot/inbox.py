@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.log_context import bound
 from bot.models import InboxItem, OutboundMessage
 from bot.outbox import one_line
 from bot.ports import Clock
@@ -165,6 +166,11 @@ class InboxWorker(WokenLoop):
         return finished, sum(1 for outcome in results if outcome is _Outcome.retry)
 
     async def _process(self, item: InboxItem) -> _Outcome:
+        platform, _, _ = item.kind.partition(".")  # kinds are "<platform>.<what>"
+        with bound(platform=platform, event_id=item.payload.get("event_id")):
+            return await self._process_one(item)
+
+    async def _process_one(self, item: InboxItem) -> _Outcome:
         handler = self._handlers.get(item.kind)
         if handler is None:
             # Its platform is off here: another replica may file it, else it ends a dead

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.log_context import bound
 from bot.models import OutboundMessage
 from bot.ports import Clock, Outbox
 from bot.telemetry import FLAGGED_AT, NO_EVENTS, Events
@@ -130,6 +131,10 @@ class OutboxDispatcher(WokenLoop):
         self._events.card_posted(message.platform, elapsed.total_seconds())
 
     async def _deliver(self, message: OutboundMessage) -> bool:
+        with bound(case=message.payload.get("case_id"), platform=message.platform):
+            return await self._deliver_one(message)
+
+    async def _deliver_one(self, message: OutboundMessage) -> bool:
         assert message.id is not None
         sender = self._senders.get(message.platform)
         try:

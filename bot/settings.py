@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./loopkeeper.db"
@@ -57,6 +57,32 @@ class Settings(BaseSettings):
     microsoft_app_tenant_id: str | None = Field(
         None, validation_alias=_env("MICROSOFT_APP_TENANT_ID")
     )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO",
+        validation_alias=_env("LOOPKEEPER_LOG_LEVEL"),
+        description="least severe level logged",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        validation_alias=_env("LOOPKEEPER_LOG_FORMAT"),
+        description="text for people; json: one object per line, for a log collector",
+    )
+    access_log: Literal["on", "off"] = Field(
+        "off",
+        validation_alias=_env("LOOPKEEPER_ACCESS_LOG"),
+        description="one log line per HTTP request",
+    )
+
+    @field_validator("log_level", "log_format", "access_log", mode="before")
+    @classmethod
+    def _any_case(cls, value: object, info: ValidationInfo) -> object:
+        """`debug` means DEBUG and `JSON` json; empty (an `.env` template) means the default."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return cls.model_fields[str(info.field_name)].default
+        return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
 
     @property
     def slack_http_enabled(self) -> bool:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from bot.attribution import UnknownSystem
 from bot.intake import Confirmation, FiledReport, IntakeError, IntakeService
 from bot.json_input import BodyError, parse_json
+from bot.log_context import bound
 from bot.models import Channel, FlaggedOutput, ReportDraft, Reporter
 from bot.ports import Clock
 from bot.routing import Routing
@@ -76,6 +77,10 @@ def reports_route(
     expected = token.encode("utf-8")
 
     async def handle(request: web.Request) -> web.Response:
+        with bound(platform="api"):
+            return await _handle(request)
+
+    async def _handle(request: web.Request) -> web.Response:
         if not _authorized(request.headers.get("Authorization"), expected):
             return _error(401, "missing or wrong bearer token")
         if request.content_length is not None and request.content_length > MAX_BODY:

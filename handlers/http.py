@@ -17,6 +17,7 @@ from prometheus_client import (
 )
 
 from handlers.http_log import request_error_log
+from handlers.request_context import request_context
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,9 @@ def build_http_app(routes: Routes) -> web.Application:
             latency.labels(route).observe(time.perf_counter() - started)
             requests.labels(route, str(status)).inc()
 
-    app = web.Application(middlewares=[measure], handler_args={"logger": request_error_log()})
+    app = web.Application(
+        middlewares=[request_context, measure], handler_args={"logger": request_error_log()}
+    )
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz(routes.readiness))
     app.router.add_get("/metrics", _metrics(routes.registry, routes.refresh_metrics))

@@ -26,6 +26,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.log_context import bound
 from bot.ports import Clock
 from handlers.slack.listeners import SlackIntake
 from handlers.slack.payloads import Unreadable, problem_with, read_body
@@ -208,6 +209,10 @@ def events_route(
     """
 
     async def handle(request: web.Request) -> web.Response:
+        with bound(platform="slack"):
+            return await _handle(request)
+
+    async def _handle(request: web.Request) -> web.Response:
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return web.json_response({"error": "body too large"}, status=413)
         body = await request.read()  # aiohttp refuses more than client_max_size (1 MiB)
@@ -222,7 +227,8 @@ def events_route(
             log.warning("malformed Slack request ignored: %s (%s)", problem, _described(parsed))
             return web.Response(status=200)
         try:
-            return await _dispatch(request, body, parsed)
+            with bound(event_id=parsed.get("event_id")):  # checked by problem_with: an id
+                return await _dispatch(request, body, parsed)
         except Exception as error:  # a listener or bolt itself tripped on this request
             return web.Response(status=failure_status(error, parsed, is_transient))
 

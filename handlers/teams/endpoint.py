@@ -29,6 +29,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.json_input import BodyError, invalid_text, parse_json
+from bot.log_context import bound
 from handlers.teams.activities import TeamsActivities
 from handlers.teams.connector import BotConnector
 from handlers.teams.refusals import refusal
@@ -59,6 +60,10 @@ class TeamsEndpoint:
         self._is_transient = is_transient
 
     async def handle(self, request: web.Request) -> web.Response:
+        with bound(platform="teams"):
+            return await self._handle(request)
+
+    async def _handle(self, request: web.Request) -> web.Response:
         if not self._authenticated and not _is_loopback(request.remote):
             return _error(
                 HTTPStatus.FORBIDDEN,
@@ -99,10 +104,13 @@ class TeamsEndpoint:
         except Exception as error:
             log.info("Teams request refused: %s", error or type(error).__name__)
             return _error(HTTPStatus.UNAUTHORIZED, "missing or invalid Bot Framework token")
-        try:
-            invoke = await self._adapter.process_activity(authenticated, activity, self._turn(raw))
-        except Exception as error:
-            return self._failed(raw, error)
+        with bound(event_id=raw.get("id")):  # the activity's id, when Teams gave one
+            try:
+                invoke = await self._adapter.process_activity(
+                    authenticated, activity, self._turn(raw)
+                )
+            except Exception as error:
+                return self._failed(raw, error)
         if not isinstance(invoke, InvokeResponse):
             return web.Response(status=HTTPStatus.OK)
         body = invoke.body if invoke.body is not None else {}
