@@ -15,10 +15,6 @@ from pydantic import AliasChoices, SecretStr
 
 from bot.settings import Settings
 
-# DESIGN.md names these and the logs slice of issue #11 adds them to Settings; until that
-# lands they are accepted as known. Once Settings has them this set changes nothing.
-ANNOUNCED_VARIABLES = frozenset({"LOOPKEEPER_LOG_LEVEL", "LOOPKEEPER_LOG_FORMAT"})
-
 # Anything that compiles: none of it belongs in the image that runs the bot.
 BUILD_TOOLS = (
     r"\bgcc\b",
@@ -46,7 +42,7 @@ def settings_variables() -> frozenset[str]:
 
 
 def known_variables() -> frozenset[str]:
-    return settings_variables() | ANNOUNCED_VARIABLES
+    return settings_variables()
 
 
 def credential_variables() -> frozenset[str]:
