@@ -10,9 +10,9 @@ import io
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -24,6 +24,14 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.cli_queues import inbox_app, outbox_app
+from bot.cli_serve import (
+    cannot_listen,
+    check_port,
+    describe_connections,
+    environment_help,
+    refusals,
+    refuse,
+)
 from bot.models import Case, CaseStatus
 from bot.routing import Routing, RoutingError, load_routing
 from bot.settings import Settings
@@ -43,6 +51,8 @@ app = typer.Typer(
     help="loopkeeper: flag bad AI outputs in chat, route them to their owners, close the loop.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help: typer's rich panels print `<bool>` after every flag.
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -63,8 +73,29 @@ def _settings() -> Settings:
     except ValidationError as error:
         for problem in error.errors():
             where = ".".join(str(p) for p in problem["loc"]) or "settings"
-            err.print(f"[red]environment[/red] {where}: {problem['msg']}")
+            err.print(f"{where}: {problem['msg']}: fix it in the environment or .env.")
         raise typer.Exit(1) from None
+
+
+def _show_version(wanted: bool) -> None:
+    if not wanted:
+        return
+    try:
+        version = metadata.version("loopkeeper")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        version = "unknown (not installed)"
+    typer.echo(f"loopkeeper {version}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_show_version, help="print the version"),
+    ] = False,
+) -> None:
+    pass
 
 
 def _example_text() -> str:
@@ -112,11 +143,12 @@ def init(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (Alembic)."""
+    from storage.connect_errors import upgrade_or_refuse
     from storage.database import redact_url
-    from storage.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database_url)
+    with refusals():
+        upgrade_or_refuse(settings.database_url)
     out.print(f"Database {redact_url(settings.database_url)} is up to date.")
 
 
@@ -125,6 +157,11 @@ def _load_routing(settings: Settings, notice: Console, *, refusal: str = "") -> 
     notice saying so goes to `notice` (stderr where stdout carries rendered output)."""
     path = settings.config_path
     if not path.exists():
+        if "config_path" in settings.model_fields_set:  # named, not the default: a typo
+            refuse(
+                f"{refusal}LOOPKEEPER_CONFIG names {path}, which does not exist: fix the path, "
+                f"or write the file with `loopkeeper init {path}`."
+            )
         if settings.env == "production":
             err.print(f"No routing file at {path}: set LOOPKEEPER_CONFIG or run `loopkeeper init`.")
             raise typer.Exit(1)
@@ -143,10 +180,20 @@ def _load_routing(settings: Settings, notice: Console, *, refusal: str = "") -> 
         raise typer.Exit(1) from None
 
 
-@app.command()
+@app.command(epilog=environment_help())
 def serve(
-    host: Annotated[str | None, typer.Option(help="listen address")] = None,
-    port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOST", help="listen address, instead of LOOPKEEPER_HOST  [default: 127.0.0.1]"
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            metavar="PORT", help="listen port, instead of LOOPKEEPER_PORT  [default: 3000]"
+        ),
+    ] = None,
 ) -> None:
     """Run the bot: HTTP routes, Slack (HTTP or Socket Mode), the outbox. Migrates first."""
     settings = _settings()
@@ -154,22 +201,42 @@ def serve(
         settings = settings.model_copy(update={"host": host})
     if port is not None:
         settings = settings.model_copy(update={"port": port})
-    problems = settings.problems()
-    if problems:
-        _print_problems(problems)
-        err.print(f"Refusing to start in {settings.env} mode.")
+    with refusals():
+        check_port(settings.port)
+    for problem in settings.problems():  # one line each, all of them at once
+        err.print(f"Refusing to start in {settings.env} mode: {escape(problem)}.", highlight=False)
+    if settings.problems():
         raise typer.Exit(1)
     routing = _load_routing(settings, out, refusal="Refusing to start: ")
+    with refusals(), _only_process(settings.database_url):
+        _migrate_and_serve(settings, routing)
+
+
+@contextlib.contextmanager
+def _only_process(url: str) -> Iterator[None]:
+    """SQLite: this process alone, for as long as it serves (bot.single_process)."""
+    from bot.single_process import only_process
+    from storage.database import sqlite_file
+
+    database = sqlite_file(url)
+    if database is None:
+        yield
+        return
+    with only_process(database):
+        yield
+
+
+def _migrate_and_serve(settings: Settings, routing: Routing) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # The ticker runs every few seconds: its "job executed" lines would drown everything else.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from storage.connect_errors import upgrade_or_refuse
     from storage.database import redact_url
-    from storage.migrate import upgrade
 
-    upgrade(settings.database_url)
+    upgrade_or_refuse(settings.database_url)
     out.print(f"Database {redact_url(settings.database_url)} migrated.")
     asyncio.run(_serve(settings, routing))
 
@@ -183,11 +250,16 @@ async def _serve(settings: Settings, routing: Routing) -> None:
     runner = web.AppRunner(runtime.web_app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        await runtime.close()
+        raise cannot_listen(settings.host, settings.port, error) from None
     await runtime.start_background()
     base = f"http://{settings.host}:{settings.port}"
     out.print(f"loopkeeper is listening on {base} ({len(routing.systems)} AI system(s) routed)")
-    _describe_connections(settings, base)
+    describe_connections(settings, base)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -199,33 +271,6 @@ async def _serve(settings: Settings, routing: Routing) -> None:
         out.print("Shutting down…")
         await runner.cleanup()
         await runtime.close()
-
-
-def _describe_connections(settings: Settings, base: str) -> None:
-    if settings.slack_socket_mode:
-        out.print("Slack: connected over Socket Mode.")
-    elif settings.slack_http_enabled:
-        out.print(f"Slack: Events API at {base}/slack/events (signature-verified).")
-    else:
-        out.print(
-            "Slack: off. To connect a workspace, set SLACK_BOT_TOKEN plus either "
-            "SLACK_SIGNING_SECRET (Request URL: https://<public host>/slack/events) or "
-            "SLACK_APP_TOKEN (Socket Mode, no public URL needed). See README → Connect to Slack."
-        )
-    if not settings.teams_enabled:
-        out.print("Teams: off (LOOPKEEPER_TEAMS=off).")
-    elif settings.teams_emulator_mode:
-        out.print(
-            f"Teams: local emulator mode at {base}/api/messages (no MICROSOFT_APP_ID: "
-            "unauthenticated, loopback clients only). See deploy/teams/README.md."
-        )
-    else:
-        out.print(f"Teams: Bot Framework messages at {base}/api/messages (tokens checked).")
-    if settings.ingest_token:
-        out.print(f"Ingest API: POST {base}/api/v1/reports (bearer token).")
-    else:
-        out.print("Ingest API: off (set LOOPKEEPER_INGEST_TOKEN to accept forwarded thumbs-downs).")
-    out.print(f"Health: {base}/healthz · readiness: {base}/readyz · metrics: {base}/metrics")
 
 
 # --- reading the database: `cases`, `audit verify` ---------------------------------------------
