@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import enum
-import io
-import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
+from bot.cli_cases import CASE_EXPORT_FIELDS as CASE_EXPORT_FIELDS  # tests import it from here
+from bot.cli_cases import list_cases
 from bot.cli_queues import inbox_app, outbox_app
 from bot.cli_serve import (
     cannot_listen,
@@ -32,11 +29,8 @@ from bot.cli_serve import (
     refusals,
     refuse,
 )
-from bot.models import Case, CaseStatus
 from bot.routing import Routing, RoutingError, load_routing
 from bot.settings import Settings
-from bot.sla import sla_state
-from bot.spreadsheet import spreadsheet_cell
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -276,107 +270,8 @@ async def _serve(settings: Settings, routing: Routing) -> None:
 # --- reading the database: `cases`, `audit verify` ---------------------------------------------
 
 
-class CaseFormat(enum.StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-CASE_COLUMNS = ("Case", "Status", "Severity", "System", "Category", "Owner", "Reporters")
-CASE_EXPORT_FIELDS = [
-    "case", "status", "severity", "system", "category", "owner", "reporters", "opened_at", "sla",
-    "acknowledge_due_at", "acknowledged_at", "resolve_due_at", "closed_at", "trace_id",
-    "permalink",
-]  # fmt: skip
-
-
-@app.command("cases")
-def list_cases(
-    status: Annotated[
-        CaseStatus | None, typer.Option(help="only cases with this status", case_sensitive=False)
-    ] = None,
-    system: Annotated[str | None, typer.Option(help="only cases of this AI system (id)")] = None,
-    output_format: Annotated[
-        CaseFormat, typer.Option("--format", help="table for people; csv or json to export")
-    ] = CaseFormat.table,
-) -> None:
-    """List cases, oldest first, with where each stands against its SLA."""
-    from storage.repository import SqlCaseStore
-
-    async def read(engine: AsyncEngine) -> list[Case]:
-        store = SqlCaseStore(engine)
-        try:
-            return await store.list_cases(status=status, system_id=system)
-        finally:
-            await store.close()
-
-    found = _on_database(_settings().database_url, read)
-    now = datetime.now(UTC)
-    if output_format is CaseFormat.table:
-        _print_case_table(found, now)
-        return
-    records = [_case_record(case, now) for case in found]
-    if output_format is CaseFormat.json:
-        typer.echo(json.dumps(records, indent=2, ensure_ascii=False))
-        return
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CASE_EXPORT_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: spreadsheet_cell(v) for k, v in r.items()} for r in records)
-    typer.echo(buffer.getvalue(), nl=False)
-
-
-def _case_record(case: Case, now: datetime) -> dict[str, Any]:
-    """One case as an export row (CASE_EXPORT_FIELDS): the table's columns, deadlines, trace."""
-    return {
-        "case": case.id,
-        "status": case.status.value,
-        "severity": case.severity.value,
-        "system": case.system_id,
-        "category": case.category_id,
-        "owner": case.owner,
-        "reporters": case.report_count,
-        "opened_at": _iso(case.created_at),
-        "sla": sla_state(case, now),
-        "acknowledge_due_at": _iso(case.acknowledge_due_at),
-        "acknowledged_at": _iso(case.acknowledged_at),
-        "resolve_due_at": _iso(case.resolve_due_at),
-        "closed_at": _iso(case.closed_at),
-        "trace_id": case.trace_id,
-        "permalink": case.output_permalink,
-    }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def _print_case_table(cases: list[Case], now: datetime) -> None:
-    if not cases:
-        out.print("No cases.")
-        return
-    table = Table(show_edge=False, pad_edge=False)
-    for heading in CASE_COLUMNS:
-        table.add_column(heading, justify="right" if heading in ("Case", "Reporters") else "left")
-    table.add_column("Opened (UTC)", no_wrap=True)
-    table.add_column("SLA", no_wrap=True)
-    for case in cases:
-        sla = sla_state(case, now)
-        late = "overdue" in sla or "missed" in sla
-        cells = (
-            f"#{case.id}",
-            case.status.value,
-            case.severity.value,
-            case.system_id,
-            case.category_id,
-            case.owner or "—",
-            str(case.report_count),
-            case.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-        )
-        table.add_row(*(Text(cell) for cell in cells), Text(sla, style="red" if late else ""))
-    # Piped or redirected output is not cut to 80 columns.
-    console = out if out.is_terminal else Console(width=1000)
-    console.print(table)
+# `cases` lives in bot/cli_cases.py; registered here, in its place in --help.
+app.command("cases")(list_cases)
 
 
 @audit_app.command("verify")
@@ -411,19 +306,19 @@ def _plural(count: int, one: str, many: str) -> str:
 
 def _on_database(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run `work` on a migrated database; a missing or outdated one is an error, not a trace."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from storage.database import create_engine, redact_url
+    from storage.connect_errors import explain_failure, url_problem
+    from storage.database import create_engine, redact_url, sqlite_file
     from storage.migrate import current_revision, head_revision
 
+    problem = url_problem(url)
+    if problem is not None:
+        refuse(problem)
     shown = redact_url(url)
-    parsed = make_url(url)
-    file = parsed.database or ""
-    on_disk = parsed.get_backend_name() == "sqlite" and file not in ("", ":memory:")
-    if on_disk and not file.startswith("file:") and not Path(file).expanduser().exists():
-        err.print(f"No database at {escape(shown)}: check LOOPKEEPER_DATABASE_URL.")
-        raise typer.Exit(1)
+    file = sqlite_file(url)
+    if file is not None and not file.exists():
+        refuse(f"No database at {shown}: check LOOPKEEPER_DATABASE_URL.")
 
     async def run() -> T:
         engine = create_engine(url)
@@ -443,8 +338,8 @@ def _on_database(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except (OSError, SQLAlchemyError) as error:
-        err.print(f"Cannot read database {escape(shown)}: {escape(str(error))}")
-        raise typer.Exit(1) from None
+        first = (str(error).splitlines() or [type(error).__name__])[0]
+        refuse(explain_failure(error, url) or f"Cannot read database {shown}: {first}")
 
 
 # --- the weekly digest: `digest`, `demo` -------------------------------------------------------
@@ -561,8 +456,8 @@ def demo(
 
     from digests.demo import DemoSummary, delete_demo, demo_case_count, seed_demo
     from digests.history import ReplayClock
+    from storage.connect_errors import upgrade_or_refuse
     from storage.database import create_engine, redact_url
-    from storage.migrate import upgrade
     from storage.repository import SqlCaseStore
 
     settings = _settings()
@@ -572,7 +467,8 @@ def demo(
     routing = _load_routing(settings, err)
     timezone = routing.digests[0].schedule.timezone if routing.digests else "UTC"
     shown = redact_url(settings.database_url)
-    upgrade(settings.database_url)
+    with refusals():
+        upgrade_or_refuse(settings.database_url)
 
     async def run() -> tuple[int, int, DemoSummary | None]:
         engine = create_engine(settings.database_url)
