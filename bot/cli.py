@@ -197,9 +197,10 @@ def serve(
         settings = settings.model_copy(update={"port": port})
     with refusals():
         check_port(settings.port)
-    for problem in settings.problems():  # one line each, all of them at once
+    problems = settings.problems()
+    for problem in problems:  # one line each, all of them at once
         err.print(f"Refusing to start in {settings.env} mode: {escape(problem)}.", highlight=False)
-    if settings.problems():
+    if problems:
         raise typer.Exit(1)
     routing = _load_routing(settings, out, refusal="Refusing to start: ")
     with refusals(), _only_process(settings.database_url):

@@ -32,7 +32,7 @@ def only_process(database: Path) -> Iterator[None]:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StartupError(
-                f"Another `loopkeeper serve` is running on the SQLite database {database} "
+                f"Another loopkeeper serve is running on the SQLite database {database} "
                 f"(it holds {path}): SQLite is for one process. Stop the other one, or use "
                 "PostgreSQL (LOOPKEEPER_DATABASE_URL=postgresql+asyncpg://…) to run several."
             ) from None
