@@ -169,7 +169,10 @@ async def processes() -> AsyncIterator[list[Serving]]:
 async def test_empty_slack_variables_mean_slack_off_and_the_bot_starts(
     tmp_path: Path, processes: list[Serving]
 ) -> None:
-    # As an .env written from a template leaves them.
+    # As an .env written from a template leaves them, in the environment and in the file.
+    (tmp_path / ".env").write_text(
+        "SLACK_APP_TOKEN=\nLOOPKEEPER_INGEST_TOKEN=\nMICROSOFT_APP_ID=\nLOOPKEEPER_TICK_SECONDS=\n"
+    )
     serving = await start_serving(tmp_path, SLACK_BOT_TOKEN="", SLACK_SIGNING_SECRET="")
     processes.append(serving)
     async with aiohttp.ClientSession() as http, http.get(f"{serving.url}/healthz") as response:
@@ -177,6 +180,8 @@ async def test_empty_slack_variables_mean_slack_off_and_the_bot_starts(
     code, stdout, stderr = await stop(serving)
     assert code == 0, stderr
     assert "Slack: off" in stdout
+    assert "Ingest API: off" in stdout  # an empty token is no token, not one anyone may send
+    assert "Teams: local emulator mode" in stdout
     assert "Traceback" not in stderr
 
 
