@@ -4,30 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import enum
-import io
-import json
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
+from bot.cli_cases import CASE_EXPORT_FIELDS as CASE_EXPORT_FIELDS  # tests import it from here
+from bot.cli_cases import list_cases
 from bot.cli_queues import inbox_app, outbox_app
-from bot.models import Case, CaseStatus
+from bot.cli_serve import (
+    cannot_listen,
+    check_port,
+    describe_connections,
+    environment_help,
+    refusals,
+    refuse,
+)
 from bot.routing import Routing, RoutingError, load_routing
 from bot.settings import Settings
-from bot.sla import sla_state
-from bot.spreadsheet import spreadsheet_cell
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,6 +44,8 @@ app = typer.Typer(
     help="loopkeeper: flag bad AI outputs in chat, route them to their owners, close the loop.",
     no_args_is_help=True,
     add_completion=False,
+    # Plain click help: typer's rich panels print `<bool>` after every flag.
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -62,8 +66,29 @@ def _settings() -> Settings:
     except ValidationError as error:
         for problem in error.errors():
             where = ".".join(str(p) for p in problem["loc"]) or "settings"
-            err.print(f"[red]environment[/red] {where}: {problem['msg']}")
+            err.print(f"{where}: {problem['msg']}: fix it in the environment or .env.")
         raise typer.Exit(1) from None
+
+
+def _show_version(wanted: bool) -> None:
+    if not wanted:
+        return
+    try:
+        version = metadata.version("loopkeeper")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        version = "unknown (not installed)"
+    typer.echo(f"loopkeeper {version}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_show_version, help="print the version"),
+    ] = False,
+) -> None:
+    pass
 
 
 def _example_text() -> str:
@@ -111,12 +136,13 @@ def init(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (Alembic)."""
+    from storage.connect_errors import upgrade_or_refuse
     from storage.database import redact_url
-    from storage.migrate import upgrade
 
     settings = _settings()
     _start_logging(settings)  # run as a deploy step (a Helm hook): its lines go to the same log
-    upgrade(settings.database_url)
+    with refusals():
+        upgrade_or_refuse(settings.database_url)
     out.print(f"Database {redact_url(settings.database_url)} is up to date.")
 
 
@@ -125,6 +151,11 @@ def _load_routing(settings: Settings, notice: Console, *, refusal: str = "") -> 
     notice saying so goes to `notice` (stderr where stdout carries rendered output)."""
     path = settings.config_path
     if not path.exists():
+        if "config_path" in settings.model_fields_set:  # named, not the default: a typo
+            refuse(
+                f"{refusal}LOOPKEEPER_CONFIG names {path}, which does not exist: fix the path, "
+                f"or write the file with `loopkeeper init {path}`."
+            )
         if settings.env == "production":
             err.print(f"No routing file at {path}: set LOOPKEEPER_CONFIG or run `loopkeeper init`.")
             raise typer.Exit(1)
@@ -143,10 +174,20 @@ def _load_routing(settings: Settings, notice: Console, *, refusal: str = "") -> 
         raise typer.Exit(1) from None
 
 
-@app.command()
+@app.command(epilog=environment_help())
 def serve(
-    host: Annotated[str | None, typer.Option(help="listen address")] = None,
-    port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOST", help="listen address, instead of LOOPKEEPER_HOST  [default: 127.0.0.1]"
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            metavar="PORT", help="listen port, instead of LOOPKEEPER_PORT  [default: 3000]"
+        ),
+    ] = None,
 ) -> None:
     """Run the bot: HTTP routes, Slack (HTTP or Socket Mode), the outbox. Migrates first."""
     settings = _settings()
@@ -154,17 +195,38 @@ def serve(
         settings = settings.model_copy(update={"host": host})
     if port is not None:
         settings = settings.model_copy(update={"port": port})
+    with refusals():
+        check_port(settings.port)
     problems = settings.problems()
+    for problem in problems:  # one line each, all of them at once
+        err.print(f"Refusing to start in {settings.env} mode: {escape(problem)}.", highlight=False)
     if problems:
-        _print_problems(problems)
-        err.print(f"Refusing to start in {settings.env} mode.")
         raise typer.Exit(1)
     _start_logging(settings)
     routing = _load_routing(settings, out, refusal="Refusing to start: ")
-    from storage.database import redact_url
-    from storage.migrate import upgrade
+    with refusals(), _only_process(settings.database_url):
+        _migrate_and_serve(settings, routing)
 
-    upgrade(settings.database_url)
+
+@contextlib.contextmanager
+def _only_process(url: str) -> Iterator[None]:
+    """SQLite: this process alone, for as long as it serves (bot.single_process)."""
+    from bot.single_process import only_process
+    from storage.database import sqlite_file
+
+    database = sqlite_file(url)
+    if database is None:
+        yield
+        return
+    with only_process(database):
+        yield
+
+
+def _migrate_and_serve(settings: Settings, routing: Routing) -> None:
+    from storage.connect_errors import upgrade_or_refuse
+    from storage.database import redact_url
+
+    upgrade_or_refuse(settings.database_url)
     out.print(f"Database {redact_url(settings.database_url)} migrated.")
     asyncio.run(_serve(settings, routing))
 
@@ -187,11 +249,16 @@ async def _serve(settings: Settings, routing: Routing) -> None:
     runner = web.AppRunner(runtime.web_app, **access_log_options(settings.access_log == "on"))
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        await runtime.close()
+        raise cannot_listen(settings.host, settings.port, error) from None
     await runtime.start_background()
     base = f"http://{settings.host}:{settings.port}"
     out.print(f"loopkeeper is listening on {base} ({len(routing.systems)} AI system(s) routed)")
-    _describe_connections(settings, base)
+    describe_connections(settings, base)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -205,137 +272,11 @@ async def _serve(settings: Settings, routing: Routing) -> None:
         await runtime.close()
 
 
-def _describe_connections(settings: Settings, base: str) -> None:
-    if settings.slack_socket_mode:
-        out.print("Slack: connected over Socket Mode.")
-    elif settings.slack_http_enabled:
-        out.print(f"Slack: Events API at {base}/slack/events (signature-verified).")
-    else:
-        out.print(
-            "Slack: off. To connect a workspace, set SLACK_BOT_TOKEN plus either "
-            "SLACK_SIGNING_SECRET (Request URL: https://<public host>/slack/events) or "
-            "SLACK_APP_TOKEN (Socket Mode, no public URL needed). See README → Connect to Slack."
-        )
-    if not settings.teams_enabled:
-        out.print("Teams: off (LOOPKEEPER_TEAMS=off).")
-    elif settings.teams_emulator_mode:
-        out.print(
-            f"Teams: local emulator mode at {base}/api/messages (no MICROSOFT_APP_ID: "
-            "unauthenticated, loopback clients only). See deploy/teams/README.md."
-        )
-    else:
-        out.print(f"Teams: Bot Framework messages at {base}/api/messages (tokens checked).")
-    if settings.ingest_token:
-        out.print(f"Ingest API: POST {base}/api/v1/reports (bearer token).")
-    else:
-        out.print("Ingest API: off (set LOOPKEEPER_INGEST_TOKEN to accept forwarded thumbs-downs).")
-    out.print(f"Health: {base}/healthz · readiness: {base}/readyz · metrics: {base}/metrics")
-
-
 # --- reading the database: `cases`, `audit verify` ---------------------------------------------
 
 
-class CaseFormat(enum.StrEnum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-CASE_COLUMNS = ("Case", "Status", "Severity", "System", "Category", "Owner", "Reporters")
-CASE_EXPORT_FIELDS = [
-    "case", "status", "severity", "system", "category", "owner", "reporters", "opened_at", "sla",
-    "acknowledge_due_at", "acknowledged_at", "resolve_due_at", "closed_at", "trace_id",
-    "permalink",
-]  # fmt: skip
-
-
-@app.command("cases")
-def list_cases(
-    status: Annotated[
-        CaseStatus | None, typer.Option(help="only cases with this status", case_sensitive=False)
-    ] = None,
-    system: Annotated[str | None, typer.Option(help="only cases of this AI system (id)")] = None,
-    output_format: Annotated[
-        CaseFormat, typer.Option("--format", help="table for people; csv or json to export")
-    ] = CaseFormat.table,
-) -> None:
-    """List cases, oldest first, with where each stands against its SLA."""
-    from storage.repository import SqlCaseStore
-
-    async def read(engine: AsyncEngine) -> list[Case]:
-        store = SqlCaseStore(engine)
-        try:
-            return await store.list_cases(status=status, system_id=system)
-        finally:
-            await store.close()
-
-    found = _on_database(_settings().database_url, read)
-    now = datetime.now(UTC)
-    if output_format is CaseFormat.table:
-        _print_case_table(found, now)
-        return
-    records = [_case_record(case, now) for case in found]
-    if output_format is CaseFormat.json:
-        typer.echo(json.dumps(records, indent=2, ensure_ascii=False))
-        return
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CASE_EXPORT_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: spreadsheet_cell(v) for k, v in r.items()} for r in records)
-    typer.echo(buffer.getvalue(), nl=False)
-
-
-def _case_record(case: Case, now: datetime) -> dict[str, Any]:
-    """One case as an export row (CASE_EXPORT_FIELDS): the table's columns, deadlines, trace."""
-    return {
-        "case": case.id,
-        "status": case.status.value,
-        "severity": case.severity.value,
-        "system": case.system_id,
-        "category": case.category_id,
-        "owner": case.owner,
-        "reporters": case.report_count,
-        "opened_at": _iso(case.created_at),
-        "sla": sla_state(case, now),
-        "acknowledge_due_at": _iso(case.acknowledge_due_at),
-        "acknowledged_at": _iso(case.acknowledged_at),
-        "resolve_due_at": _iso(case.resolve_due_at),
-        "closed_at": _iso(case.closed_at),
-        "trace_id": case.trace_id,
-        "permalink": case.output_permalink,
-    }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(UTC).isoformat()
-
-
-def _print_case_table(cases: list[Case], now: datetime) -> None:
-    if not cases:
-        out.print("No cases.")
-        return
-    table = Table(show_edge=False, pad_edge=False)
-    for heading in CASE_COLUMNS:
-        table.add_column(heading, justify="right" if heading in ("Case", "Reporters") else "left")
-    table.add_column("Opened (UTC)", no_wrap=True)
-    table.add_column("SLA", no_wrap=True)
-    for case in cases:
-        sla = sla_state(case, now)
-        late = "overdue" in sla or "missed" in sla
-        cells = (
-            f"#{case.id}",
-            case.status.value,
-            case.severity.value,
-            case.system_id,
-            case.category_id,
-            case.owner or "—",
-            str(case.report_count),
-            case.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-        )
-        table.add_row(*(Text(cell) for cell in cells), Text(sla, style="red" if late else ""))
-    # Piped or redirected output is not cut to 80 columns.
-    console = out if out.is_terminal else Console(width=1000)
-    console.print(table)
+# `cases` lives in bot/cli_cases.py; registered here, in its place in --help.
+app.command("cases")(list_cases)
 
 
 @audit_app.command("verify")
@@ -370,19 +311,19 @@ def _plural(count: int, one: str, many: str) -> str:
 
 def _on_database(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run `work` on a migrated database; a missing or outdated one is an error, not a trace."""
-    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from storage.database import create_engine, redact_url
+    from storage.connect_errors import explain_failure, url_problem
+    from storage.database import create_engine, redact_url, sqlite_file
     from storage.migrate import current_revision, head_revision
 
+    problem = url_problem(url)
+    if problem is not None:
+        refuse(problem)
     shown = redact_url(url)
-    parsed = make_url(url)
-    file = parsed.database or ""
-    on_disk = parsed.get_backend_name() == "sqlite" and file not in ("", ":memory:")
-    if on_disk and not file.startswith("file:") and not Path(file).expanduser().exists():
-        err.print(f"No database at {escape(shown)}: check LOOPKEEPER_DATABASE_URL.")
-        raise typer.Exit(1)
+    file = sqlite_file(url)
+    if file is not None and not file.exists():
+        refuse(f"No database at {shown}: check LOOPKEEPER_DATABASE_URL.")
 
     async def run() -> T:
         engine = create_engine(url)
@@ -402,8 +343,8 @@ def _on_database(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     try:
         return asyncio.run(run())
     except (OSError, SQLAlchemyError) as error:
-        err.print(f"Cannot read database {escape(shown)}: {escape(str(error))}")
-        raise typer.Exit(1) from None
+        first = (str(error).splitlines() or [type(error).__name__])[0]
+        refuse(explain_failure(error, url) or f"Cannot read database {shown}: {first}")
 
 
 # --- the weekly digest: `digest`, `demo` -------------------------------------------------------
@@ -520,8 +461,8 @@ def demo(
 
     from digests.demo import DemoSummary, delete_demo, demo_case_count, seed_demo
     from digests.history import ReplayClock
+    from storage.connect_errors import upgrade_or_refuse
     from storage.database import create_engine, redact_url
-    from storage.migrate import upgrade
     from storage.repository import SqlCaseStore
 
     settings = _settings()
@@ -531,7 +472,8 @@ def demo(
     routing = _load_routing(settings, err)
     timezone = routing.digests[0].schedule.timezone if routing.digests else "UTC"
     shown = redact_url(settings.database_url)
-    upgrade(settings.database_url)
+    with refusals():
+        upgrade_or_refuse(settings.database_url)
 
     async def run() -> tuple[int, int, DemoSummary | None]:
         engine = create_engine(settings.database_url)

@@ -28,6 +28,7 @@ from bot.outbox import OutboxDispatcher, Sender
 from bot.ports import Clock, Notices
 from bot.routing import Routing
 from bot.settings import Settings
+from bot.startup_errors import StartupError
 from bot.triage import TriageService
 from bot.woken import Arrivals, GiveWay
 from digests.job import DigestJob, Publisher
@@ -283,7 +284,14 @@ async def build_runtime(
         slack_triage = SlackTriage(routing, triage, store, directory, background=background)
         bolt_app = build_bolt_app(client, slack_intake, slack_triage, is_transient=is_transient)
         # Before the first request, so no user's request waits for it.
-        status.slack_auth = await learn_identity(client, bolt_app, permalinks)
+        try:
+            status.slack_auth = await learn_identity(client, bolt_app, permalinks)
+        except StartupError:  # a refused token: close what was opened, or aiohttp complains
+            await session.close()
+            if teams is not None:
+                teams.close()
+            await store.close()
+            raise
         # A flagged message Slack would not give at filing time is read again later.
         filler = OutputFiller(routing, store, clock, announced, on_enqueued)
         reread = Reread(store, client, permalinks, filler, clock, inbox.wake)

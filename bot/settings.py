@@ -17,7 +17,10 @@ def _env(name: str) -> AliasChoices:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # An empty variable means unset: `SLACK_BOT_TOKEN=` in an .env template turns Slack off.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, env_ignore_empty=True
+    )
 
     database_url: str = Field(
         DEFAULT_DATABASE_URL, validation_alias=_env("LOOPKEEPER_DATABASE_URL")
@@ -131,6 +134,12 @@ class Settings(BaseSettings):
         token = self.ingest_token.get_secret_value() if self.ingest_token else None
         if token is not None and len(token) < 24:
             found.append("LOOPKEEPER_INGEST_TOKEN must be at least 24 characters in production")
+        if not self.slack_enabled and not self.teams_enabled:
+            found.append(
+                "neither Slack nor Teams is on, so the bot would do nothing: set SLACK_BOT_TOKEN "
+                "with SLACK_SIGNING_SECRET or SLACK_APP_TOKEN, or MICROSOFT_APP_ID and "
+                "MICROSOFT_APP_PASSWORD with LOOPKEEPER_TEAMS=on"
+            )
         if self.teams_emulator_mode:
             found.append(
                 "Teams would run unauthenticated (local emulator mode: MICROSOFT_APP_ID is not "

@@ -65,6 +65,20 @@ def redact_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names; None for other databases, `:memory:` and `file:` URIs."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
 def _create_parent_dir(url: URL) -> None:
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):

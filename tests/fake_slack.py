@@ -96,8 +96,11 @@ class FakeSlack:
         method = request.match_info["method"]
         args = await _arguments(request)
         token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
-        if request.headers.get("Authorization") != f"Bearer {token}":
-            return web.json_response({"ok": False, "error": "not_authed"})
+        given = request.headers.get("Authorization")
+        if given != f"Bearer {token}":
+            # As Slack answers: no token at all is not_authed, a wrong one invalid_auth.
+            error = "invalid_auth" if given else "not_authed"
+            return web.json_response({"ok": False, "error": error})
         if self.latency:
             await asyncio.sleep(self.latency)
         if method in self.holds:

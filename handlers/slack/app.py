@@ -13,6 +13,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -107,6 +108,14 @@ IsTransient = Callable[[BaseException], bool]
 """Whether an error is a passing fault (the database down or locked) worth a retry by Slack."""
 
 
+class _SameTokenTwice(logging.Filter):
+    """bolt reads SLACK_BOT_TOKEN from the environment when given a client, then warns on
+    every start that the client's token wins: it is the same token, and the line is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
 def build_bolt_app(
     client: AsyncWebClient,
     intake: SlackIntake,
@@ -114,6 +123,9 @@ def build_bolt_app(
     *,
     is_transient: IsTransient,
 ) -> AsyncApp:
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+    if not any(isinstance(f, _SameTokenTwice) for f in bolt_log.filters):
+        bolt_log.addFilter(_SameTokenTwice())
     app = AsyncApp(
         client=client,
         # The route verifies signatures itself so it can answer 401 before parsing anything.

@@ -7,7 +7,6 @@ from datetime import datetime
 
 from bot.models import OutboundMessage
 from bot.routing import Digest
-from digests.chart import render_chart
 from digests.model import WeeklyDigest
 from digests.render_blocks import render_blocks
 from handlers.slack.sender import file_message
@@ -35,6 +34,10 @@ def publish_to_slack(
         )
     ]
     if not weekly.quiet:
+        # matplotlib only when a chart is drawn, not at every start: it is slow to import,
+        # and on a fresh machine it logs building its font cache.
+        from digests.chart import render_chart
+
         messages.append(
             file_message(
                 f"slack:{key}:chart",

@@ -18,17 +18,32 @@ from slack_bolt.middleware.authorization.async_single_team_authorization import 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.startup_errors import StartupError
 from handlers.slack.permalink import Permalinks
 
 log = logging.getLogger(__name__)
 
+REFUSALS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
+"""auth.test answers that no retry will change: the token itself is wrong."""
+
 
 async def learn_identity(client: AsyncWebClient, app: AsyncApp, permalinks: Permalinks) -> bool:
     """One `auth.test`, given to bolt and Permalinks; False (and one log line) when Slack
-    cannot be asked now, in which case bolt asks on the first request as it would anyway."""
+    cannot be asked now, in which case bolt asks on the first request as it would anyway.
+    StartupError when Slack refuses the token: a bot that can never post must not start."""
     try:
         found = await client.auth_test()
-    except (SlackApiError, aiohttp.ClientError, OSError, TimeoutError) as error:
+    except SlackApiError as error:
+        reason = error.response.get("error") if error.response is not None else None
+        if reason in REFUSALS:
+            raise StartupError(
+                f"Slack refused SLACK_BOT_TOKEN (auth.test: {reason}): copy the Bot User OAuth "
+                "Token (xoxb-…) again from your app's OAuth & Permissions page, or reinstall "
+                "the app to the workspace."
+            ) from None
+        log.warning("auth.test at start-up failed, the first request will ask: %s", error)
+        return False
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
         log.warning("auth.test at start-up failed, the first request will ask: %s", error)
         return False
     permalinks.learn(found)
