@@ -25,6 +25,8 @@ from bot.cli_serve import (
     check_port,
     describe_connections,
     environment_help,
+    err,
+    out,
     refusals,
     refuse,
 )
@@ -53,9 +55,6 @@ audit_app = typer.Typer(help="Audit trail checks.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(inbox_app, name="inbox")
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 EXAMPLE_ROUTING = "routing.example.yaml"
 

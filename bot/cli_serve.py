@@ -20,6 +20,8 @@ from rich.markup import escape
 from bot.settings import Settings
 from bot.startup_errors import StartupError
 
+# The process's one pair of consoles (bot/cli.py prints through them too): in JSON log mode
+# `out` is redirected to the log, so every line the process writes is one JSON object.
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
