@@ -8,6 +8,7 @@ import itertools
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -266,21 +267,33 @@ async def slack() -> AsyncIterator[FakeSlack]:
     await fake.stop()
 
 
-@pytest.fixture
-async def bot(database_url: str, slack: FakeSlack) -> AsyncIterator[BotUnderTest]:
+@asynccontextmanager
+async def running_bot(
+    database_url: str, slack: FakeSlack, routing_file: Path = ROUTING_FILE, **settings: Any
+) -> AsyncIterator[BotUnderTest]:
+    """The bot under test on its ephemeral port, with Slack (the fake) and the ingest API on;
+    `settings` override the defaults (e.g. `teams="off"`)."""
     clock = ManualClock(now_utc())
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack.url,
-        ingest_token=INGEST_TOKEN,
-    )
-    runtime = await build_runtime(settings, load_routing(ROUTING_FILE), clock=clock)
+    defaults: dict[str, Any] = {
+        "database_url": database_url,
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.url,
+        "ingest_token": INGEST_TOKEN,
+    }
+    configured = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
+    runtime = await build_runtime(configured, load_routing(routing_file), clock=clock)
     server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
     await server.start_server()
-    async with aiohttp.ClientSession() as http:
-        yield BotUnderTest(runtime, slack, clock, str(server.make_url("")).rstrip("/"), http)
-    await server.close()
-    await runtime.close()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield BotUnderTest(runtime, slack, clock, str(server.make_url("")).rstrip("/"), http)
+    finally:
+        await server.close()
+        await runtime.close()
+
+
+@pytest.fixture
+async def bot(database_url: str, slack: FakeSlack) -> AsyncIterator[BotUnderTest]:
+    async with running_bot(database_url, slack) as started:
+        yield started

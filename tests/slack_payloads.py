@@ -5,29 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import yaml
-from aiohttp.test_utils import TestServer
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.clock import ManualClock
-from bot.main import build_runtime
-from bot.routing import load_routing
-from bot.settings import Settings
-from tests.fake_slack import BOT_TOKEN, FakeSlack
+from tests.fake_slack import FakeSlack
 from tests.harness import (
-    INGEST_TOKEN,
     ROUTING_FILE,
-    SIGNING_SECRET,
-    BotUnderTest,
-    now_utc,
 )
 
 MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
@@ -186,31 +175,6 @@ def all_problems(items: list[Sent], known_users: set[str]) -> list[str]:
         for text in mrkdwn_texts(item.payload, item.kind):
             problems += [f"{item.where}: {p}" for p in markup_problems(text, known_users)]
     return problems
-
-
-@asynccontextmanager
-async def running_bot(
-    database_url: str, slack: FakeSlack, routing_file: Path
-) -> AsyncIterator[BotUnderTest]:
-    """The bot under test as the `bot` fixture builds it, on another routing file."""
-    clock = ManualClock(now_utc())
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack.url,
-        ingest_token=INGEST_TOKEN,
-    )
-    runtime = await build_runtime(settings, load_routing(routing_file), clock=clock)
-    server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
-    await server.start_server()
-    try:
-        async with aiohttp.ClientSession() as http:
-            yield BotUnderTest(runtime, slack, clock, str(server.make_url("")).rstrip("/"), http)
-    finally:
-        await server.close()
-        await runtime.close()
 
 
 def write_routing(path: Path, change: Callable[[dict[str, Any]], None]) -> Path:

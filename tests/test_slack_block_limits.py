@@ -24,10 +24,11 @@ from tests.harness import (
     ROUTING_FILE,
     BotUnderTest,
     button_press,
+    running_bot,
     shortcut_payload,
     view_submission,
 )
-from tests.slack_payloads import all_problems, markup_problems, running_bot, sent, write_routing
+from tests.slack_payloads import all_problems, markup_problems, sent, write_routing
 
 KNOWN_USERS = {"U0ALICE", "U0CAROL", "U0DAVE", "U0REPORTER"}
 LONG = "Ω" * 200

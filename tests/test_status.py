@@ -20,7 +20,7 @@ from bot.main import build_runtime
 from bot.routing import load_routing
 from bot.settings import Settings
 from tests.fake_slack import BOT_TOKEN, Failure, FakeSlack
-from tests.harness import INGEST_TOKEN, ROUTING_FILE, SIGNING_SECRET, BotUnderTest, now_utc
+from tests.harness import ROUTING_FILE, SIGNING_SECRET, BotUnderTest, now_utc, running_bot
 
 AI_TEXT = "The capital of Australia is Sydney."
 
@@ -67,23 +67,8 @@ async def refused_bot(database_url: str, slack: FakeSlack) -> AsyncIterator[BotU
     """The bot started while Slack failed every auth.test (a refused token stops the start
     instead: tests/test_misconfiguration.py), and Teams off."""
     slack.fail("auth.test", *[Failure(503, "service_unavailable")] * 5)
-    clock = ManualClock(now_utc())
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack.url,
-        ingest_token=INGEST_TOKEN,
-        teams="off",
-    )
-    runtime = await build_runtime(settings, load_routing(ROUTING_FILE), clock=clock)
-    server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
-    await server.start_server()
-    async with aiohttp.ClientSession() as http:
-        yield BotUnderTest(runtime, slack, clock, str(server.make_url("")).rstrip("/"), http)
-    await server.close()
-    await runtime.close()
+    async with running_bot(database_url, slack, teams="off") as started:
+        yield started
 
 
 async def test_status_says_when_slack_could_not_confirm_the_token_at_start_up(
