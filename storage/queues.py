@@ -64,15 +64,7 @@ class SqlQueues:
 
     async def outbox(self, *, dead: bool, limit: int = 500) -> list[Queued]:
         """Undelivered messages, oldest first: those still tried, or the dead letters."""
-        state = OUTBOX.c.dead_at.is_not(None) if dead else OUTBOX.c.dead_at.is_(None)
-        query = (
-            select(OUTBOX)
-            .where(OUTBOX.c.delivered_at.is_(None), state)
-            .order_by(OUTBOX.c.id)
-            .limit(limit)
-        )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+        rows = await self._undone(OUTBOX, OUTBOX.c.delivered_at, dead=dead, limit=limit)
         return [
             Queued(
                 id=row.id,
@@ -89,15 +81,7 @@ class SqlQueues:
 
     async def inbox(self, *, dead: bool, limit: int = 500) -> list[Queued]:
         """Unfiled inbound flags, oldest first: those still tried, or the dead letters."""
-        state = INBOX.c.dead_at.is_not(None) if dead else INBOX.c.dead_at.is_(None)
-        query = (
-            select(INBOX)
-            .where(INBOX.c.processed_at.is_(None), state)
-            .order_by(INBOX.c.id)
-            .limit(limit)
-        )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+        rows = await self._undone(INBOX, INBOX.c.processed_at, dead=dead, limit=limit)
         return [
             Queued(
                 id=row.id,
@@ -139,6 +123,13 @@ class SqlQueues:
             .returning(INBOX.c.id)
         )
         return await self._reset(statement)
+
+    async def _undone(self, table: Table, done: Any, *, dead: bool, limit: int) -> Sequence[Any]:
+        """Rows of `table` not done yet, oldest first: those still tried, or the dead letters."""
+        state = table.c.dead_at.is_not(None) if dead else table.c.dead_at.is_(None)
+        query = select(table).where(done.is_(None), state).order_by(table.c.id).limit(limit)
+        async with self._engine.connect() as connection:
+            return (await connection.execute(query)).all()
 
     async def _reset(self, statement: Any) -> list[int]:
         async with self._writer.begin() as connection:
