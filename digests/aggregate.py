@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.models import Severity
-from bot.routing import Digest, Routing
+from bot.config.routing import Digest, Routing
+from bot.core.models import Severity
 from digests.model import (
     Backlog,
     BacklogRow,

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.models import CaseStatus, Severity
-from bot.ports import CaseStore
-from bot.routing import Category, Routing, System
+from bot.config.routing import Category, Routing, System
+from bot.core.models import CaseStatus, Severity
+from bot.core.ports import CaseStore
 from digests.history import (
     CaseHistory,
     Event,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.models import (
+from bot.core.models import (
     Case,
     CaseStatus,
     Channel,
@@ -22,7 +22,7 @@ from bot.models import (
     Severity,
     TimelineEntry,
 )
-from bot.ports import CaseStore, CaseTransaction
+from bot.core.ports import CaseStore, CaseTransaction
 
 REPORTER_DM = {"slack": "loopkeeper.reporter", "teams": "loopkeeper.teams.reporter"}
 """The outbox method of a direct message to a reporter, per platform (handlers/*/notices.py)."""

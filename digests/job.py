@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.models import DigestRun, OutboundMessage
-from bot.ports import Clock
-from bot.routing import Digest, Routing
-from bot.telemetry import NO_EVENTS, Events
+from bot.config.routing import Digest, Routing
+from bot.core.models import DigestRun, OutboundMessage
+from bot.core.ports import Clock
+from bot.core.telemetry import NO_EVENTS, Events
 from digests.aggregate import build_digest
 from digests.model import WeeklyDigest
 from digests.schedule import latest_due

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from bot.models import CaseStatus, Severity
+from bot.core.models import CaseStatus, Severity
 
 SEVERITY_WEIGHT: dict[Severity, int] = {
     Severity.critical: 8,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.routing import Digest, Routing
-from bot.settings import Settings
+from bot.config.routing import Digest, Routing
+from bot.config.settings import Settings
 from digests.week import IsoWeek
 
 
 async def post_digest(settings: Settings, routing: Routing, digest: Digest, week: IsoWeek) -> str:
-    from bot.main import build_runtime
+    from bot.app.main import build_runtime
 
     runtime = await build_runtime(settings, routing)
     try:

@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.models import Severity
+from bot.core.models import Severity
 from digests.model import SEVERITY_WEIGHT
 from digests.week import IsoWeek, zone
 from storage.tables import CaseRow, OutboxRow, ReportRow, TimelineRow

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.mrkdwn import escape, link, shorten
+from bot.core.mrkdwn import escape, link, shorten
 from digests.links import card_link
 from digests.model import Response, WeeklyDigest
 from digests.render_markdown import footer, loop_closure_line, title

@@ -1,7 +1,7 @@
 """The digest as an Adaptive Card 1.5 for Teams: the Block Kit message's content, compact.
 
 TextBlocks and FactSets render markdown in Teams, so every text put in one is made inert
-(`bot.card_markdown.inert`: names come from routing.yaml, and nobody vetted them as markup);
+(`bot.core.card_markdown.inert`: names come from routing.yaml, and nobody vetted them as markup);
 TextRuns of a RichTextBlock are never parsed and are only shortened. Names are cut to
 `name_chars`, so whoever posts the card can shrink it to Teams' size limit."""
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.card_markdown import inert
-from bot.limits import shortened
+from bot.core.card_markdown import inert
+from bot.core.limits import shortened
 from digests.links import card_link
 from digests.model import WeeklyDigest
 from digests.render_markdown import footer, loop_closure_line, title

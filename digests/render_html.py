@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from bot.card_markdown import plain
+from bot.core.card_markdown import plain
 from digests.links import card_link
 from digests.model import Breakdown, Response, WeeklyDigest
 from digests.render_markdown import footer, loop_closure_line, subtitle, title

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.card_markdown import plain
+from bot.core.card_markdown import plain
 from digests.links import card_link
 from digests.model import Breakdown, Response, WeeklyDigest
 from digests.text import change, duration, percent, plural, relative, signed

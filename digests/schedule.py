@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bot.routing import DigestSchedule
+from bot.config.routing import DigestSchedule
 
 
 def iso_week_label(day: date) -> str:

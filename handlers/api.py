@@ -1,7 +1,7 @@
 """`POST /api/v1/reports`: AI apps forward their own thumbs-down here.
 
 The route is total: the token is checked before the body is read, the body is parsed with
-bounds (bot/json_input.py), every invalid field is reported at once (handlers/api_schema.py),
+bounds (bot/core/json_input.py), every invalid field is reported at once (handlers/api_schema.py),
 and only a passing database fault answers 5xx, so a client retries exactly when it may help.
 """
 
@@ -16,13 +16,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.attribution import UnknownSystem
-from bot.intake import Confirmation, FiledReport, IntakeError, IntakeService
-from bot.json_input import BodyError, parse_json
-from bot.log_context import bound
-from bot.models import Channel, FlaggedOutput, ReportDraft, Reporter
-from bot.ports import Clock
-from bot.routing import Routing
+from bot.config.routing import Routing
+from bot.core.attribution import UnknownSystem
+from bot.core.intake import Confirmation, FiledReport, IntakeError, IntakeService
+from bot.core.json_input import BodyError, parse_json
+from bot.core.log_context import bound
+from bot.core.models import Channel, FlaggedOutput, ReportDraft, Reporter
+from bot.core.ports import Clock
 from handlers.api_schema import ApiReport, Problems, validate_report
 from handlers.slack.confirm import confirmation
 from handlers.slack.parse import output_key, parse_permalink

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.routing import Routing
+from bot.config.routing import Routing
 from handlers.api_schema import ApiReport
 
 _ERROR = {

@@ -16,16 +16,16 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-from bot.models import CaseStatus, Severity, TimerKind
-from bot.ports import Clock
-from bot.telemetry import Health
+from bot.core.models import CaseStatus, Severity, TimerKind
+from bot.core.ports import Clock
+from bot.core.telemetry import Health
 
 FLAG_TO_CARD_BUCKETS = (1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 """Seconds: a card normally follows its flag in a few; minutes mean a backlog or an outage."""
 
 
 class PrometheusEvents:
-    """The core's `bot.telemetry.Events`, counted in `registry`."""
+    """The core's `bot.core.telemetry.Events`, counted in `registry`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         def counter(name: str, help_text: str, labels: tuple[str, ...] = ()) -> Counter:

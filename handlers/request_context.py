@@ -18,7 +18,7 @@ from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
 
-from bot.log_context import bound
+from bot.core.log_context import bound
 
 REQUEST_ID = "X-Request-Id"
 

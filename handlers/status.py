@@ -16,8 +16,8 @@ from typing import Protocol
 
 from aiohttp import web
 
-from bot.ports import Clock
-from bot.telemetry import Health
+from bot.core.ports import Clock
+from bot.core.telemetry import Health
 
 log = logging.getLogger(__name__)
 

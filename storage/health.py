@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.models import CaseStatus, Severity
-from bot.telemetry import Health
+from bot.core.models import CaseStatus, Severity
+from bot.core.telemetry import Health
 from storage.statements import CASES, INBOX, OUTBOX
 
 CLOSED = [status for status in CaseStatus if status.is_closed]

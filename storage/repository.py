@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Row, Select, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.models import (
+from bot.core.models import (
     Case,
     CaseStatus,
     DigestRun,
@@ -25,7 +25,7 @@ from bot.models import (
     TimelineEntry,
     Timer,
 )
-from bot.ports import Clock, ReportWithCase
+from bot.core.ports import Clock, ReportWithCase
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
 from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN, create_engine
 from storage.group_commit import GroupCommit
@@ -61,7 +61,7 @@ from storage.tables import (
 )
 
 if TYPE_CHECKING:
-    from bot.ports import CaseStore, CaseTransaction, Outbox, TeamsStore
+    from bot.core.ports import CaseStore, CaseTransaction, Outbox, TeamsStore
 
 
 # Statements run on Core connections, not ORM sessions: the ORM's unit of work (identity map,

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.models import CaseStatus, Channel, Role, Severity, TimerKind
+from bot.core.models import CaseStatus, Channel, Role, Severity, TimerKind
 
 ENUM_LENGTH = 32
 HASH_LENGTH = 64  # hex SHA-256, the case timeline's chain

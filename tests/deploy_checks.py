@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import AliasChoices, SecretStr
 
-from bot.settings import Settings
+from bot.config.settings import Settings
 
 # Anything that compiles: none of it belongs in the image that runs the bot.
 BUILD_TOOLS = (

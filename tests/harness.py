@@ -19,10 +19,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.clock import ManualClock
-from bot.main import Runtime, build_runtime
-from bot.routing import Routing, load_routing
-from bot.settings import Settings
+from bot.app.main import Runtime, build_runtime
+from bot.config.routing import Routing, load_routing
+from bot.config.settings import Settings
+from bot.core.clock import ManualClock
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 
 SIGNING_SECRET = "test-signing-secret-0123456789"

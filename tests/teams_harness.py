@@ -19,10 +19,10 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestServer
 
-from bot.clock import ManualClock
-from bot.main import build_runtime
-from bot.routing import Routing, load_routing
-from bot.settings import Settings
+from bot.app.main import build_runtime
+from bot.config.routing import Routing, load_routing
+from bot.config.settings import Settings
+from bot.core.clock import ManualClock
 from tests.fake_connector import FakeConnector, card_of
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.harness import INGEST_TOKEN, ROUTING_FILE, SIGNING_SECRET, BotUnderTest, now_utc

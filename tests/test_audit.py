@@ -14,7 +14,7 @@ from alembic import command
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.models import Case, Role, Severity, TimelineEntry
+from bot.core.models import Case, Role, Severity, TimelineEntry
 from storage.audit import (
     CONTENT_CHANGED,
     FIRST_LINK_BROKEN,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from bot.cli import CASE_EXPORT_FIELDS, app
-from bot.models import Case, CaseStatus, Channel, Report, Role, Severity, TimelineEntry
-from bot.sla import sla_state, span
+from bot.app.cli import CASE_EXPORT_FIELDS, app
+from bot.core.models import Case, CaseStatus, Channel, Report, Role, Severity, TimelineEntry
+from bot.core.sla import sla_state, span
 from storage.database import create_engine
 from storage.repository import SqlCaseStore
 from tests.test_audit import set_values, tamper

@@ -13,8 +13,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.settings import Settings
+from bot.app.cli import app
+from bot.config.settings import Settings
 
 
 def _commands(command: object, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
@@ -68,7 +68,7 @@ def test_version_prints_the_installed_version() -> None:
     command = (
         [str(script)]
         if script.exists()
-        else [sys.executable, "-c", "from bot.cli import main; main()"]
+        else [sys.executable, "-c", "from bot.app.cli import main; main()"]
     )
     done = subprocess.run(
         [*command, "--version"], capture_output=True, text=True, timeout=60, check=False

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from bot.inbox import MAX_ATTEMPTS as INBOX_ATTEMPTS
-from bot.models import Channel, ReportDraft, Reporter
-from bot.outbox import MAX_ATTEMPTS as OUTBOX_ATTEMPTS
+from bot.core.inbox import MAX_ATTEMPTS as INBOX_ATTEMPTS
+from bot.core.models import Channel, ReportDraft, Reporter
+from bot.core.outbox import MAX_ATTEMPTS as OUTBOX_ATTEMPTS
 from handlers.slack.queued import SLACK_REPORT
 from storage.queues import SqlQueues
 from tests.fake_slack import Failure

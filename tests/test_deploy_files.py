@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.settings import Settings
+from bot.config.settings import Settings
 from tests.deploy_checks import (
     container_env,
     credential_variables,

@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.models import CaseStatus, Role, Severity
-from bot.routing import Routing, parse_routing
+from bot.config.routing import Routing, parse_routing
+from bot.core.models import CaseStatus, Role, Severity
 from digests.aggregate import build_digest, percentile
 from digests.history import (
     CaseHistory,

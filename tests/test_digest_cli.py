@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, func, select
 from typer.testing import CliRunner, Result
 
-from bot.cli import app
+from bot.app.cli import app
 from digests.week import IsoWeek
 from storage.database import create_engine
 from storage.tables import CaseRow, OutboxRow, ReportRow, TimelineRow

@@ -9,7 +9,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
-from bot.models import Case, Role, Severity
+from bot.core.models import Case, Role, Severity
 from digests.model import WeeklyDigest
 from digests.render_html import render_html
 from digests.render_markdown import render_markdown

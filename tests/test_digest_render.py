@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.models import CaseStatus, Severity
+from bot.core.models import CaseStatus, Severity
 from digests.chart import render_chart
 from digests.links import card_link
 from digests.model import (

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.models import Role, Severity
+from bot.core.models import Role, Severity
 from digests.history import CaseHistory, reported
 from digests.week import IsoWeek
 from tests.test_digest import digest_of, seed

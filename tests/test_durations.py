@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.durations import format_duration, parse_duration
+from bot.core.durations import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

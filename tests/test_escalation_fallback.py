@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.models import Case
+from bot.core.models import Case
 from tests import teams_harness
 from tests.fake_slack import Failure
 from tests.harness import BotUnderTest

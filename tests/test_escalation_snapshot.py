@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import yaml
 from aiohttp.test_utils import TestServer
 
-from bot.main import build_runtime
-from bot.routing import Routing, parse_routing
+from bot.app.main import build_runtime
+from bot.config.routing import Routing, parse_routing
 from tests.harness import ROUTING_FILE, BotUnderTest
 from tests.test_escalation import dms, flag, tick
 

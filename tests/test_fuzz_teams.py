@@ -17,9 +17,9 @@ from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bot.clock import ManualClock
-from bot.main import build_runtime
-from bot.settings import Settings
+from bot.app.main import build_runtime
+from bot.config.settings import Settings
+from bot.core.clock import ManualClock
 from handlers.teams import cards
 from tests import teams_harness
 from tests.fake_connector import FakeConnector

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.woken import Arrivals, GiveWay
+from bot.core.woken import Arrivals, GiveWay
 
 PATIENCE = 0.2  # seconds; the waits below are bounded by it, never fixed delays
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.models import Channel, Severity
+from bot.core.models import Channel, Severity
 from tests.harness import BotUnderTest
 
 

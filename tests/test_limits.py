@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bot.limits import MAX_ID, MAX_TEXT
-from bot.models import Channel, FlaggedOutput, ReportDraft, Reporter
+from bot.core.limits import MAX_ID, MAX_TEXT
+from bot.core.models import Channel, FlaggedOutput, ReportDraft, Reporter
 
 
 def test_an_id_of_100_kb_is_refused_naming_the_field() -> None:

@@ -25,12 +25,12 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.clock import ManualClock
-from bot.logging_setup import configure_logging
-from bot.main import build_runtime
-from bot.routing import load_routing
-from bot.settings import Settings
+from bot.app.cli import app
+from bot.app.logging_setup import configure_logging
+from bot.app.main import build_runtime
+from bot.config.routing import load_routing
+from bot.config.settings import Settings
+from bot.core.clock import ManualClock
 from handlers.request_context import access_log_options
 from tests import teams_harness
 from tests.fake_slack import BOT_TOKEN, Failure, FakeSlack
@@ -134,7 +134,7 @@ async def test_serve_in_json_mode_writes_one_json_object_per_line(
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-c",
-            "from bot.cli import main; main()",
+            "from bot.app.cli import main; main()",
             "serve",
             "--port",
             str(port),
@@ -294,7 +294,7 @@ async def test_a_teams_activity_s_lines_name_the_platform_and_the_activity(
 
 
 def test_text_lines_carry_the_context_and_json_folds_a_traceback_into_one_line() -> None:
-    from bot.log_context import bound
+    from bot.core.log_context import bound
 
     log = logging.getLogger("loopkeeper.test")
     with captured(logging_settings(log_format="text")) as text, bound(case=3, platform="teams"):

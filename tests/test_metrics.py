@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.models import Case
+from bot.core.models import Case
 from tests import teams_harness
 from tests.fake_slack import Failure
 from tests.harness import BotUnderTest

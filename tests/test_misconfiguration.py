@@ -22,9 +22,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.main import build_runtime
-from bot.routing import load_routing
-from bot.settings import Settings
+from bot.app.main import build_runtime
+from bot.config.routing import load_routing
+from bot.config.settings import Settings
 from tests.conftest import PostgresServer
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.harness import ROUTING_FILE, SIGNING_SECRET
@@ -52,7 +52,7 @@ class Ran:
 def _command(*args: str) -> list[str]:
     if CONSOLE_SCRIPT.exists():
         return [str(CONSOLE_SCRIPT), *args]
-    return [sys.executable, "-c", "from bot.cli import main; main()", *args]
+    return [sys.executable, "-c", "from bot.app.cli import main; main()", *args]
 
 
 def _environment(tmp_path: Path, **variables: str) -> dict[str, str]:

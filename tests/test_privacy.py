@@ -1,6 +1,6 @@
 import pytest
 
-from bot.privacy import excerpt, luhn_valid, redact
+from bot.core.privacy import excerpt, luhn_valid, redact
 
 ALL = ["email", "phone", "card_number"]
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 from typer.testing import CliRunner, Result
 
-from bot.cli import app
-from bot.inbox import MAX_ATTEMPTS as INBOX_ATTEMPTS
-from bot.inbox import InboxWorker
+from bot.app.cli import app
+from bot.core.inbox import MAX_ATTEMPTS as INBOX_ATTEMPTS
+from bot.core.inbox import InboxWorker
 from tests.fake_slack import Failure
 from tests.harness import BotUnderTest
 

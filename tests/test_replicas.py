@@ -60,7 +60,7 @@ async def replicas(database_url: str, slack: FakeSlack, tmp_path: Path) -> Async
             await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-c",
-                "from bot.cli import main; main()",
+                "from bot.app.cli import main; main()",
                 "serve",
                 "--port",
                 str(port),

@@ -16,10 +16,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 from slack_sdk.models.views import View
 
-from bot.intake import EXCERPT_LIMIT
-from bot.main import build_runtime
-from bot.models import Channel
-from bot.privacy import excerpt
+from bot.app.main import build_runtime
+from bot.core.intake import EXCERPT_LIMIT
+from bot.core.models import Channel
+from bot.core.privacy import excerpt
 from tests.harness import BotUnderTest, button_press, shortcut_payload, view_submission
 
 JAPANESE = "返金の期限はすべての製品で九十日です。" * 264  # 5,016 characters

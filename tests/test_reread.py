@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from bot.inbox import MAX_ATTEMPTS as INBOX_ATTEMPTS
+from bot.core.inbox import MAX_ATTEMPTS as INBOX_ATTEMPTS
 from tests.fake_slack import Failure
 from tests.harness import BotUnderTest
 

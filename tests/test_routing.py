@@ -9,17 +9,17 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-import bot
-from bot.models import Role, Severity
-from bot.routing import (
+import bot.config
+from bot.config.routing import (
     DEFAULT_SLA,
     Routing,
     RoutingError,
     load_routing,
     parse_routing,
 )
+from bot.core.models import Role, Severity
 
-EXAMPLE = Path(bot.__file__).parent / "routing.example.yaml"
+EXAMPLE = Path(bot.config.__file__).parent / "routing.example.yaml"
 
 
 def example_data() -> dict[str, Any]:

@@ -12,9 +12,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.models import Case, Channel, Report, Severity
-from bot.mrkdwn import ELLIPSIS, ZWSP, escape, link, mention, shorten
-from bot.routing import load_routing
+from bot.config.routing import load_routing
+from bot.core.models import Case, Channel, Report, Severity
+from bot.core.mrkdwn import ELLIPSIS, ZWSP, escape, link, mention, shorten
 from digests.week import IsoWeek
 from handlers.slack import card
 from handlers.slack.budget import plain

@@ -15,11 +15,11 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
-from bot.clock import ManualClock
-from bot.main import build_runtime
-from bot.models import CaseStatus
-from bot.routing import load_routing
-from bot.settings import Settings
+from bot.app.main import build_runtime
+from bot.config.routing import load_routing
+from bot.config.settings import Settings
+from bot.core.clock import ManualClock
+from bot.core.models import CaseStatus
 from handlers.slack import blocks, card
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.harness import (

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.models import Case
-from bot.mrkdwn import ZWSP
+from bot.core.models import Case
+from bot.core.mrkdwn import ZWSP
 from digests.week import IsoWeek
 from handlers.slack import card
 from tests.fake_slack import FakeSlack

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.models import CaseStatus, Channel, Report, Severity
+from bot.core.models import CaseStatus, Channel, Report, Severity
 from tests.fake_slack import Failure
 from tests.harness import BotUnderTest, shortcut_payload, view_submission
 
@@ -174,7 +174,7 @@ async def test_a_flag_that_cannot_be_filed_does_not_hold_up_the_others(
 async def test_a_flag_is_committed_before_the_ack_and_survives_a_crash(
     bot: BotUnderTest,
 ) -> None:
-    from bot.main import build_runtime
+    from bot.app.main import build_runtime
 
     bot.slack.add_message("C0SUPPORT", ai_message("1700000000.000150"))
 

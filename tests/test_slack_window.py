@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.models import CaseStatus
+from bot.core.models import CaseStatus
 from storage.database import create_engine
 from storage.repository import SqlCaseStore
 from tests.fake_slack import Failure

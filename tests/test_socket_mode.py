@@ -19,11 +19,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot.clock import ManualClock
-from bot.main import Runtime, build_runtime
-from bot.models import CaseStatus
-from bot.routing import load_routing
-from bot.settings import Settings
+from bot.app.main import Runtime, build_runtime
+from bot.config.routing import load_routing
+from bot.config.settings import Settings
+from bot.core.clock import ManualClock
+from bot.core.models import CaseStatus
 from tests.fake_slack import APP_TOKEN, BOT_TOKEN, Failure, FakeSlack
 from tests.fake_socket_mode import FakeSocketMode
 from tests.harness import ROUTING_FILE, button_press, now_utc, shortcut_payload

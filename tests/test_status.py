@@ -15,10 +15,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.clock import ManualClock
-from bot.main import build_runtime
-from bot.routing import load_routing
-from bot.settings import Settings
+from bot.app.main import build_runtime
+from bot.config.routing import load_routing
+from bot.config.settings import Settings
+from bot.core.clock import ManualClock
 from tests.fake_slack import BOT_TOKEN, Failure, FakeSlack
 from tests.harness import ROUTING_FILE, SIGNING_SECRET, BotUnderTest, now_utc, running_bot
 

@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, StatementError
 
-from bot.models import (
+from bot.core.models import (
     Case,
     CaseStatus,
     Channel,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.models import Case, Channel, Report, Role, Severity
-from bot.routing import parse_routing
+from bot.config.routing import parse_routing
+from bot.core.models import Case, Channel, Report, Role, Severity
 from handlers.teams.card_budget import wire_size as teams_wire_size
 from handlers.teams.cards import card_message
 from handlers.teams.case_card import case_card, case_summary

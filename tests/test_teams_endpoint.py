@@ -14,10 +14,10 @@ import pytest
 from aiohttp.test_utils import TestServer, make_mocked_request
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.clock import ManualClock
-from bot.main import build_runtime
-from bot.settings import Settings
+from bot.app.cli import app
+from bot.app.main import build_runtime
+from bot.config.settings import Settings
+from bot.core.clock import ManualClock
 from tests import teams_harness
 from tests.fake_connector import FakeConnector
 from tests.harness import now_utc

@@ -16,9 +16,9 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
-from bot.clock import ManualClock
-from bot.main import build_runtime
-from bot.settings import Settings
+from bot.app.main import build_runtime
+from bot.config.settings import Settings
+from bot.core.clock import ManualClock
 from tests import hostile, teams_harness
 from tests.fake_connector import FakeConnector
 from tests.harness import now_utc

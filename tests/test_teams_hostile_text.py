@@ -11,7 +11,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.card_markdown import plain
+from bot.core.card_markdown import plain
 from handlers.teams.card_budget import fit, wire_size
 from handlers.teams.digest import digest_activity
 from tests import teams_harness

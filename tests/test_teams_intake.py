@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.models import Case, Channel
+from bot.core.models import Case, Channel
 from tests import teams_harness
 from tests.fake_connector import Sent, card_of
 from tests.teams_harness import (

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.app.cli import app
 from handlers.teams.app_package import (
     COMMAND_ID,
     PLACEHOLDER_ID,

@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.clock import ManualClock
-from bot.main import build_runtime
-from bot.models import Case, CaseStatus
-from bot.settings import Settings
+from bot.app.main import build_runtime
+from bot.config.settings import Settings
+from bot.core.clock import ManualClock
+from bot.core.models import Case, CaseStatus
 from digests.week import IsoWeek
 from tests import teams_harness
 from tests.fake_connector import Failure, FakeConnector, Sent, card_of

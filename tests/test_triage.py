@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.models import Case, CaseStatus
+from bot.core.models import Case, CaseStatus
 from tests.fake_slack import Failure
 from tests.harness import BotUnderTest, button_press, view_submission
 
@@ -377,7 +377,7 @@ async def test_a_429_storm_delays_cards_but_delivers_each_exactly_once(bot: BotU
 async def test_a_crash_between_commit_and_post_still_posts_the_card_once(
     bot: BotUnderTest, database_url: str
 ) -> None:
-    from bot.main import build_runtime
+    from bot.app.main import build_runtime
 
     bot.slack.add_message(
         "C0SUPPORT",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.routing import Routing, parse_routing
+from bot.config.routing import Routing, parse_routing
 from digests.week import IsoWeek
 from storage.audit import GENESIS_HASH, entry_hash
 

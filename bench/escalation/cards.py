@@ -22,9 +22,9 @@ from bench.escalation.outside import (
     message_ts,
 )
 from bench.escalation.stats import Profiler
-from bot.main import build_runtime
-from bot.routing import load_routing
-from bot.settings import Settings
+from bot.app.main import build_runtime
+from bot.config.routing import load_routing
+from bot.config.settings import Settings
 from tests.fake_slack import BOT_TOKEN
 from tests.harness import ROUTING_FILE, SIGNING_SECRET
 

@@ -12,10 +12,10 @@ from sqlalchemy import func, insert, select
 
 from bench.escalation.databases import Database
 from bench.escalation.stats import Profiler
-from bot.clock import ManualClock
-from bot.escalation import TimerService
-from bot.models import CaseStatus, Role, Severity, TimerKind
-from bot.routing import load_routing
+from bot.config.routing import load_routing
+from bot.core.clock import ManualClock
+from bot.core.escalation import TimerService
+from bot.core.models import CaseStatus, Role, Severity, TimerKind
 from handlers.slack.notices import SlackNotices
 from storage.database import create_engine
 from storage.repository import SqlCaseStore
@@ -101,7 +101,7 @@ async def seed(store: SqlCaseStore, count: int) -> None:
                 insert(TimerRow),
                 [
                     {
-                        # bot.escalation.plan's key: the step-0 timer of this round of triage
+                        # bot.core.escalation.plan's key: the step-0 timer of this round of triage
                         "key": f"{case_id}:esc:0:{OPENED.isoformat()}",
                         "case_id": case_id,
                         "kind": TimerKind.escalation,

@@ -23,9 +23,9 @@ from sqlalchemy.engine import make_url
 
 from bench.ingest.events import ROUTING_FILE, SIGNING_SECRET
 from bench.server import run_on_server
-from bot.main import Runtime, build_runtime
-from bot.routing import load_routing
-from bot.settings import Settings
+from bot.app.main import Runtime, build_runtime
+from bot.config.routing import load_routing
+from bot.config.settings import Settings
 from storage.migrate import upgrade
 from storage.tables import ReportRow
 from tests.fake_slack import BOT_TOKEN

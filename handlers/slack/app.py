@@ -27,8 +27,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.log_context import bound
-from bot.ports import Clock
+from bot.core.log_context import bound
+from bot.core.ports import Clock
 from handlers.slack.listeners import SlackIntake
 from handlers.slack.payloads import Unreadable, problem_with, read_body
 from handlers.slack.signature import is_signed

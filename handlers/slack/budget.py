@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.mrkdwn import ELLIPSIS
+from bot.core.mrkdwn import ELLIPSIS
 
 MESSAGE_BLOCKS = 50
 MODAL_BLOCKS = 100

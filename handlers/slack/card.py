@@ -6,11 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.lifecycle import STATUS_WORDS
-from bot.models import Case, CaseStatus, Report, Role
-from bot.mrkdwn import escape, from_slack, link, mention, shorten
-from bot.routing import Routing
-from bot.triage import RESOLUTION_REASONS
+from bot.config.routing import Routing
+from bot.core.lifecycle import STATUS_WORDS
+from bot.core.models import Case, CaseStatus, Report, Role
+from bot.core.mrkdwn import escape, from_slack, link, mention, shorten
+from bot.core.triage import RESOLUTION_REASONS
 from handlers.slack import budget
 
 ACK = "case_acknowledge"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.intake import FiledReport
-from bot.models import OutboundMessage
+from bot.core.intake import FiledReport
+from bot.core.models import OutboundMessage
 from handlers.slack.blocks import confirmation_blocks, confirmation_mrkdwn
 
 

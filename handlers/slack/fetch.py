@@ -20,7 +20,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.models import FlaggedOutput
+from bot.core.models import FlaggedOutput
 from handlers.slack.parse import message_output
 from handlers.slack.permalink import Permalinks
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.inbox import Inbox
-from bot.models import InboxItem
-from bot.ports import Clock
-from bot.woken import Arrivals
+from bot.core.inbox import Inbox
+from bot.core.models import InboxItem
+from bot.core.ports import Clock
+from bot.core.woken import Arrivals
 from handlers.slack.listeners import SlackIntake
 from handlers.slack.payloads import reaction_event, reaction_problem
 from handlers.slack.reread import Reread

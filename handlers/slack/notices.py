@@ -9,8 +9,8 @@ markup and the escaping rule can change without rewriting the outbox.
 
 from __future__ import annotations
 
-from bot.models import Case, Channel, OutboundMessage, Report
-from bot.ports import Clock
+from bot.core.models import Case, Channel, OutboundMessage, Report
+from bot.core.ports import Clock
 
 CARD = "loopkeeper.card"
 THREAD = "loopkeeper.thread"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.models import FlaggedOutput, Reporter
+from bot.core.models import FlaggedOutput, Reporter
 
 AI_OUTPUT_EVENT = "ai_output"
 _PERMALINK = re.compile(r"/archives/(?P<channel>[CDG][A-Z0-9]+)/p(?P<sec>\d{10})(?P<frac>\d{6})")

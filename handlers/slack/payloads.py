@@ -15,7 +15,7 @@ from itertools import accumulate
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.limits import MAX_ID, check_id
+from bot.core.limits import MAX_ID, check_id
 from handlers.slack import card
 
 MAX_DEPTH = 64

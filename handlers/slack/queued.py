@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.inbox import Inbox
-from bot.models import InboxItem, ReportDraft
-from bot.ports import Clock
-from bot.woken import Arrivals
+from bot.core.inbox import Inbox
+from bot.core.models import InboxItem, ReportDraft
+from bot.core.ports import Clock
+from bot.core.woken import Arrivals
 
 SLACK_REPORT = "slack.report"
 

@@ -2,7 +2,7 @@
 
 The flag was filed at once, bare (see handlers/slack/fetch.py); an inbox item of its own reads
 the message again, with the inbox's retries and backoff, and fills in the case
-(bot/fill_in.py). If Slack never gives it, the item ends a dead letter like any other; the
+(bot/core/fill_in.py). If Slack never gives it, the item ends a dead letter like any other; the
 report stands, without its excerpt.
 """
 
@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.fill_in import OutputFiller
-from bot.inbox import Inbox
-from bot.models import InboxItem
-from bot.ports import Clock
+from bot.core.fill_in import OutputFiller
+from bot.core.inbox import Inbox
+from bot.core.models import InboxItem
+from bot.core.ports import Clock
 from handlers.slack.fetch import fetch_outputs
 from handlers.slack.permalink import Permalinks
 

@@ -11,8 +11,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.models import OutboundMessage
-from bot.outbox import DeliveryError
+from bot.core.models import OutboundMessage
+from bot.core.outbox import DeliveryError
 from handlers.slack.messenger import CaseMessenger
 
 FILE = "loopkeeper.file"  # payload: channel, filename, title, content_base64[, comment]

@@ -12,14 +12,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.background import Background, Later
-from bot.lifecycle import IllegalTransition, NotAllowed
-from bot.models import Case, Role
-from bot.mrkdwn import escape, shorten
-from bot.ports import CaseStore, Directory
-from bot.routing import Routing
-from bot.sla import sla_state
-from bot.triage import CaseNotFound, TriageService
+from bot.config.routing import Routing
+from bot.core.background import Background, Later
+from bot.core.lifecycle import IllegalTransition, NotAllowed
+from bot.core.models import Case, Role
+from bot.core.mrkdwn import escape, shorten
+from bot.core.ports import CaseStore, Directory
+from bot.core.sla import sla_state
+from bot.core.triage import CaseNotFound, TriageService
 from handlers.slack import budget, card
 from handlers.slack.parse import reporter
 from handlers.slack.window import ANSWER_BUDGET, LOOKUP_BUDGET, open_modal

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.models import InboxItem, OutboundMessage
+from bot.core.models import InboxItem, OutboundMessage
 
 # Slack ids are short, upper-case letters and digits. Anything else in a dead item is not
 # used to address or to mention: the item may be dead precisely because its ids are garbage.

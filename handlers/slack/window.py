@@ -11,7 +11,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.background import Background
+from bot.core.background import Background
 
 ANSWER_BUDGET = 1.0
 """Seconds a listener may wait for work whose result belongs in its answer (a modal's inline

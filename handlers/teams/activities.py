@@ -7,7 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.ports import Clock, TeamsStore
+from bot.core.ports import Clock, TeamsStore
 from handlers.teams.fields import typed_text_cleaned
 from handlers.teams.intake import TeamsIntake
 from handlers.teams.parse import conversation_reference, user_of

@@ -10,7 +10,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from bot.card_markdown import inert
+from bot.core.card_markdown import inert
 
 TEAMS_MESSAGE_LIMIT = 28_000
 """Teams' documented "about 28 KB", rounded down below 28 KiB."""

@@ -3,7 +3,7 @@ the markdown messages, and the invoke answers that carry them (the case card is 
 handlers/teams/case_card.py). Pure dicts, no I/O.
 
 Every text from outside (a person's, an AI's, routing.yaml's) goes through
-`bot.card_markdown.inert` before it reaches a TextBlock or a markdown message, and is
+`bot.core.card_markdown.inert` before it reaches a TextBlock or a markdown message, and is
 shortened to a byte budget (handlers/teams/card_budget.py) first."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from bot.card_markdown import inert
-from bot.intake import FiledReport
-from bot.intake import confirmation_text as report_confirmation
-from bot.models import Case, Severity
-from bot.routing import Routing
+from bot.config.routing import Routing
+from bot.core.card_markdown import inert
+from bot.core.intake import FiledReport
+from bot.core.intake import confirmation_text as report_confirmation
+from bot.core.models import Case, Severity
 from handlers.teams.card_budget import cut, fit
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"

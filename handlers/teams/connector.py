@@ -30,7 +30,7 @@ from botframework.connector.auth import (
 )
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
-from bot.outbox import DeliveryError
+from bot.core.outbox import DeliveryError
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 
-from bot.json_input import BodyError, invalid_text, parse_json
-from bot.log_context import bound
+from bot.core.json_input import BodyError, invalid_text, parse_json
+from bot.core.log_context import bound
 from handlers.teams.activities import TeamsActivities
 from handlers.teams.connector import BotConnector
 from handlers.teams.refusals import refusal

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.limits import MAX_ID, MAX_URL, check_id, clean_text
+from bot.core.limits import MAX_ID, MAX_URL, check_id, clean_text
 
 MAX_NAME = 200
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.models import Case, Channel, OutboundMessage, Report
-from bot.ports import Clock
-from bot.routing import Routing
+from bot.config.routing import Routing
+from bot.core.models import Case, Channel, OutboundMessage, Report
+from bot.core.ports import Clock
 from handlers.teams.card_budget import fit
 
 PLATFORM = "teams"

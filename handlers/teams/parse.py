@@ -24,8 +24,8 @@ from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any
 
-from bot.limits import MAX_ID
-from bot.models import FlaggedOutput, Reporter, TeamsConversation, TeamsUser
+from bot.core.limits import MAX_ID
+from bot.core.models import FlaggedOutput, Reporter, TeamsConversation, TeamsUser
 from handlers.teams.fields import dict_of, id_of, list_of, name_of, url_of
 
 AI_OUTPUT_CONTENT_TYPE = "application/vnd.loopkeeper.ai-output+json"

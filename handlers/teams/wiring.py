@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
-from bot.intake import IntakeService
-from bot.ports import Clock, Directory, Reach, TeamsStore
-from bot.routing import Routing
-from bot.settings import Settings
-from bot.triage import TriageService
+from bot.config.routing import Routing
+from bot.config.settings import Settings
+from bot.core.intake import IntakeService
+from bot.core.ports import Clock, Directory, Reach, TeamsStore
+from bot.core.triage import TriageService
 from digests.job import Publisher
 from handlers.http import Handler
 from handlers.teams.activities import TeamsActivities

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.models import (
+from bot.core.models import (
     Case,
     CaseStatus,
     OutboundMessage,

@@ -32,8 +32,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from bot.durations import HINT, format_duration, parse_duration
-from bot.models import Role, Severity
+from bot.core.durations import HINT, format_duration, parse_duration
+from bot.core.models import Role, Severity
 
 Loc = tuple[str | int, ...]
 Report = Callable[[Loc, str], None]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.models import FlaggedOutput
-from bot.routing import Routing, System
+from bot.config.routing import Routing, System
+from bot.core.models import FlaggedOutput
 
 Basis = Literal["metadata", "explicit", "bot", "channel", "fallback"]
 

@@ -1,7 +1,7 @@
 """What `loopkeeper serve` says: the environment it reads (its --help), the connections it
 made, and why it will not start, in one line.
 
-Used by bot/cli.py. The refusal is one line on stderr and exit code 1, never a traceback:
+Used by bot/app/cli.py. The refusal is one line on stderr and exit code 1, never a traceback:
 whoever meets it is setting the bot up, and a page of frames hides the sentence they need.
 """
 
@@ -17,10 +17,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from bot.settings import Settings
-from bot.startup_errors import StartupError
+from bot.app.startup_errors import StartupError
+from bot.config.settings import Settings
 
-# The process's one pair of consoles (bot/cli.py prints through them too): in JSON log mode
+# The process's one pair of consoles (bot/app/cli.py prints through them too): in JSON log mode
 # `out` is redirected to the log, so every line the process writes is one JSON object.
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from bot.models import Case, CaseStatus
-from bot.routing import Routing
+from bot.config.routing import Routing
+from bot.core.models import Case, CaseStatus
 
 
 class Action(enum.StrEnum):

@@ -15,22 +15,22 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry, Gauge
 
-from bot.background import Background
-from bot.clock import SystemClock
-from bot.escalation import TimerService
-from bot.fanout import FanOutNotices
-from bot.fill_in import OutputFiller
-from bot.inbox import BatchHandler as InboxBatchHandler
-from bot.inbox import DeadLetterNotice, InboxWorker
-from bot.inbox import Handler as InboxHandler
-from bot.intake import IntakeService
-from bot.outbox import OutboxDispatcher, Sender
-from bot.ports import Clock, Notices
-from bot.routing import Routing
-from bot.settings import Settings
-from bot.startup_errors import StartupError
-from bot.triage import TriageService
-from bot.woken import Arrivals, GiveWay
+from bot.app.startup_errors import StartupError
+from bot.config.routing import Routing
+from bot.config.settings import Settings
+from bot.core.background import Background
+from bot.core.clock import SystemClock
+from bot.core.escalation import TimerService
+from bot.core.fanout import FanOutNotices
+from bot.core.fill_in import OutputFiller
+from bot.core.inbox import BatchHandler as InboxBatchHandler
+from bot.core.inbox import DeadLetterNotice, InboxWorker
+from bot.core.inbox import Handler as InboxHandler
+from bot.core.intake import IntakeService
+from bot.core.outbox import OutboxDispatcher, Sender
+from bot.core.ports import Clock, Notices
+from bot.core.triage import TriageService
+from bot.core.woken import Arrivals, GiveWay
 from digests.job import DigestJob, Publisher
 from handlers.api import reports_route
 from handlers.api_openapi import openapi_route

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.models import Case, OutboundMessage, Report
-from bot.ports import Notices
+from bot.core.models import Case, OutboundMessage, Report
+from bot.core.ports import Notices
 
 
 class FanOutNotices:

@@ -6,11 +6,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from bot.lifecycle import Action, IllegalTransition, NotAllowed, apply, authorise
-from bot.models import Case, CaseStatus, OutboundMessage, Report, Role, Severity, TimelineEntry
-from bot.ports import CaseStore, CaseTransaction, Clock, Notices
-from bot.routing import Routing
-from bot.telemetry import NO_EVENTS, Events
+from bot.config.routing import Routing
+from bot.core.lifecycle import Action, IllegalTransition, NotAllowed, apply, authorise
+from bot.core.models import Case, CaseStatus, OutboundMessage, Report, Role, Severity, TimelineEntry
+from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices
+from bot.core.telemetry import NO_EVENTS, Events
 
 RESOLUTION_REASONS = {
     "prompt_fixed": "prompt fixed",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.models import Case
+from bot.core.models import Case
 
 NO_SLA = "—"
 

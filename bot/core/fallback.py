@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from bot.models import Role
-from bot.ports import Reach
-from bot.routing import Routing
+from bot.config.routing import Routing
+from bot.core.models import Role
+from bot.core.ports import Reach
 
 
 @dataclass(frozen=True)

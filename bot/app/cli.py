@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from bot.cli_cases import CASE_EXPORT_FIELDS as CASE_EXPORT_FIELDS  # tests import it from here
-from bot.cli_cases import list_cases
-from bot.cli_queues import inbox_app, outbox_app
-from bot.cli_serve import (
+from bot.app.cli_cases import CASE_EXPORT_FIELDS as CASE_EXPORT_FIELDS  # tests import it from here
+from bot.app.cli_cases import list_cases
+from bot.app.cli_queues import inbox_app, outbox_app
+from bot.app.cli_serve import (
     cannot_listen,
     check_port,
     describe_connections,
@@ -30,13 +30,13 @@ from bot.cli_serve import (
     refusals,
     refuse,
 )
-from bot.routing import Routing, RoutingError, load_routing
-from bot.settings import Settings
+from bot.config.routing import Routing, RoutingError, load_routing
+from bot.config.settings import Settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from bot.routing import Digest
+    from bot.config.routing import Digest
     from digests.model import WeeklyDigest
     from storage.audit import AuditResult
 
@@ -91,7 +91,7 @@ def _root(
 
 
 def _example_text() -> str:
-    return resources.files("bot").joinpath(EXAMPLE_ROUTING).read_text(encoding="utf-8")
+    return resources.files("bot.config").joinpath(EXAMPLE_ROUTING).read_text(encoding="utf-8")
 
 
 def _print_problems(problems: list[str]) -> None:
@@ -162,7 +162,7 @@ def _load_routing(settings: Settings, notice: Console, *, refusal: str = "") -> 
             f"[yellow]No routing file at {path}[/yellow]: running on the built-in example. "
             f"Run `loopkeeper init` to write it to {path} and edit it, or set LOOPKEEPER_CONFIG."
         )
-        from bot.routing import parse_routing
+        from bot.config.routing import parse_routing
 
         return parse_routing(_example_text(), f"<built-in {EXAMPLE_ROUTING}>")
     try:
@@ -209,8 +209,8 @@ def serve(
 
 @contextlib.contextmanager
 def _only_process(url: str) -> Iterator[None]:
-    """SQLite: this process alone, for as long as it serves (bot.single_process)."""
-    from bot.single_process import only_process
+    """SQLite: this process alone, for as long as it serves (bot.app.single_process)."""
+    from bot.app.single_process import only_process
     from storage.database import sqlite_file
 
     database = sqlite_file(url)
@@ -231,7 +231,7 @@ def _migrate_and_serve(settings: Settings, routing: Routing) -> None:
 
 
 def _start_logging(settings: Settings) -> None:
-    from bot.logging_setup import configure_logging, console_to_log
+    from bot.app.logging_setup import configure_logging, console_to_log
 
     configure_logging(settings)
     if settings.log_format == "json":  # the start-up lines too: every line one JSON object
@@ -241,7 +241,7 @@ def _start_logging(settings: Settings) -> None:
 async def _serve(settings: Settings, routing: Routing) -> None:
     from aiohttp import web
 
-    from bot.main import build_runtime
+    from bot.app.main import build_runtime
     from handlers.request_context import access_log_options
 
     runtime = await build_runtime(settings, routing)
@@ -274,7 +274,7 @@ async def _serve(settings: Settings, routing: Routing) -> None:
 # --- reading the database: `cases`, `audit verify` ---------------------------------------------
 
 
-# `cases` lives in bot/cli_cases.py; registered here, in its place in --help.
+# `cases` lives in bot/app/cli_cases.py; registered here, in its place in --help.
 app.command("cases")(list_cases)
 
 
@@ -356,7 +356,7 @@ class DigestFormat(enum.StrEnum):
 
 
 def _chosen_digest(routing: Routing, name: str | None) -> Digest:
-    from bot.routing import Digest, DigestSchedule
+    from bot.config.routing import Digest, DigestSchedule
 
     if name is not None:
         for digest in routing.digests:

@@ -1,6 +1,6 @@
 """`loopkeeper cases`: cases, oldest first, with their SLA state, as a table, CSV or JSON.
 
-Registered on the main command line by bot/cli.py.
+Registered on the main command line by bot/app/cli.py.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.models import Case, CaseStatus
-from bot.sla import sla_state
-from bot.spreadsheet import spreadsheet_cell
+from bot.core.models import Case, CaseStatus
+from bot.core.sla import sla_state
+from bot.core.spreadsheet import spreadsheet_cell
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -51,8 +51,8 @@ def list_cases(
     ] = CaseFormat.table,
 ) -> None:
     """List cases, oldest first, with where each stands against its SLA."""
-    # bot.cli imports this module: its helpers are looked up when the command runs.
-    from bot.cli import _on_database, _settings
+    # bot.app.cli imports this module: its helpers are looked up when the command runs.
+    from bot.app.cli import _on_database, _settings
     from storage.repository import SqlCaseStore
 
     async def read(engine: AsyncEngine) -> list[Case]:

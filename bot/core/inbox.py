@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.log_context import bound
-from bot.models import InboxItem, OutboundMessage
-from bot.outbox import one_line
-from bot.ports import Clock
-from bot.woken import GiveWay, WokenLoop, wait_for_event
+from bot.core.log_context import bound
+from bot.core.models import InboxItem, OutboundMessage
+from bot.core.outbox import one_line
+from bot.core.ports import Clock
+from bot.core.woken import GiveWay, WokenLoop, wait_for_event
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.log_context import bound
-from bot.models import OutboundMessage
-from bot.ports import Clock, Outbox
-from bot.telemetry import FLAGGED_AT, NO_EVENTS, Events
-from bot.woken import GiveWay, WokenLoop
+from bot.core.log_context import bound
+from bot.core.models import OutboundMessage
+from bot.core.ports import Clock, Outbox
+from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events
+from bot.core.woken import GiveWay, WokenLoop
 
 log = logging.getLogger(__name__)
 

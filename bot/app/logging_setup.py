@@ -19,8 +19,8 @@ from urllib.parse import unquote, urlsplit
 
 from pythonjsonlogger.json import JsonFormatter
 
-from bot.log_context import FIELDS, current
-from bot.settings import Settings
+from bot.config.settings import Settings
+from bot.core.log_context import FIELDS, current
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -87,7 +87,7 @@ def _url_password(url: str) -> str | None:
 
 
 class ContextFilter(logging.Filter):
-    """Puts the bound log context (bot/log_context.py) on each record, as it is where the
+    """Puts the bound log context (bot/core/log_context.py) on each record, as it is where the
     record was made: a handler formats in the same task, but the context is read here."""
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.limits import MAX_KEY, MAX_URL, check_id, clean_text
+from bot.core.limits import MAX_KEY, MAX_URL, check_id, clean_text
 
 
 class Severity(enum.StrEnum):

@@ -6,10 +6,11 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from bot.durations import format_duration
-from bot.fallback import fallback_candidates, reachability, recipients
-from bot.log_context import bound
-from bot.models import (
+from bot.config.routing import OWNER, EscalationStep, Routing, System
+from bot.core.durations import format_duration
+from bot.core.fallback import fallback_candidates, reachability, recipients
+from bot.core.log_context import bound
+from bot.core.models import (
     Case,
     CaseStatus,
     OutboundMessage,
@@ -18,9 +19,8 @@ from bot.models import (
     Timer,
     TimerKind,
 )
-from bot.ports import CaseStore, CaseTransaction, Clock, Notices, Reach, TimerQueue
-from bot.routing import OWNER, EscalationStep, Routing, System
-from bot.telemetry import NO_EVENTS, Events
+from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices, Reach, TimerQueue
+from bot.core.telemetry import NO_EVENTS, Events
 
 log = logging.getLogger(__name__)
 

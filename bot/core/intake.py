@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.attribution import Attribution, attribute
-from bot.escalation import schedule
-from bot.models import (
+from bot.config.routing import Category, Person, Routing, System
+from bot.core.attribution import Attribution, attribute
+from bot.core.escalation import schedule
+from bot.core.models import (
     Case,
     CaseStatus,
     OutboundMessage,
@@ -19,10 +20,9 @@ from bot.models import (
     Severity,
     TimelineEntry,
 )
-from bot.ports import CaseStore, CaseTransaction, Clock, Directory, Notices
-from bot.privacy import excerpt, redact
-from bot.routing import Category, Person, Routing, System
-from bot.telemetry import FLAGGED_AT, NO_EVENTS, Events, intake_path
+from bot.core.ports import CaseStore, CaseTransaction, Clock, Directory, Notices
+from bot.core.privacy import excerpt, redact
+from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events, intake_path
 
 EXCERPT_LIMIT = 1000
 COMMENT_LIMIT = 3000

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.models import Channel, Severity
+from bot.core.models import Channel, Severity
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """`loopkeeper outbox` and `loopkeeper inbox`: what waits, what is dead-lettered, send it again.
 
-Registered on the main command line by bot/cli.py. A dead letter is a message (or an inbound
+Registered on the main command line by bot/app/cli.py. A dead letter is a message (or an inbound
 flag) the bot stopped trying: Slack refused it for good, or it failed every attempt. Retrying
 gives it a fresh set of attempts, due now; a running bot picks it up on its next tick.
 """
@@ -78,8 +78,8 @@ def inbox_retry(ids: IdsArgument = None, all_dead: AllDeadOption = False) -> Non
 
 
 def _run(work: Callable[[SqlQueues], Awaitable[Any]]) -> Any:
-    # bot.cli imports this module: its helpers are looked up when a command runs.
-    from bot.cli import _on_database, _settings
+    # bot.app.cli imports this module: its helpers are looked up when a command runs.
+    from bot.app.cli import _on_database, _settings
     from storage.queues import SqlQueues
 
     async def on(engine: AsyncEngine) -> Any:

@@ -1,0 +1,1 @@
+"""Settings (environment, `.env`) and the routing file: its schema, checks and loading."""
