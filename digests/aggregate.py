@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config.routing import Digest, Routing
 from bot.core.models import Severity
+from bot.core.routing_rules import Digest, Routing
 from digests.model import (
     Backlog,
     BacklogRow,

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.config.routing import Category, Routing, System
 from bot.core.models import CaseStatus, Severity
 from bot.core.ports import CaseStore
+from bot.core.routing_rules import Category, Routing, System
 from digests.history import (
     CaseHistory,
     Event,

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.config.routing import Digest, Routing
 from bot.core.models import DigestRun, OutboundMessage
 from bot.core.ports import Clock
+from bot.core.routing_rules import Digest, Routing
 from bot.core.telemetry import NO_EVENTS, Events
 from digests.aggregate import build_digest
 from digests.model import WeeklyDigest

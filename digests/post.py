@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.config.routing import Digest, Routing
 from bot.config.settings import Settings
+from bot.core.routing_rules import Digest, Routing
 from digests.week import IsoWeek
 
 

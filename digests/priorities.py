@@ -10,8 +10,8 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from bot.config.routing import Routing
 from bot.core.models import Severity
+from bot.core.routing_rules import Routing
 from digests.model import SEVERITY_WEIGHT, Priority
 from digests.queries import WEEKS_IN_SERIES
 from digests.text import plural, times

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from bot.config.routing import DigestSchedule
+from bot.core.routing_rules import DigestSchedule
 
 
 def iso_week_label(day: date) -> str:

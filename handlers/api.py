@@ -16,13 +16,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.config.routing import Routing
 from bot.core.attribution import UnknownSystem
 from bot.core.intake import Confirmation, FiledReport, IntakeError, IntakeService
 from bot.core.json_input import BodyError, parse_json
 from bot.core.log_context import bound
 from bot.core.models import Channel, FlaggedOutput, ReportDraft, Reporter
 from bot.core.ports import Clock
+from bot.core.routing_rules import Routing
 from handlers.api_schema import ApiReport, Problems, validate_report
 from handlers.slack.confirm import confirmation
 from handlers.slack.parse import output_key, parse_permalink

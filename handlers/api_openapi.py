@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.config.routing import Routing
+from bot.core.routing_rules import Routing
 from handlers.api_schema import ApiReport
 
 _ERROR = {

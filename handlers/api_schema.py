@@ -20,10 +20,10 @@ from pydantic import (
     model_validator,
 )
 
-from bot.config.routing import Routing
 from bot.core.json_input import invalid_text
 from bot.core.limits import MAX_ID, MAX_TEXT, MAX_URL, check_id
 from bot.core.models import Severity
+from bot.core.routing_rules import Routing
 
 MAX_KEY_GIVEN = 200
 """An idempotency key as the client gives it (stored with a prefix, within the core's limit)."""

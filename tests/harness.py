@@ -20,9 +20,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.app.main import Runtime, build_runtime
-from bot.config.routing import Routing, load_routing
+from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
+from bot.core.routing_rules import Routing
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 
 SIGNING_SECRET = "test-signing-secret-0123456789"

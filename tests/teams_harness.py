@@ -20,9 +20,10 @@ import yaml
 from aiohttp.test_utils import TestServer
 
 from bot.app.main import build_runtime
-from bot.config.routing import Routing, load_routing
+from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
+from bot.core.routing_rules import Routing
 from tests.fake_connector import FakeConnector, card_of
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.harness import INGEST_TOKEN, ROUTING_FILE, SIGNING_SECRET, BotUnderTest, now_utc

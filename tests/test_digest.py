@@ -24,8 +24,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config.routing import Routing, parse_routing
+from bot.config.loading import parse_routing
 from bot.core.models import CaseStatus, Role, Severity
+from bot.core.routing_rules import Routing
 from digests.aggregate import build_digest, percentile
 from digests.history import (
     CaseHistory,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bot.config.routing import DigestSchedule
+from bot.core.routing_rules import DigestSchedule
 from digests.job import DigestJob
 from digests.schedule import latest_due
 from handlers.slack.digest import publish_to_slack

@@ -13,7 +13,8 @@ import yaml
 from aiohttp.test_utils import TestServer
 
 from bot.app.main import build_runtime
-from bot.config.routing import Routing, parse_routing
+from bot.config.loading import parse_routing
+from bot.core.routing_rules import Routing
 from tests.harness import ROUTING_FILE, BotUnderTest
 from tests.test_escalation import dms, flag, tick
 

@@ -28,7 +28,7 @@ from typer.testing import CliRunner
 from bot.app.cli import app
 from bot.app.logging_setup import configure_logging
 from bot.app.main import build_runtime
-from bot.config.routing import load_routing
+from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from handlers.request_context import access_log_options

@@ -23,7 +23,7 @@ import aiohttp
 import pytest
 
 from bot.app.main import build_runtime
-from bot.config.routing import load_routing
+from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from tests.conftest import PostgresServer
 from tests.fake_slack import BOT_TOKEN, FakeSlack

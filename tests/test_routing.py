@@ -10,14 +10,10 @@ import yaml
 from pydantic import ValidationError
 
 import bot.config
-from bot.config.routing import (
-    DEFAULT_SLA,
-    Routing,
-    RoutingError,
-    load_routing,
-    parse_routing,
-)
+from bot.config.errors import RoutingError
+from bot.config.loading import load_routing, parse_routing
 from bot.core.models import Role, Severity
+from bot.core.routing_rules import DEFAULT_SLA, Routing
 
 EXAMPLE = Path(bot.config.__file__).parent / "routing.example.yaml"
 

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.config.routing import load_routing
+from bot.config.loading import load_routing
 from bot.core.models import Case, Channel, Report, Severity
 from bot.core.mrkdwn import ELLIPSIS, ZWSP, escape, link, mention, shorten
 from digests.week import IsoWeek

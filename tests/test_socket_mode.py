@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from bot.app.main import Runtime, build_runtime
-from bot.config.routing import load_routing
+from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from bot.core.models import CaseStatus

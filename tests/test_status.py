@@ -16,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from bot.app.main import build_runtime
-from bot.config.routing import load_routing
+from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from tests.fake_slack import BOT_TOKEN, Failure, FakeSlack

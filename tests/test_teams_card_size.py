@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.config.routing import parse_routing
+from bot.config.loading import parse_routing
 from bot.core.models import Case, Channel, Report, Role, Severity
 from handlers.teams.card_budget import wire_size as teams_wire_size
 from handlers.teams.cards import card_message

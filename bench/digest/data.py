@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.config.routing import Routing, parse_routing
+from bot.config.loading import parse_routing
+from bot.core.routing_rules import Routing
 from digests.week import IsoWeek
 from storage.audit import GENESIS_HASH, entry_hash
 

@@ -23,7 +23,7 @@ from bench.escalation.outside import (
 )
 from bench.escalation.stats import Profiler
 from bot.app.main import build_runtime
-from bot.config.routing import load_routing
+from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from tests.fake_slack import BOT_TOKEN
 from tests.harness import ROUTING_FILE, SIGNING_SECRET

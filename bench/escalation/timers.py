@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 
 from bench.escalation.databases import Database
 from bench.escalation.stats import Profiler
-from bot.config.routing import load_routing
+from bot.config.loading import load_routing
 from bot.core.clock import ManualClock
 from bot.core.escalation import TimerService
 from bot.core.models import CaseStatus, Role, Severity, TimerKind

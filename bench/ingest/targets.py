@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from bench.ingest.events import ROUTING_FILE, SIGNING_SECRET
 from bench.server import run_on_server
 from bot.app.main import Runtime, build_runtime
-from bot.config.routing import load_routing
+from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from storage.migrate import upgrade
 from storage.tables import ReportRow

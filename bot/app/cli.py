@@ -30,13 +30,15 @@ from bot.app.cli_serve import (
     refusals,
     refuse,
 )
-from bot.config.routing import Routing, RoutingError, load_routing
+from bot.config.errors import RoutingError
+from bot.config.loading import load_routing
 from bot.config.settings import Settings
+from bot.core.routing_rules import Routing
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from bot.config.routing import Digest
+    from bot.core.routing_rules import Digest
     from digests.model import WeeklyDigest
     from storage.audit import AuditResult
 
@@ -162,7 +164,7 @@ def _load_routing(settings: Settings, notice: Console, *, refusal: str = "") -> 
             f"[yellow]No routing file at {path}[/yellow]: running on the built-in example. "
             f"Run `loopkeeper init` to write it to {path} and edit it, or set LOOPKEEPER_CONFIG."
         )
-        from bot.config.routing import parse_routing
+        from bot.config.loading import parse_routing
 
         return parse_routing(_example_text(), f"<built-in {EXAMPLE_ROUTING}>")
     try:
@@ -356,7 +358,7 @@ class DigestFormat(enum.StrEnum):
 
 
 def _chosen_digest(routing: Routing, name: str | None) -> Digest:
-    from bot.config.routing import Digest, DigestSchedule
+    from bot.core.routing_rules import Digest, DigestSchedule
 
     if name is not None:
         for digest in routing.digests:

@@ -16,7 +16,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from prometheus_client import CollectorRegistry, Gauge
 
 from bot.app.startup_errors import StartupError
-from bot.config.routing import Routing
 from bot.config.settings import Settings
 from bot.core.background import Background
 from bot.core.clock import SystemClock
@@ -29,6 +28,7 @@ from bot.core.inbox import Handler as InboxHandler
 from bot.core.intake import IntakeService
 from bot.core.outbox import OutboxDispatcher, Sender
 from bot.core.ports import Clock, Notices
+from bot.core.routing_rules import Routing
 from bot.core.triage import TriageService
 from bot.core.woken import Arrivals, GiveWay
 from digests.job import DigestJob, Publisher

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.config.routing import Routing, System
 from bot.core.models import FlaggedOutput
+from bot.core.routing_rules import Routing, System
 
 Basis = Literal["metadata", "explicit", "bot", "channel", "fallback"]
 

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from bot.config.routing import OWNER, EscalationStep, Routing, System
 from bot.core.durations import format_duration
 from bot.core.fallback import fallback_candidates, reachability, recipients
 from bot.core.log_context import bound
@@ -20,6 +19,8 @@ from bot.core.models import (
     TimerKind,
 )
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices, Reach, TimerQueue
+from bot.core.routing_fields import OWNER
+from bot.core.routing_rules import EscalationStep, Routing, System
 from bot.core.telemetry import NO_EVENTS, Events
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from bot.config.routing import Routing
 from bot.core.models import Role
 from bot.core.ports import Reach
+from bot.core.routing_rules import Routing
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.config.routing import Routing
 from bot.core.intake import EXCERPT_LIMIT
 from bot.core.models import Case, FlaggedOutput, TimelineEntry
 from bot.core.ports import CaseStore, Clock, Notices
 from bot.core.privacy import excerpt, redact
+from bot.core.routing_rules import Routing
 
 ACTOR = "loopkeeper"
 

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.config.routing import Category, Person, Routing, System
 from bot.core.attribution import Attribution, attribute
 from bot.core.escalation import schedule
 from bot.core.models import (
@@ -22,6 +21,7 @@ from bot.core.models import (
 )
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Directory, Notices
 from bot.core.privacy import excerpt, redact
+from bot.core.routing_rules import Category, Person, Routing, System
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events, intake_path
 
 EXCERPT_LIMIT = 1000

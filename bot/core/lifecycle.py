@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from bot.config.routing import Routing
 from bot.core.models import Case, CaseStatus
+from bot.core.routing_rules import Routing
 
 
 class Action(enum.StrEnum):

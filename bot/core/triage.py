@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from bot.config.routing import Routing
 from bot.core.lifecycle import Action, IllegalTransition, NotAllowed, apply, authorise
 from bot.core.models import Case, CaseStatus, OutboundMessage, Report, Role, Severity, TimelineEntry
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices
+from bot.core.routing_rules import Routing
 from bot.core.telemetry import NO_EVENTS, Events
 
 RESOLUTION_REASONS = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.config.routing import Routing
 from bot.core.intake import FiledReport, confirmation_text
 from bot.core.models import Severity
 from bot.core.mrkdwn import escape, from_slack, shorten
 from bot.core.ports import ReportWithCase
+from bot.core.routing_rules import Routing
 from handlers.slack import budget
 
 REPORT_MODAL = "report_ai_output_modal"

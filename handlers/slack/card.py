@@ -6,10 +6,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.config.routing import Routing
 from bot.core.lifecycle import STATUS_WORDS
 from bot.core.models import Case, CaseStatus, Report, Role
 from bot.core.mrkdwn import escape, from_slack, link, mention, shorten
+from bot.core.routing_rules import Routing
 from bot.core.triage import RESOLUTION_REASONS
 from handlers.slack import budget
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.config.routing import Digest
 from bot.core.models import OutboundMessage
+from bot.core.routing_rules import Digest
 from digests.model import WeeklyDigest
 from digests.render_blocks import render_blocks
 from handlers.slack.sender import file_message

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config.routing import Routing
 from bot.core.ports import CaseStore, Clock
+from bot.core.routing_rules import Routing
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config.routing import Routing
 from bot.core.background import Background, Later
 from bot.core.inbox import Handler
 from bot.core.intake import Confirmation, IntakeService
 from bot.core.models import Channel, FlaggedOutput, InboxItem, ReportDraft, Severity
 from bot.core.mrkdwn import escape
 from bot.core.ports import CaseStore, Clock, Directory
+from bot.core.routing_rules import Routing
 from handlers.slack import blocks
 from handlers.slack.confirm import confirmation
 from handlers.slack.fetch import RecentMessages, fetch_outputs

@@ -13,11 +13,11 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config.routing import Routing
 from bot.core.models import Case, OutboundMessage
 from bot.core.mrkdwn import escape, link
 from bot.core.outbox import DeliveryError
 from bot.core.ports import CaseStore, Directory
+from bot.core.routing_rules import Routing
 from handlers.slack import budget, notices
 from handlers.slack.card import ANSWER, card_blocks, card_text
 from handlers.slack.permalink import Permalinks

@@ -12,12 +12,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config.routing import Routing
 from bot.core.background import Background, Later
 from bot.core.lifecycle import IllegalTransition, NotAllowed
 from bot.core.models import Case, Role
 from bot.core.mrkdwn import escape, shorten
 from bot.core.ports import CaseStore, Directory
+from bot.core.routing_rules import Routing
 from bot.core.sla import sla_state
 from bot.core.triage import CaseNotFound, TriageService
 from handlers.slack import budget, card

@@ -11,11 +11,11 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from bot.config.routing import Routing
 from bot.core.card_markdown import inert
 from bot.core.intake import FiledReport
 from bot.core.intake import confirmation_text as report_confirmation
 from bot.core.models import Case, Severity
+from bot.core.routing_rules import Routing
 from handlers.teams.card_budget import cut, fit
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from bot.config.routing import Routing
 from bot.core.card_markdown import inert
 from bot.core.lifecycle import STATUS_WORDS
 from bot.core.models import Case, CaseStatus, Report, Role
+from bot.core.routing_rules import Routing
 from bot.core.triage import RESOLUTION_REASONS
 from handlers.teams.card_budget import ACTIVITY_BUDGET, cut, fit, wire_size
 from handlers.teams.cards import (

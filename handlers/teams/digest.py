@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.config.routing import Digest
 from bot.core.models import OutboundMessage
+from bot.core.routing_rules import Digest
 from digests.model import WeeklyDigest
 from digests.render_card import render_card
 from handlers.teams.card_budget import ACTIVITY_BUDGET, cut, fit, wire_size

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.config.routing import Routing
 from bot.core.models import TeamsUser
 from bot.core.outbox import DeliveryError
 from bot.core.ports import Clock, Directory, TeamsStore
+from bot.core.routing_rules import Routing
 from handlers.teams.connector import BotConnector
 
 log = logging.getLogger(__name__)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.config.routing import Routing
 from bot.core.intake import Confirmation, FiledReport, IntakeError, IntakeService
 from bot.core.models import Channel, OutboundMessage, ReportDraft, Severity
 from bot.core.ports import Clock
+from bot.core.routing_rules import Routing
 from handlers.teams import cards, notices
 from handlers.teams.fields import id_of
 from handlers.teams.parse import (

@@ -16,9 +16,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.config.routing import Routing
 from bot.core.models import Case, Channel, OutboundMessage, Report
 from bot.core.ports import Clock
+from bot.core.routing_rules import Routing
 from handlers.teams.card_budget import fit
 
 PLATFORM = "teams"

@@ -12,10 +12,10 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from bot.config.routing import Routing
 from bot.core.models import Case, OutboundMessage, TeamsCard, TeamsConversation
 from bot.core.outbox import DeliveryError
 from bot.core.ports import Clock, TeamsStore
+from bot.core.routing_rules import Routing
 from handlers.teams import cards, notices
 from handlers.teams.case_card import case_card, case_summary, thread_link
 from handlers.teams.connector import BotConnector

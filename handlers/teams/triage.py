@@ -8,10 +8,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from bot.config.routing import Routing
 from bot.core.lifecycle import IllegalTransition, NotAllowed
 from bot.core.models import CaseStatus, Role
 from bot.core.ports import Clock, TeamsStore
+from bot.core.routing_rules import Routing
 from bot.core.triage import CaseNotFound, Outcome, TriageService
 from handlers.teams import cards
 from handlers.teams.case_card import case_card, thread_link

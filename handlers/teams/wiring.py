@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
-from bot.config.routing import Routing
 from bot.config.settings import Settings
 from bot.core.intake import IntakeService
 from bot.core.ports import Clock, Directory, Reach, TeamsStore
+from bot.core.routing_rules import Routing
 from bot.core.triage import TriageService
 from digests.job import Publisher
 from handlers.http import Handler
