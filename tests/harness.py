@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
 import time
@@ -24,19 +22,10 @@ from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from bot.core.routing_rules import Routing
-from tests.fake_slack import BOT_TOKEN, FakeSlack
-
-SIGNING_SECRET = "test-signing-secret-0123456789"
-INGEST_TOKEN = "test-ingest-token-0123456789abcdef"
-ROUTING_FILE = Path(__file__).parent / "data" / "routing.yaml"
+from tests.support.bot_settings import INGEST_TOKEN, ROUTING_FILE, SIGNING_SECRET, slack_signature
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 
 _ids = itertools.count(1)
-
-
-def slack_signature(body: bytes, timestamp: int, secret: str = SIGNING_SECRET) -> str:
-    """What Slack puts in X-Slack-Signature: v0=HMAC-SHA256(secret, 'v0:ts:body')."""
-    base = b"v0:" + str(timestamp).encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The bot under test with Teams: Slack faked as in tests/harness.py, the Bot Connector faked by
-tests/fake_connector.py, and Activity JSON posted to the real POST /api/messages.
+tests/support/fake_connector.py, and Activity JSON posted to the real POST /api/messages.
 
 Import the fixtures into a test module: `from tests.teams_harness import connector, teams_bot`.
 """
@@ -24,9 +24,9 @@ from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from bot.core.routing_rules import Routing
-from tests.fake_connector import FakeConnector, card_of
-from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.harness import INGEST_TOKEN, ROUTING_FILE, SIGNING_SECRET, BotUnderTest, now_utc
+from tests.support.fake_connector import FakeConnector, card_of
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 
 TRIAGE = "19:triage@thread.tacv2"
 HELPERS = "19:helpers@thread.tacv2"

@@ -19,8 +19,8 @@ from bot.core.models import Channel, ReportDraft, Reporter
 from bot.core.outbox import MAX_ATTEMPTS as OUTBOX_ATTEMPTS
 from handlers.slack.queued import SLACK_REPORT
 from storage.queues import SqlQueues
-from tests.fake_slack import Failure
 from tests.harness import BotUnderTest
+from tests.support.fake_slack import Failure
 
 AI_TEXT = "Our refund window is 90 days for all products."
 LATER = timedelta(hours=1)  # longer than any backoff: each round is a new attempt

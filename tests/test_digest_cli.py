@@ -14,7 +14,7 @@ from bot.app.cli import app
 from digests.week import IsoWeek
 from storage.database import create_engine
 from storage.tables import CaseRow, OutboxRow, ReportRow, TimelineRow
-from tests.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.test_digest import FIXTURE, ROUTING_YAML, seed
 
 

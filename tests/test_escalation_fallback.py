@@ -8,8 +8,8 @@ from typing import Any
 
 from bot.core.models import Case
 from tests import teams_harness
-from tests.fake_slack import Failure
 from tests.harness import BotUnderTest
+from tests.support.fake_slack import Failure
 from tests.teams_harness import HELPER_BOT, HELPERS, TeamsBotUnderTest
 from tests.test_escalation import dms, flag, tick
 from tests.test_escalation_snapshot import edited_routing, escalations, restarted

@@ -22,7 +22,6 @@ from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from handlers.teams import cards
 from tests import teams_harness
-from tests.fake_connector import FakeConnector
 from tests.harness import now_utc
 from tests.hostile import (
     encoded,
@@ -34,6 +33,7 @@ from tests.hostile import (
     sent,
     tracebacks,
 )
+from tests.support.fake_connector import FakeConnector
 from tests.teams_harness import (
     CHAT,
     LOOPKEEPER,

@@ -33,7 +33,6 @@ from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from handlers.request_context import access_log_options
 from tests import teams_harness
-from tests.fake_slack import BOT_TOKEN, Failure, FakeSlack
 from tests.harness import (
     INGEST_TOKEN,
     ROUTING_FILE,
@@ -42,6 +41,7 @@ from tests.harness import (
     now_utc,
 )
 from tests.hostile import cut_the_database
+from tests.support.fake_slack import BOT_TOKEN, Failure, FakeSlack
 from tests.teams_harness import TeamsBotUnderTest, account
 
 connector = teams_harness.connector

@@ -13,9 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.core.models import Case
 from tests import teams_harness
-from tests.fake_slack import Failure
 from tests.harness import BotUnderTest
 from tests.metrics_scrape import scrape, value
+from tests.support.fake_slack import Failure
 from tests.teams_harness import TeamsBotUnderTest, account, ai_message
 from tests.test_triage import current, open_and_submit
 

@@ -26,8 +26,8 @@ from bot.app.main import build_runtime
 from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from tests.conftest import PostgresServer
-from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.harness import ROUTING_FILE, SIGNING_SECRET
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 
 # A ceiling for a process that should have answered long before: a hang fails, not blocks.
 PATIENCE = 90.0

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.fake_slack import Failure
 from tests.harness import BotUnderTest
+from tests.support.fake_slack import Failure
 from tests.test_escalation import flag, tick
 
 

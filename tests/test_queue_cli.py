@@ -12,8 +12,8 @@ from typer.testing import CliRunner, Result
 from bot.app.cli import app
 from bot.core.inbox import MAX_ATTEMPTS as INBOX_ATTEMPTS
 from bot.core.inbox import InboxWorker
-from tests.fake_slack import Failure
 from tests.harness import BotUnderTest
+from tests.support.fake_slack import Failure
 
 AI_TEXT = "Our refund window is 90 days for all products."
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.harness import ROUTING_FILE, SIGNING_SECRET, slack_signature
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 
 FLAGS = 24
 DEADLINE = 60.0

@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core.inbox import MAX_ATTEMPTS as INBOX_ATTEMPTS
-from tests.fake_slack import Failure
 from tests.harness import BotUnderTest
+from tests.support.fake_slack import Failure
 
 AI_TEXT = "Our refund window is 90 days for all products."
 TS = "1700000000.000100"

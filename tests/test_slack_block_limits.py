@@ -19,7 +19,6 @@ from digests.week import IsoWeek
 from handlers.slack import card
 from handlers.slack.budget import plain
 from handlers.slack.card import card_blocks
-from tests.fake_slack import FakeSlack
 from tests.harness import (
     ROUTING_FILE,
     BotUnderTest,
@@ -28,7 +27,8 @@ from tests.harness import (
     shortcut_payload,
     view_submission,
 )
-from tests.slack_payloads import all_problems, markup_problems, sent, write_routing
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack_payloads import all_problems, markup_problems, sent, write_routing
 
 KNOWN_USERS = {"U0ALICE", "U0CAROL", "U0DAVE", "U0REPORTER"}
 LONG = "Ω" * 200

@@ -21,7 +21,6 @@ from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from bot.core.models import CaseStatus
 from handlers.slack import blocks, card
-from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.harness import (
     ROUTING_FILE,
     SIGNING_SECRET,
@@ -32,6 +31,7 @@ from tests.harness import (
     slack_signature,
     view_submission,
 )
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 
 AI_TEXT = "Our refund window is 90 days for all products."
 KEPT_TABLES = ("cases", "reports", "case_timeline", "processed_deliveries", "outbox", "inbox")

@@ -15,9 +15,9 @@ from bot.core.models import Case
 from bot.core.mrkdwn import ZWSP
 from digests.week import IsoWeek
 from handlers.slack import card
-from tests.fake_slack import FakeSlack
 from tests.harness import BotUnderTest, button_press, running_bot, shortcut_payload, view_submission
-from tests.slack_payloads import all_problems, mrkdwn_texts, sent, write_routing
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack_payloads import all_problems, mrkdwn_texts, sent, write_routing
 
 JAPANESE = ("日本語の長い回答です。" * 1000)[:10_000]
 HOSTILE = (

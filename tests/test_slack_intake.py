@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bot.core.models import CaseStatus, Channel, Report, Severity
-from tests.fake_slack import Failure
 from tests.harness import BotUnderTest, shortcut_payload, view_submission
+from tests.support.fake_slack import Failure
 
 AI_TEXT = "Our refund window is 90 days for all products."
 

@@ -21,8 +21,8 @@ import pytest
 from bot.core.models import CaseStatus
 from storage.database import create_engine
 from storage.repository import SqlCaseStore
-from tests.fake_slack import Failure
 from tests.harness import BotUnderTest, button_press, shortcut_payload, view_submission
+from tests.support.fake_slack import Failure
 
 SLOW = 3.0
 """Seconds every Web API call takes."""

@@ -24,9 +24,9 @@ from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from bot.core.models import CaseStatus
-from tests.fake_slack import APP_TOKEN, BOT_TOKEN, Failure, FakeSlack
-from tests.fake_socket_mode import FakeSocketMode
 from tests.harness import ROUTING_FILE, button_press, now_utc, shortcut_payload
+from tests.support.fake_slack import APP_TOKEN, BOT_TOKEN, Failure, FakeSlack
+from tests.support.fake_socket_mode import FakeSocketMode
 
 AI_TEXT = "Our refund window is 90 days for all products."
 AI_TS = "1700000000.000100"

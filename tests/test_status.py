@@ -19,8 +19,8 @@ from bot.app.main import build_runtime
 from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
-from tests.fake_slack import BOT_TOKEN, Failure, FakeSlack
 from tests.harness import ROUTING_FILE, SIGNING_SECRET, BotUnderTest, now_utc, running_bot
+from tests.support.fake_slack import BOT_TOKEN, Failure, FakeSlack
 
 AI_TEXT = "The capital of Australia is Sydney."
 

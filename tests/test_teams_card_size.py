@@ -17,8 +17,8 @@ from handlers.teams.card_budget import wire_size as teams_wire_size
 from handlers.teams.cards import card_message
 from handlers.teams.case_card import case_card, case_summary
 from tests import teams_harness
-from tests.fake_connector import Sent, card_of
 from tests.harness import ROUTING_FILE
+from tests.support.fake_connector import Sent, card_of
 from tests.teams_harness import (
     CHAT,
     HELPERS,

@@ -19,8 +19,8 @@ from bot.app.main import build_runtime
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from tests import teams_harness
-from tests.fake_connector import FakeConnector
 from tests.harness import now_utc
+from tests.support.fake_connector import FakeConnector
 from tests.teams_harness import (
     CHAT,
     TeamsBotUnderTest,

@@ -20,9 +20,9 @@ from bot.app.main import build_runtime
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from tests import hostile, teams_harness
-from tests.fake_connector import FakeConnector
 from tests.harness import now_utc
 from tests.hostile import cut_the_database, tracebacks
+from tests.support.fake_connector import FakeConnector
 from tests.teams_harness import CHAT, TRIAGE, TeamsBotUnderTest, account, ai_message, teams_routing
 
 connector = teams_harness.connector

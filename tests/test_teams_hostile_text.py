@@ -15,7 +15,6 @@ from bot.core.card_markdown import plain
 from handlers.teams.card_budget import fit, wire_size
 from handlers.teams.digest import digest_activity
 from tests import teams_harness
-from tests.fake_connector import card_of
 from tests.inert_markup import (
     EMOJI,
     EVIL,
@@ -26,6 +25,7 @@ from tests.inert_markup import (
     markdown_texts,
     shown_text,
 )
+from tests.support.fake_connector import card_of
 from tests.teams_harness import CHAT, HELPERS, TRIAGE, TeamsBotUnderTest, ai_message
 from tests.test_digest_render import big_digest
 from tests.test_teams_triage import ALICE, DAN, know_people, personal_messages, thread

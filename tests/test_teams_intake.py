@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.core.models import Case, Channel
 from tests import teams_harness
-from tests.fake_connector import Sent, card_of
+from tests.support.fake_connector import Sent, card_of
 from tests.teams_harness import (
     CHAT,
     HELPER_BOT,

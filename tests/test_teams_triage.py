@@ -18,9 +18,9 @@ from bot.core.clock import ManualClock
 from bot.core.models import Case, CaseStatus
 from digests.week import IsoWeek
 from tests import teams_harness
-from tests.fake_connector import Failure, FakeConnector, Sent, card_of
-from tests.fake_slack import FakeSlack
 from tests.harness import button_press, now_utc
+from tests.support.fake_connector import Failure, FakeConnector, Sent, card_of
+from tests.support.fake_slack import FakeSlack
 from tests.teams_harness import (
     CONDUCT,
     HELPER_BOT,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bot.core.models import Case, CaseStatus
-from tests.fake_slack import Failure
 from tests.harness import BotUnderTest, button_press, view_submission
+from tests.support.fake_slack import Failure
 
 AI_TEXT = "The capital of Australia is Sydney."
 

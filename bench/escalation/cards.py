@@ -25,8 +25,8 @@ from bench.escalation.stats import Profiler
 from bot.app.main import build_runtime
 from bot.config.loading import load_routing
 from bot.config.settings import Settings
-from tests.fake_slack import BOT_TOKEN
-from tests.harness import ROUTING_FILE, SIGNING_SECRET
+from tests.support.bot_settings import ROUTING_FILE, SIGNING_SECRET
+from tests.support.fake_slack import BOT_TOKEN
 
 
 class _Counted(logging.Filter):

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import aiohttp
 
 from bench.remote import Remote
-from tests.fake_slack import FakeSlack
-from tests.harness import SIGNING_SECRET, slack_signature
+from tests.support.bot_settings import SIGNING_SECRET, slack_signature
+from tests.support.fake_slack import FakeSlack
 
 AI_CHANNEL = "C0SUPPORT"
 AI_BOT_ID = "B0SUPPORT"  # routing.yaml: support-assistant, triaged in C0TRIAGE

@@ -20,7 +20,7 @@ from handlers.slack.notices import SlackNotices
 from storage.database import create_engine
 from storage.repository import SqlCaseStore
 from storage.tables import CaseRow, OutboxRow, TimelineRow, TimerRow
-from tests.harness import ROUTING_FILE
+from tests.support.bot_settings import ROUTING_FILE
 
 SYSTEM = "support-assistant"  # escalation step 0: after 0m, notify the owner
 OWNER = "alice"

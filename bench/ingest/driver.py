@@ -13,7 +13,7 @@ from typing import Protocol
 from bench.ingest.events import Plan, ai_message, signed_request
 from bench.ingest.load import LoadResult, closed_loop, new_session, open_loop, warm_up
 from bench.remote import Remote
-from tests.fake_slack import FakeSlack
+from tests.support.fake_slack import FakeSlack
 
 
 class Outside(Protocol):

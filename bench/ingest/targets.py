@@ -28,7 +28,7 @@ from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from storage.migrate import upgrade
 from storage.tables import ReportRow
-from tests.fake_slack import BOT_TOKEN
+from tests.support.fake_slack import BOT_TOKEN
 
 EVENTS_PATH = "/slack/events"
 

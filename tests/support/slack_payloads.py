@@ -14,10 +14,8 @@ import yaml
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from tests.fake_slack import FakeSlack
-from tests.harness import (
-    ROUTING_FILE,
-)
+from tests.support.bot_settings import ROUTING_FILE
+from tests.support.fake_slack import FakeSlack
 
 MESSAGE_METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
 

@@ -54,7 +54,7 @@ class FakeSlack:
     """What was posted to a command's or an action's response_url."""
     url: str = ""
     socket_url: Callable[[], str] | None = None
-    """What apps.connections.open hands out (tests.fake_socket_mode); unset: Socket Mode off."""
+    """What apps.connections.open hands out (fake_socket_mode.py); unset: Socket Mode off."""
     _runner: web.AppRunner | None = None
     _ts: int = 0
 
