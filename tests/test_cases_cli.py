@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from bot.app.cli import CASE_EXPORT_FIELDS, app
+from bot.app.cli import app
+from bot.app.cli_cases import CASE_EXPORT_FIELDS
 from bot.core.models import Case, CaseStatus, Channel, Report, Role, Severity, TimelineEntry
 from bot.core.sla import sla_state, span
 from storage.database import create_engine

@@ -17,14 +17,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot.app.cli_common import on_database, out, settings_or_exit
 from bot.core.models import Case, CaseStatus
 from bot.core.sla import sla_state
 from bot.core.spreadsheet import spreadsheet_cell
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
-
-out = Console(soft_wrap=True)
 
 
 class CaseFormat(enum.StrEnum):
@@ -51,8 +50,6 @@ def list_cases(
     ] = CaseFormat.table,
 ) -> None:
     """List cases, oldest first, with where each stands against its SLA."""
-    # bot.app.cli imports this module: its helpers are looked up when the command runs.
-    from bot.app.cli import _on_database, _settings
     from storage.repository import SqlCaseStore
 
     async def read(engine: AsyncEngine) -> list[Case]:
@@ -62,7 +59,7 @@ def list_cases(
         finally:
             await store.close()
 
-    found = _on_database(_settings().database_url, read)
+    found = on_database(settings_or_exit().database_url, read)
     now = datetime.now(UTC)
     if output_format is CaseFormat.table:
         _print_case_table(found, now)

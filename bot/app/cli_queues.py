@@ -18,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot.app.cli_common import err, on_database, out, settings_or_exit
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,9 +33,6 @@ inbox_app = typer.Typer(
     help="Inbound flags waiting to be filed, or dead-lettered; `retry` files them again.",
     no_args_is_help=False,
 )
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 
 class ListFormat(enum.StrEnum):
@@ -78,14 +77,12 @@ def inbox_retry(ids: IdsArgument = None, all_dead: AllDeadOption = False) -> Non
 
 
 def _run(work: Callable[[SqlQueues], Awaitable[Any]]) -> Any:
-    # bot.app.cli imports this module: its helpers are looked up when a command runs.
-    from bot.app.cli import _on_database, _settings
     from storage.queues import SqlQueues
 
     async def on(engine: AsyncEngine) -> Any:
         return await work(SqlQueues(engine))
 
-    return _on_database(_settings().database_url, on)
+    return on_database(settings_or_exit().database_url, on)
 
 
 def _list(queue: str, dead: bool, output: ListFormat) -> None:

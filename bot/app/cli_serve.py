@@ -1,29 +1,33 @@
-"""What `loopkeeper serve` says: the environment it reads (its --help), the connections it
-made, and why it will not start, in one line.
+"""`loopkeeper serve`, and what it says: the environment it reads (its --help), the connections
+it made, and why it will not start, in one line.
 
-Used by bot/app/cli.py. The refusal is one line on stderr and exit code 1, never a traceback:
-whoever meets it is setting the bot up, and a page of frames hides the sentence they need.
+The command migrates the database first, then runs the bot until SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
+import signal
 import socket
 from collections.abc import Iterator
-from typing import NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from bot.app.cli_common import (
+    err,
+    out,
+    refusals,
+    routing_or_exit,
+    settings_or_exit,
+    start_logging,
+)
 from bot.app.startup_errors import StartupError
 from bot.config.settings import Settings
-
-# The process's one pair of consoles (bot/app/cli.py prints through them too): in JSON log mode
-# `out` is redirected to the log, so every line the process writes is one JSON object.
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+from bot.core.routing_rules import Routing
 
 PORT_HINT = "choose another with --port or LOOPKEEPER_PORT"
 
@@ -47,20 +51,6 @@ def environment_help() -> str:
         "\b\nEnvironment (a .env file is read too; an empty variable means unset):\n"
         + "\n".join(lines)
     )
-
-
-def refuse(line: str) -> NoReturn:
-    err.print(escape(line), highlight=False)
-    raise typer.Exit(1)
-
-
-@contextlib.contextmanager
-def refusals() -> Iterator[None]:
-    """A StartupError raised in the block becomes its one line and exit code 1."""
-    try:
-        yield
-    except StartupError as error:
-        refuse(str(error))
 
 
 def check_port(port: int) -> None:
@@ -110,3 +100,92 @@ def describe_connections(settings: Settings, base: str) -> None:
     else:
         out.print("Ingest API: off (set LOOPKEEPER_INGEST_TOKEN to accept forwarded thumbs-downs).")
     out.print(f"Health: {base}/healthz · readiness: {base}/readyz · metrics: {base}/metrics")
+
+
+def serve(
+    host: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOST", help="listen address, instead of LOOPKEEPER_HOST  [default: 127.0.0.1]"
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            metavar="PORT", help="listen port, instead of LOOPKEEPER_PORT  [default: 3000]"
+        ),
+    ] = None,
+) -> None:
+    """Run the bot: HTTP routes, Slack (HTTP or Socket Mode), the outbox. Migrates first."""
+    settings = settings_or_exit()
+    if host is not None:
+        settings = settings.model_copy(update={"host": host})
+    if port is not None:
+        settings = settings.model_copy(update={"port": port})
+    with refusals():
+        check_port(settings.port)
+    problems = settings.problems()
+    for problem in problems:  # one line each, all of them at once
+        err.print(f"Refusing to start in {settings.env} mode: {escape(problem)}.", highlight=False)
+    if problems:
+        raise typer.Exit(1)
+    start_logging(settings)
+    routing = routing_or_exit(settings, out, refusal="Refusing to start: ")
+    with refusals(), _only_process(settings.database_url):
+        _migrate_and_serve(settings, routing)
+
+
+@contextlib.contextmanager
+def _only_process(url: str) -> Iterator[None]:
+    """SQLite: this process alone, for as long as it serves (bot.app.single_process)."""
+    from bot.app.single_process import only_process
+    from storage.database import sqlite_file
+
+    database = sqlite_file(url)
+    if database is None:
+        yield
+        return
+    with only_process(database):
+        yield
+
+
+def _migrate_and_serve(settings: Settings, routing: Routing) -> None:
+    from storage.connect_errors import upgrade_or_refuse
+    from storage.database import redact_url
+
+    upgrade_or_refuse(settings.database_url)
+    out.print(f"Database {redact_url(settings.database_url)} migrated.")
+    asyncio.run(_serve(settings, routing))
+
+
+async def _serve(settings: Settings, routing: Routing) -> None:
+    from aiohttp import web
+
+    from bot.app.main import build_runtime
+    from handlers.request_context import access_log_options
+
+    runtime = await build_runtime(settings, routing)
+    runner = web.AppRunner(runtime.web_app, **access_log_options(settings.access_log == "on"))
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        await runtime.close()
+        raise cannot_listen(settings.host, settings.port, error) from None
+    await runtime.start_background()
+    base = f"http://{settings.host}:{settings.port}"
+    out.print(f"loopkeeper is listening on {base} ({len(routing.systems)} AI system(s) routed)")
+    describe_connections(settings, base)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        out.print("Shutting down…")
+        await runner.cleanup()
+        await runtime.close()

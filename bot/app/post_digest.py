@@ -1,15 +1,17 @@
-"""`loopkeeper digest --post`: queue a digest on every configured platform and deliver it."""
+"""`loopkeeper digest --post`: queue a digest on every configured platform and deliver it.
+
+Composition, not aggregation: it builds a runtime, so it lives with the composition root.
+"""
 
 from __future__ import annotations
 
+from bot.app.main import build_runtime
 from bot.config.settings import Settings
 from bot.core.routing_rules import Digest, Routing
 from digests.week import IsoWeek
 
 
 async def post_digest(settings: Settings, routing: Routing, digest: Digest, week: IsoWeek) -> str:
-    from bot.app.main import build_runtime
-
     runtime = await build_runtime(settings, routing)
     try:
         queued = await runtime.digests.post_now(digest, week)
