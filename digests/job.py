@@ -6,14 +6,13 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from bot.core.models import DigestRun, OutboundMessage
 from bot.core.ports import Clock
 from bot.core.routing_rules import Digest, Routing
 from bot.core.telemetry import NO_EVENTS, Events
 from digests.aggregate import build_digest
-from digests.model import WeeklyDigest
+from digests.publisher import Publisher
 from digests.schedule import latest_due
 from digests.week import IsoWeek
 from storage.repository import SqlCaseStore
@@ -22,14 +21,6 @@ log = logging.getLogger(__name__)
 
 LATE_AFTER = timedelta(hours=1)
 LATE_NOTE = "⏰ Posted late: loopkeeper was not running at the scheduled time."
-
-
-class Publisher(Protocol):
-    def __call__(
-        self, digest: Digest, weekly: WeeklyDigest, *, key: str, note: str | None, now: datetime
-    ) -> Sequence[OutboundMessage]:
-        """The outbox messages that publish one digest on one platform."""
-        ...
 
 
 class DigestJob:

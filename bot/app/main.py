@@ -31,7 +31,8 @@ from bot.core.ports import Clock, Notices
 from bot.core.routing_rules import Routing
 from bot.core.triage import TriageService
 from bot.core.woken import Arrivals, GiveWay
-from digests.job import DigestJob, Publisher
+from digests.job import DigestJob
+from digests.publisher import Publisher
 from handlers.api import reports_route
 from handlers.api_openapi import openapi_route
 from handlers.http import Routes, build_http_app

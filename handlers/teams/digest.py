@@ -23,7 +23,7 @@ TOO_BIG = "The full digest does not fit in a Teams card: run `loopkeeper digest`
 def publish_to_teams(
     digest: Digest, weekly: WeeklyDigest, *, key: str, note: str | None, now: datetime
 ) -> Sequence[OutboundMessage]:
-    """A `digests.job.Publisher`: one card, posted once per digest run (dedupe key)."""
+    """A `digests.publisher.Publisher`: one card, posted once per digest run (dedupe key)."""
     if not digest.teams_channel:
         return []
     activity = digest_activity(weekly, note)

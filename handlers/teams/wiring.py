@@ -13,7 +13,7 @@ from bot.core.intake import IntakeService
 from bot.core.ports import Clock, Directory, Reach, TeamsStore
 from bot.core.routing_rules import Routing
 from bot.core.triage import TriageService
-from digests.job import Publisher
+from digests.publisher import Publisher
 from handlers.http import Handler
 from handlers.teams.activities import TeamsActivities
 from handlers.teams.connector import BotConnector
