@@ -17,7 +17,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.app.main import Runtime, build_runtime
+from bot.app.main import build_runtime
+from bot.app.runtime import Runtime
 from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock

@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from bot.app.main import Runtime, build_runtime
+from bot.app.main import build_runtime
+from bot.app.runtime import Runtime
 from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock

@@ -23,7 +23,8 @@ from sqlalchemy.engine import make_url
 
 from bench.ingest.events import ROUTING_FILE, SIGNING_SECRET
 from bench.server import run_on_server
-from bot.app.main import Runtime, build_runtime
+from bot.app.main import build_runtime
+from bot.app.runtime import Runtime
 from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from storage.migrate import upgrade
