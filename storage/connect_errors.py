@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from bot.app.startup_errors import StartupError
+from bot.core.startup_errors import StartupError
 from storage.database import redact_url
 
 VARIABLE = "LOOPKEEPER_DATABASE_URL"

@@ -18,11 +18,11 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from bot.app.startup_errors import StartupError
 from bot.config.errors import RoutingError
 from bot.config.loading import load_routing, parse_routing
 from bot.config.settings import Settings
 from bot.core.routing_rules import Routing
+from bot.core.startup_errors import StartupError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine

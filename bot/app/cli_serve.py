@@ -25,9 +25,9 @@ from bot.app.cli_common import (
     settings_or_exit,
     start_logging,
 )
-from bot.app.startup_errors import StartupError
 from bot.config.settings import Settings
 from bot.core.routing_rules import Routing
+from bot.core.startup_errors import StartupError
 
 PORT_HINT = "choose another with --port or LOOPKEEPER_PORT"
 

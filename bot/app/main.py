@@ -14,7 +14,6 @@ from prometheus_client import CollectorRegistry
 
 from bot.app.queue_metrics import queue_metrics, refresh_all
 from bot.app.runtime import Runtime
-from bot.app.startup_errors import StartupError
 from bot.app.wire_slack import wire_slack
 from bot.config.settings import Settings
 from bot.core.background import Background
@@ -28,6 +27,7 @@ from bot.core.intake import IntakeService
 from bot.core.outbox import OutboxDispatcher, Sender
 from bot.core.ports import Clock, Notices
 from bot.core.routing_rules import Routing
+from bot.core.startup_errors import StartupError
 from bot.core.triage import TriageService
 from bot.core.woken import Arrivals, GiveWay
 from digests.job import DigestJob

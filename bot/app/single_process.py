@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from bot.app.startup_errors import StartupError
+from bot.core.startup_errors import StartupError
 
 
 def lock_path(database: Path) -> Path:

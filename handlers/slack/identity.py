@@ -18,7 +18,7 @@ from slack_bolt.middleware.authorization.async_single_team_authorization import 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app.startup_errors import StartupError
+from bot.core.startup_errors import StartupError
 from handlers.slack.permalink import Permalinks
 
 log = logging.getLogger(__name__)
