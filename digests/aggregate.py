@@ -170,10 +170,7 @@ def assemble(
         return category.label if category else category_id
 
     def person_name(person_id: str | None) -> str:
-        if not person_id:
-            return "unassigned"
-        person = routing.person(person_id)
-        return person.display if person else person_id
+        return routing.name_of(person_id, "unassigned")
 
     # -- reports and cases: the series and this week's breakdowns --
     reports = _sum_by(series_rows, lambda r: (r.bucket, r.system_id), "reports")

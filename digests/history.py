@@ -134,7 +134,7 @@ async def write_history(store: CaseStore, clock: ReplayClock, history: CaseHisto
         )
         if not created:
             raise ValueError(f"a case with output key {history.output_key!r} already exists")
-        case_id = _id(case)
+        case_id = case.stored_id
         writer = _Writer(tx, history, case_id)
         await writer.entry(
             first.at,
@@ -280,9 +280,3 @@ class _Writer:
                     delivered_at=event.at + DELIVERY_DELAY if done else None,
                 )
             )
-
-
-def _id(case: Case) -> int:
-    if case.id is None:
-        raise RuntimeError("the case was not stored")
-    return case.id

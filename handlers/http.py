@@ -1,4 +1,4 @@
-"""The aiohttp application: every HTTP route of DESIGN.md's contract."""
+"""The aiohttp application: every HTTP route of README → HTTP routes."""
 
 from __future__ import annotations
 

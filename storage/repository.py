@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, Select, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.clock import SystemClock
 from bot.core.models import (
     Case,
     CaseStatus,
@@ -67,11 +68,6 @@ if TYPE_CHECKING:
 # Statements run on Core connections, not ORM sessions: the ORM's unit of work (identity map,
 # flush, per-statement session state) cost more than the SQL on the bot's hot path, and rows
 # are turned into the core's pydantic models at once anyway. Tables: storage/statements.py.
-
-
-class _UtcClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class WriterLock:
@@ -370,7 +366,7 @@ class SqlCaseStore:
 
     def __init__(self, engine: AsyncEngine, *, clock: Clock | None = None) -> None:
         self.engine = engine
-        self._clock: Clock = clock or _UtcClock()
+        self._clock: Clock = clock or SystemClock()
         sqlite_db = engine.dialect.name == "sqlite"
         self._write_lock = WriterLock() if sqlite_db else None
         write_engine = (

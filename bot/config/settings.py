@@ -1,4 +1,4 @@
-"""Settings from the environment (and a `.env` file), as DESIGN.md's contract names them."""
+"""Settings from the environment (and a `.env` file), named as README → Configuration lists them."""
 
 from __future__ import annotations
 

@@ -139,12 +139,12 @@ async def escalate(
         line: str | None = (
             f"⏫ {sent.note}" if first else f"⏫ Not acknowledged after {waited}: {sent.note}"
         )
-        dm = dm.removesuffix(".") + f" ({_name(routing, target)} could not be reached)."
+        dm = dm.removesuffix(".") + f" ({routing.name_of(target)} could not be reached)."
         log.warning("case #%s, escalation step %s: %s", case.id, timer.step, sent.note)
     elif first:
         line = None
     else:
-        line = f"⏫ Not acknowledged after {waited}: escalated to {_name(routing, target)}."
+        line = f"⏫ Not acknowledged after {waited}: escalated to {routing.name_of(target)}."
     messages: list[OutboundMessage] = []
     for person in sent.people:
         key = f"timer:{timer.key}:dm" if len(sent.people) == 1 else f"timer:{timer.key}:dm:{person}"
@@ -176,11 +176,6 @@ def _step(routing: Routing, case: Case, timer: Timer) -> tuple[timedelta, str | 
         return None
     step = system.escalation[timer.step]
     return step.after, routing.escalation_target(system, step, case.owner)
-
-
-def _name(routing: Routing, person_id: str | None) -> str:
-    person = routing.person(person_id) if person_id else None
-    return person.display if person else (person_id or "nobody")
 
 
 class TimerService:

@@ -57,13 +57,13 @@ def recipients(
     conductor = routing.owner_of(system_id, Role.conductor)
     if conductor and conductor != target and reaches(conductor):
         return Recipients(
-            [conductor], f"{missed}: escalated to {_name(routing, conductor)}, the conductor."
+            [conductor], f"{missed}: escalated to {routing.name_of(conductor)}, the conductor."
         )
     admins = [a for a in dict.fromkeys(routing.admins) if a != target and reaches(a)]
     if conductor and conductor != target:
-        missed += f", nor could {_name(routing, conductor)}, the conductor"
+        missed += f", nor could {routing.name_of(conductor)}, the conductor"
     if admins:
-        names = ", ".join(_name(routing, a) for a in admins)
+        names = ", ".join(routing.name_of(a) for a in admins)
         noun = "admin" if len(admins) == 1 else "admins"
         return Recipients(admins, f"{missed}: escalated to the {noun}, {names}.")
     return Recipients([], f"{missed}, and no admin can be reached either: nobody was notified.")
@@ -80,8 +80,3 @@ def _unreachable(routing: Routing, target: str | None, platform: str) -> str:
     # An id in routing.yaml is used as it is: only people without one go unfound.
     why = f"no account for {person.email}" if person.email else f"no {platform} id or e-mail"
     return f"{person.display} could not be reached in {platform} ({why})"
-
-
-def _name(routing: Routing, person_id: str) -> str:
-    person = routing.person(person_id)
-    return person.display if person else person_id

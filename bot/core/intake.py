@@ -233,7 +233,7 @@ class IntakeService:
         if created:
             await tx.add_timeline(
                 TimelineEntry(
-                    case_id=_id(case),
+                    case_id=case.stored_id,
                     at=now,
                     actor=actor,
                     kind="opened",
@@ -260,7 +260,7 @@ class IntakeService:
         )
         await tx.add_timeline(
             TimelineEntry(
-                case_id=_id(case),
+                case_id=case.stored_id,
                 at=now,
                 actor=actor,
                 kind="reopened",
@@ -278,7 +278,7 @@ class IntakeService:
             return Route(owner, role)
         conductor = self._routing.owner_of(system, Role.conductor)
         person = self._routing.person(owner)
-        name = person.display if person else owner
+        name = self._routing.name_of(owner)
         if person is not None and person.email:
             missing = f"no Slack id in routing.yaml and {person.email} is not in Slack"
         else:
@@ -286,8 +286,7 @@ class IntakeService:
         why = f"{name} ({role.value} owner) can't be reached in Slack ({missing}), "
         if conductor is None or conductor == owner:
             return Route(owner, role, why + "and there is no conductor to fall back to.")
-        fallback = self._routing.person(conductor)
-        fallback_name = fallback.display if fallback else conductor
+        fallback_name = self._routing.name_of(conductor)
         return Route(
             conductor, Role.conductor, why + f"so it went to the conductor, {fallback_name}."
         )
@@ -355,14 +354,14 @@ class IntakeService:
             "reporter_slack_id": draft.reporter.slack_user_id,
             "reporter_email": draft.reporter.email,
         }
-        existing = None if new else await tx.find_report(_id(case), draft.reporter.id)
+        existing = None if new else await tx.find_report(case.stored_id, draft.reporter.id)
         if existing is not None:
             report = await tx.save_report(existing.model_copy(update={**fields, "updated_at": now}))
             kind = "report_updated"
         else:
             report = await tx.add_report(
                 Report(
-                    case_id=_id(case),
+                    case_id=case.stored_id,
                     reporter_id=draft.reporter.id,
                     created_at=now,
                     updated_at=now,
@@ -372,7 +371,7 @@ class IntakeService:
             kind = "reported"
         await tx.add_timeline(
             TimelineEntry(
-                case_id=_id(case),
+                case_id=case.stored_id,
                 at=now,
                 actor=draft.reporter.id,
                 kind=kind,
@@ -383,7 +382,7 @@ class IntakeService:
 
     async def _refresh_case(self, tx: CaseTransaction, case: Case) -> Case:
         """Recompute what a case derives from its reports: count, severity, SLA deadlines."""
-        reports = await tx.case_reports(_id(case))
+        reports = await tx.case_reports(case.stored_id)
         severity = Severity.highest(*(r.severity for r in reports))
         sla = self._routing.sla[severity]
         opened = case.opened_at
@@ -403,9 +402,3 @@ class IntakeService:
         if text is None:
             return None
         return redact(text, self._routing.privacy.redact)
-
-
-def _id(case: Case) -> int:
-    if case.id is None:
-        raise RuntimeError("case was not stored")
-    return case.id

@@ -206,6 +206,13 @@ class Case(BaseModel):
         """When the current round of triage began: creation, or the latest reopening."""
         return self.reopened_at or self.created_at
 
+    @property
+    def stored_id(self) -> int:
+        """The id of a case that has been stored; a case built but never stored has none."""
+        if self.id is None:
+            raise RuntimeError("case was not stored")
+        return self.id
+
     def trace_fields(self) -> list[tuple[str, str]]:
         """What links the case to its AI output's run, as (label, value), for the cards."""
         found = (("trace", self.trace_id), ("prompt", self.prompt_version), ("model", self.model))

@@ -347,6 +347,11 @@ class Routing(FrozenModel):
     def person(self, person_id: str) -> Person | None:
         return self.people.get(person_id)
 
+    def name_of(self, person_id: str | None, unknown: str = "nobody") -> str:
+        """How a person is called in messages: their name, else their id, else `unknown`."""
+        person = self.people.get(person_id) if person_id else None
+        return person.display if person else (person_id or unknown)
+
     def person_by_slack_id(self, user_id: str) -> Person | None:
         return self._by_slack_id.get(user_id)
 

@@ -111,7 +111,7 @@ class TriageService:
     async def ask(self, case_id: int, actor: str | None, question: str) -> Outcome:
         async def move(tx: CaseTransaction, case: Case) -> tuple[Case, str]:
             case = apply(case, Action.needs_info, self._clock.now())
-            for report in await tx.case_reports(_id(case)):
+            for report in await tx.case_reports(case.stored_id):
                 await self._enqueue(
                     tx,
                     self._notices.reporter(
@@ -161,7 +161,9 @@ class TriageService:
                 raise IllegalTransition(f"There is no case #{original_id}.")
             apply(case, Action.duplicate, self._clock.now())  # refuses before anything moves
             moved = await self._move_reports(tx, case, original)
-            case = apply(await self._locked(tx, _id(case)), Action.duplicate, self._clock.now())
+            case = apply(
+                await self._locked(tx, case.stored_id), Action.duplicate, self._clock.now()
+            )
             original = await self._locked(tx, original_id)
             await self._enqueue(
                 tx, self._notices.card(original, key=f"card:{original.id}:{self._stamp()}")
@@ -187,7 +189,7 @@ class TriageService:
             case = await self._locked(tx, case_id)
             await tx.append_timeline(
                 TimelineEntry(
-                    case_id=_id(case),
+                    case_id=case.stored_id,
                     at=self._clock.now(),
                     actor=author,
                     kind="comment",
@@ -272,15 +274,15 @@ class TriageService:
 
     async def _move_reports(self, tx: CaseTransaction, duplicate: Case, original: Case) -> int:
         """Reports of the duplicate join the original, except a reporter's second report."""
-        already = {r.reporter_id for r in await tx.case_reports(_id(original))}
+        already = {r.reporter_id for r in await tx.case_reports(original.stored_id)}
         moved = 0
-        for report in await tx.case_reports(_id(duplicate)):
+        for report in await tx.case_reports(duplicate.stored_id):
             if report.reporter_id in already:
                 continue
             await tx.save_report(report.model_copy(update={"case_id": original.id}))
             moved += 1
         for case in (original, duplicate):
-            reports = await tx.case_reports(_id(case))
+            reports = await tx.case_reports(case.stored_id)
             update: dict[str, object] = {"report_count": len(reports)}
             if reports:
                 update["severity"] = Severity.highest(*(r.severity for r in reports))
@@ -298,8 +300,7 @@ class TriageService:
             await tx.enqueue(message)
 
     def _name(self, person_id: str | None) -> str:
-        person = self._routing.person(person_id) if person_id else None
-        return person.display if person else (person_id or "someone")
+        return self._routing.name_of(person_id, "someone")
 
     @staticmethod
     def _stamp() -> str:
@@ -310,9 +311,3 @@ class TriageService:
     def _wake(self) -> None:
         if self._on_enqueued:
             self._on_enqueued()
-
-
-def _id(case: Case) -> int:
-    if case.id is None:
-        raise RuntimeError("case was not stored")
-    return case.id

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from bot.core.case_line import case_line
 from bot.core.lifecycle import STATUS_WORDS
 from bot.core.models import Case, CaseStatus, Report, Role
 from bot.core.mrkdwn import escape, from_slack, link, mention, shorten
@@ -49,15 +50,12 @@ def _date(moment: datetime | None) -> str:
 def _person(routing: Routing, person_id: str | None, slack_id: str | None = None) -> str:
     if slack_id:
         return mention(slack_id)
-    person = routing.person(person_id) if person_id else None
-    return escape(person.display if person else (person_id or "nobody"))
+    return escape(routing.name_of(person_id))
 
 
 def card_text(case: Case, routing: Routing) -> str:
     """The card's one-line summary, as mrkdwn (the message's notification text)."""
-    category = routing.category(case.category_id)
-    label = escape(category.label if category else case.category_id, budget.OPTION_TEXT)
-    return f"Case #{case.id} · {case.severity.value} · {label} · {STATUS_WORDS[case.status]}"
+    return case_line(case, routing, lambda label: escape(label, budget.OPTION_TEXT))
 
 
 def card_blocks(

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from bot.core.card_markdown import inert
+from bot.core.case_line import case_line
 from bot.core.lifecycle import STATUS_WORDS
 from bot.core.models import Case, CaseStatus, Report, Role
 from bot.core.routing_rules import Routing
@@ -63,9 +64,7 @@ def thread_link(conversation_id: str, activity_id: str) -> str:
 
 def case_summary(case: Case, routing: Routing) -> str:
     """The notification line (plain text, shown as given)."""
-    category = routing.category(case.category_id)
-    label = cut(category.label if category else case.category_id, NAME_CHARS)
-    return f"Case #{case.id} · {case.severity.value} · {label} · {STATUS_WORDS[case.status]}"
+    return case_line(case, routing, lambda label: cut(label, NAME_CHARS))
 
 
 def case_card(
@@ -123,7 +122,7 @@ def _head(case: Case, routing: Routing) -> list[Element]:
                 {"title": "Severity", "value": case.severity.value},
                 {
                     "title": "Owner",
-                    "value": _name(_person(routing, case.owner))
+                    "value": _name(routing.name_of(case.owner))
                     + (f" ({case.owner_role.value})" if case.owner_role else ""),
                 },
                 {"title": "Reporters", "value": str(case.report_count)},
@@ -200,11 +199,6 @@ def _name(text: str) -> str:
 
 def _when(moment: datetime | None) -> str:
     return "—" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
-
-
-def _person(routing: Routing, person_id: str | None) -> str:
-    person = routing.person(person_id) if person_id else None
-    return person.display if person else (person_id or "nobody")
 
 
 def _show(title: str, body: list[Element], submit: Element) -> Element:

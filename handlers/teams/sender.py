@@ -142,8 +142,7 @@ class TeamsSender:
             raise DeliveryError(f"{person_id} has no Teams account we can find", permanent=True)
         known = await self._store.teams_user(user_id)  # an Entra object id → their Teams id
         user_id = known.user_id if known else user_id
-        person = self._routing.person(person_id)
-        name = person.display if person else person_id
+        name = self._routing.name_of(person_id)
         await self._to_user(case, user_id, name, cards.text_message(text), text)
 
     async def _reporter(self, case: Case, payload: dict[str, Any]) -> None:
