@@ -25,6 +25,7 @@ from bot.core.triage import TriageService
 from bot.core.woken import Arrivals
 from handlers.http import Handler as HttpHandler
 from handlers.slack.app import build_bolt_app, events_route
+from handlers.slack.case_delivery import CaseDelivery
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.identity import learn_identity
 from handlers.slack.inbox import (
@@ -34,7 +35,6 @@ from handlers.slack.inbox import (
     reactions_handler,
 )
 from handlers.slack.listeners import SlackIntake
-from handlers.slack.messenger import CaseMessenger
 from handlers.slack.permalink import Permalinks
 from handlers.slack.queued import SLACK_REPORT, flag_queue
 from handlers.slack.reread import SLACK_REREAD, Reread
@@ -79,7 +79,7 @@ async def wire_slack(
 ) -> SlackEdge:
     """StartupError when Slack refuses the token; the caller closes what it opened."""
     permalinks = Permalinks(client)  # one auth.test per process
-    messenger = CaseMessenger(routing, store, client, directory, permalinks)
+    case_delivery = CaseDelivery(routing, store, client, directory, permalinks)
     queue = flag_queue(store, clock, inbox.wake, arrivals)
     slack_intake = SlackIntake(
         routing, intake, store, clock, directory, permalinks, background=background, queue=queue
@@ -88,7 +88,7 @@ async def wire_slack(
     bolt_app = build_bolt_app(client, slack_intake, slack_triage, is_transient=is_transient)
     # Before the first request, so no user's request waits for it.
     authenticated = await learn_identity(client, bolt_app, permalinks)
-    edge = SlackEdge(bolt_app, SlackSender(client, messenger), authenticated)
+    edge = SlackEdge(bolt_app, SlackSender(client, case_delivery), authenticated)
     # A flagged message Slack would not give at filing time is read again later.
     filler = OutputFiller(routing, store, clock, announced, on_enqueued)
     reread = Reread(store, client, permalinks, filler, clock, inbox.wake)

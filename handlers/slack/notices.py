@@ -1,9 +1,10 @@
-"""Case notices for Slack, as outbox messages resolved when they are sent.
+"""Case notices for Slack (the core's `Notices` port): what to say about a case, as outbox
+messages resolved when they are sent (`sender.py` sends them, `case_delivery.py` resolves them).
 
 The card's location and people's Slack ids are only known at delivery time (the card may not be
 posted yet, an e-mail may still need looking up), so these messages carry case and person ids
-and `CaseMessenger` turns them into Web API calls. Their texts stay the core's plain words
-here: the messenger escapes them into mrkdwn when it sends, so a queued notice never holds
+and `CaseDelivery` turns them into Web API calls. Their texts stay the core's plain words
+here: case delivery escapes them into mrkdwn when it sends, so a queued notice never holds
 markup and the escaping rule can change without rewriting the outbox.
 """
 

@@ -1,4 +1,9 @@
-"""Delivers outbox messages to the Slack Web API, classifying failures for the retry policy."""
+"""Sends outbox messages to the Slack Web API (the outbox's `Sender` port for Slack),
+classifying failures for the retry policy.
+
+A message queued as a Web API call is made as it is; a case notice (from `notices.py`) is
+handed to `case_delivery.py`, which resolves the card and the people when it is sent.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import OutboundMessage
 from bot.core.outbox import DeliveryError
-from handlers.slack.messenger import CaseMessenger
+from handlers.slack.case_delivery import CaseDelivery
 
 FILE = "loopkeeper.file"  # payload: channel, filename, title, content_base64[, comment]
 
@@ -40,16 +45,16 @@ PERMANENT_ERRORS = frozenset(
 
 
 class SlackSender:
-    def __init__(self, client: AsyncWebClient, messenger: CaseMessenger | None = None) -> None:
+    def __init__(self, client: AsyncWebClient, case_delivery: CaseDelivery | None = None) -> None:
         self._client = client
-        self._messenger = messenger
+        self._case_delivery = case_delivery
 
     async def send(self, message: OutboundMessage) -> None:
         try:
             if message.method == FILE:
                 await self._upload(message.payload)
-            elif message.method.startswith("loopkeeper.") and self._messenger is not None:
-                await self._messenger.deliver(message)
+            elif message.method.startswith("loopkeeper.") and self._case_delivery is not None:
+                await self._case_delivery.deliver(message)
             else:
                 # "lane" orders messages in the outbox; it is not a Slack argument.
                 arguments = {k: v for k, v in message.payload.items() if k != "lane"}

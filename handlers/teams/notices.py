@@ -1,4 +1,5 @@
-"""Case notices for Teams, as outbox messages resolved when they are sent (like Slack's).
+"""Case notices for Teams (the core's `Notices` port): what to say about a case, as outbox
+messages resolved when `sender.py` sends them (like Slack's).
 
 Who hears what in Teams:
 - the case card and its thread: systems with a `triage.teams_channel`;

@@ -1,5 +1,8 @@
-"""Delivers Teams outbox messages through the Bot Connector: post or refresh the case card,
-reply in its thread, message people 1:1 (or @mention them in the thread), post digests.
+"""Sends Teams outbox messages through the Bot Connector (the outbox's `Sender` port for
+Teams): post or refresh the case card, reply in its thread, message people 1:1 (or @mention
+them in the thread), post digests. Its counterpart `notices.py` (the core's `Notices` port)
+decides what is said and queues it; Teams needs no separate case delivery, as Slack's edge has,
+because the card and conversation references are resolved here.
 
 Raises DeliveryError to be retried later (card not posted yet, no conversation reference yet,
 the connector down or throttling) or, when retrying cannot help, a permanent one.

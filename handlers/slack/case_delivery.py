@@ -1,5 +1,14 @@
-"""Turns case notices into Web API calls at delivery time: post or update the card, reply in
-its thread, DM people. Raises DeliveryError to retry later when the card isn't posted yet."""
+"""Case delivery: turns a queued case notice into Web API calls when the outbox sends it: post
+or update the card, reply in its thread, DM people. Raises DeliveryError to retry later when
+the card isn't posted yet.
+
+Slack's edge speaks through three modules, one step each:
+- `notices.py` (the core's `Notices` port): what to say about a case, queued in the outbox;
+- `sender.py` (the outbox's `Sender` port): sends each queued message, a plain Web API call
+  as it is or, for a case notice, through this module;
+- `case_delivery.py`: this module, resolving a case notice at delivery time, when the card's
+  place and people's Slack ids are known.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +43,7 @@ finds a DM it posted."""
 POSTED_TTL_S = 300.0
 
 
-class CaseMessenger:
+class CaseDelivery:
     def __init__(
         self,
         routing: Routing,
