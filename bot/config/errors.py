@@ -13,7 +13,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel
 
-from bot.core.routing_fields import REFERENCE_ERROR, Loc, did_you_mean, got
+from bot.core.routing_fields import ROUTING_PROBLEM, Loc, did_you_mean, got
 from bot.core.routing_rules import Routing
 
 
@@ -34,7 +34,7 @@ def describe(error: Mapping[str, Any]) -> tuple[Loc, str]:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     given = error.get("input")
-    if kind == REFERENCE_ERROR:
+    if kind == ROUTING_PROBLEM:
         return loc, str(ctx["message"])
     if loc and loc[-1] == "[key]":
         loc = loc[:-1]

@@ -1,8 +1,8 @@
 """The field types and helpers shared by the routing file's schema and its cross-reference check.
 
-A routing file's problems are reported by location (`systems[0].owners.validation`); `Loc` is such a
-location, and `reference_error` turns a cross-reference problem into a pydantic error at it, so
-problems found by the schema and by the reference check read alike.
+A routing file's problems are reported by location (`systems[0].owners.validation`); `Loc` is
+such a location, and `routing_problem` turns a problem our own checks find (a cross-reference,
+escalation steps out of order) into a pydantic error at it, so they read like the schema's.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ Loc = tuple[str | int, ...]
 OWNER = "owner"
 """`notify: owner` in an escalation step: the person the case is routed to."""
 
-REFERENCE_ERROR = "routing_problem"
-"""The pydantic error type of a cross-reference problem; its message is shown as written."""
+ROUTING_PROBLEM = "routing_problem"
+"""The pydantic error type of a problem our own checks found; its message is shown as written."""
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -67,9 +67,9 @@ class FrozenModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def reference_error(loc: Loc, message: str, value: object) -> InitErrorDetails:
+def routing_problem(loc: Loc, message: str, value: object) -> InitErrorDetails:
     return InitErrorDetails(
-        type=PydanticCustomError(REFERENCE_ERROR, "{message}", {"message": message}),
+        type=PydanticCustomError(ROUTING_PROBLEM, "{message}", {"message": message}),
         loc=loc,
         input=value,
     )

@@ -34,7 +34,7 @@ from bot.core.routing_fields import (
     Id,
     StrList,
     got,
-    reference_error,
+    routing_problem,
 )
 from bot.core.routing_references import reference_problems
 
@@ -121,7 +121,7 @@ class System(FrozenModel):
     @classmethod
     def _in_time_order(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
         errors = [
-            reference_error(
+            routing_problem(
                 (i, "after"),
                 f"{format_duration(step.after)} is earlier than the step before it "
                 f"({format_duration(steps[i - 1].after)}); list steps in time order",
@@ -314,7 +314,7 @@ class Routing(FrozenModel):
         problems = reference_problems(self.model_dump(mode="json"))
         if problems:
             raise ValidationError.from_exception_data(
-                "Routing", [reference_error(loc, message, None) for loc, message in problems]
+                "Routing", [routing_problem(loc, message, None) for loc, message in problems]
             )
         return self
 
