@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -20,12 +21,11 @@ from bot.core.attribution import UnknownSystem
 from bot.core.intake import Confirmation, FiledReport, IntakeError, IntakeService
 from bot.core.json_input import BodyError, parse_json
 from bot.core.log_context import bound
-from bot.core.models import Channel, FlaggedOutput, ReportDraft, Reporter
+from bot.core.models import Channel, FlaggedOutput, OutboundMessage, ReportDraft, Reporter
+from bot.core.output_place import parse_slack_permalink, slack_output_key
 from bot.core.ports import Clock
 from bot.core.routing_rules import Routing
 from handlers.api_schema import ApiReport, Problems, validate_report
-from handlers.slack.confirm import confirmation
-from handlers.slack.parse import output_key, parse_permalink
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,9 @@ INVALID = 422
 """Well-formed JSON with invalid fields (README's contract; a body that is no JSON is 400)."""
 
 IsTransient = Callable[[BaseException], bool]
+SlackConfirmation = Callable[[FiledReport, str, str | None, datetime], OutboundMessage]
+"""The reporter's confirmation in Slack (user, channel, now): given by the composition root, so
+this edge imports no other."""
 
 
 def _error(status: int, message: str, field: str | None = None) -> web.Response:
@@ -73,6 +76,7 @@ def reports_route(
     clock: Clock,
     *,
     is_transient: IsTransient,
+    confirm_in_slack: SlackConfirmation,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     expected = token.encode("utf-8")
 
@@ -103,7 +107,7 @@ def reports_route(
         except ValidationError as error:  # the core's own limits, should the schema miss one
             return _core_refusal(error)
         try:
-            filed = await intake.file_report(draft, _confirm(draft, clock))
+            filed = await intake.file_report(draft, _confirm(draft, clock, confirm_in_slack))
         except UnknownSystem as error:
             return _error(INVALID, str(error), "system")
         except IntakeError as error:
@@ -137,10 +141,10 @@ def _failed(error: Exception, is_transient: IsTransient) -> web.Response:
 
 
 def _draft(body: ApiReport) -> ReportDraft:
-    link = parse_permalink(body.message_link) if body.message_link else None
+    link = parse_slack_permalink(body.message_link) if body.message_link else None
     text = body.flagged_text
     if link:
-        key = output_key(*link)
+        key = slack_output_key(*link)
     elif body.trace_id:
         key = f"trace:{body.trace_id}"
     elif body.message_link:
@@ -192,11 +196,11 @@ def _draft(body: ApiReport) -> ReportDraft:
     return draft
 
 
-def _confirm(draft: ReportDraft, clock: Clock) -> Confirmation:
+def _confirm(draft: ReportDraft, clock: Clock, confirm_in_slack: SlackConfirmation) -> Confirmation:
     user, channel = draft.reporter.slack_user_id, draft.reply_channel_id
     if not user:
         return lambda filed: []
-    return lambda filed: [confirmation(filed, user, channel, clock.now())]
+    return lambda filed: [confirm_in_slack(filed, user, channel, clock.now())]
 
 
 def _summary(filed: FiledReport) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from handlers.api_openapi import openapi_route
 from handlers.http import Routes, build_http_app
 from handlers.metrics import PrometheusEvents, health_gauges, process_metrics
 from handlers.slack.app import build_web_client
+from handlers.slack.confirm import confirmation
 from handlers.slack.digest import publish_to_slack
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.notices import SlackNotices
@@ -171,6 +172,7 @@ async def build_runtime(
             intake,
             clock,
             is_transient=is_transient,
+            confirm_in_slack=confirmation,
         )
         routes.ingest_openapi = openapi_route(routing)
     # Under a burst: acks first (Slack waits for them), then filing, then delivery.

@@ -6,13 +6,9 @@ import re
 from typing import Any
 
 from bot.core.models import FlaggedOutput, Reporter
+from bot.core.output_place import slack_output_key
 
 AI_OUTPUT_EVENT = "ai_output"
-_PERMALINK = re.compile(r"/archives/(?P<channel>[CDG][A-Z0-9]+)/p(?P<sec>\d{10})(?P<frac>\d{6})")
-
-
-def output_key(channel_id: str, ts: str) -> str:
-    return f"slack:{channel_id}:{ts}"
 
 
 def reporter(user_id: str) -> Reporter:
@@ -26,7 +22,7 @@ def message_output(
     ts = str(message.get("ts", ""))
     payload = _ai_output_payload(message)
     return FlaggedOutput(
-        key=output_key(channel_id, ts),
+        key=slack_output_key(channel_id, ts),
         platform="slack",
         channel_id=channel_id,
         message_ts=ts,
@@ -38,14 +34,6 @@ def message_output(
         prompt_version=_str(payload.get("prompt_version")),
         model=_str(payload.get("model")),
     )
-
-
-def parse_permalink(link: str) -> tuple[str, str] | None:
-    """(channel, ts) of a Slack message permalink, so a link and a reaction meet in one case."""
-    match = _PERMALINK.search(link)
-    if match is None:
-        return None
-    return match["channel"], f"{match['sec']}.{match['frac']}"
 
 
 def _ai_output_payload(message: dict[str, Any]) -> dict[str, Any]:
