@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.config.routing import Category, Routing, System
 from bot.core.models import CaseStatus, Severity
-from bot.core.ports import CaseStore
 from digests.history import (
     CaseHistory,
     Event,
+    HistoryStore,
     ReplayClock,
     acknowledged,
     closed,
@@ -147,7 +147,7 @@ async def _suspend_timeline_guard(connection: AsyncConnection) -> list[str]:
 
 
 async def seed_demo(
-    store: CaseStore,
+    store: HistoryStore,
     clock: ReplayClock,
     routing: Routing,
     *,

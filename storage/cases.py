@@ -78,13 +78,3 @@ class SqlCases:
             select(CaseRow.id).where(CaseRow.created_at < moment).limit(1)
         )
         return found is not None
-
-    async def case_for_card(self, channel: str, ts: str) -> Case | None:
-        row = await self._db.read_first(
-            select(CASES).where(CaseRow.slack_card_channel == channel, CaseRow.slack_card_ts == ts)
-        )
-        return None if row is None else to_case(row)
-
-    async def record_card(self, case_id: int, channel: str, ts: str) -> None:
-        values = {"case_id": case_id, "channel": channel, "ts": ts}
-        await self._db.group.write(self._db.sql.record_card, values)

@@ -1,8 +1,8 @@
 """The SQL store behind the core's ports: one facade over the concept stores of storage/.
 
-Each concept has its own module (cases, outbox, inbox, timers, digest runs, the directory
-cache, Teams records, retention), all sharing one `Sessions`: the database's connection
-policy. `SqlCaseStore` is their union, for the composition root and the command line; a
+Each concept has its own module (cases, card locations, outbox, inbox, timers, digest runs,
+the directory cache, Teams records, retention), all sharing one `Sessions`: the database's
+connection policy. `SqlCaseStore` is their union, for the composition root and the command line; a
 consumer that needs one concept can be given that store alone.
 """
 
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.ports import Clock
+from storage.card_locations import SqlCardLocations
 from storage.cases import SqlCases
 from storage.digest_runs import SqlDigestRuns
 from storage.directory_cache import SqlDirectoryCache
@@ -26,13 +27,21 @@ from storage.transaction import SqlCaseTransaction
 from storage.writer_lock import WriterLock
 
 if TYPE_CHECKING:
-    from bot.core.ports import CaseStore, CaseTransaction, Outbox, TeamsStore
+    from bot.core.ports import (
+        CaseCards,
+        CaseStore,
+        CaseTransaction,
+        DirectoryCache,
+        Outbox,
+        TimerQueue,
+    )
 
 __all__ = ["SqlCaseStore", "SqlCaseTransaction", "WriterLock"]
 
 
 class SqlCaseStore(
     SqlCases,
+    SqlCardLocations,
     SqlOutbox,
     SqlInbox,
     SqlTimers,
@@ -70,5 +79,5 @@ if TYPE_CHECKING:
 
     def _implements_ports(
         store: SqlCaseStore, tx: SqlCaseTransaction
-    ) -> tuple[CaseStore, Outbox, CaseTransaction, TeamsStore]:
-        return store, store, tx, store
+    ) -> tuple[CaseStore, CaseCards, Outbox, TimerQueue, DirectoryCache, CaseTransaction]:
+        return store, store, store, store, store, tx

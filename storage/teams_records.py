@@ -1,48 +1,20 @@
-"""What the Teams edge keeps: where case cards were posted, conversation references, users."""
+"""What the Teams edge keeps besides cases: conversation references and users."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Row, func, select
 
-from bot.core.models import Case, TeamsCard, TeamsConversation, TeamsUser
-from storage.rows import to_case
+from handlers.teams.records import TeamsConversation, TeamsRecords, TeamsUser
 from storage.sessions import Sessions
-from storage.statements import CASES, TEAMS_CARDS, TEAMS_CONVERSATIONS, TEAMS_USERS, insert
-from storage.tables import CaseRow, TeamsCardRow, TeamsConversationRow, TeamsUserRow
+from storage.statements import TEAMS_CONVERSATIONS, TEAMS_USERS, insert
+from storage.tables import TeamsConversationRow, TeamsUserRow
 
 
 class SqlTeamsRecords:
     def __init__(self, db: Sessions) -> None:
         self._db = db
-
-    async def case_for_teams_card(self, conversation_id: str, activity_id: str) -> Case | None:
-        row = await self._db.read_first(
-            select(CASES)
-            .join(TEAMS_CARDS, TeamsCardRow.case_id == CaseRow.id)
-            .where(
-                TeamsCardRow.activity_id == activity_id,
-                TeamsCardRow.conversation_id == conversation_id,
-            )
-        )
-        return None if row is None else to_case(row)
-
-    async def teams_card(self, case_id: int) -> TeamsCard | None:
-        row = await self._db.read_first(select(TEAMS_CARDS).where(TeamsCardRow.case_id == case_id))
-        return None if row is None else TeamsCard.model_validate(row, from_attributes=True)
-
-    async def record_teams_card(self, card: TeamsCard) -> None:
-        statement = insert(self._db.dialect, TEAMS_CARDS).values(**card.model_dump())
-        statement = statement.on_conflict_do_update(
-            index_elements=[TeamsCardRow.case_id],
-            set_={
-                "conversation_id": statement.excluded.conversation_id,
-                "activity_id": statement.excluded.activity_id,
-                "posted_at": statement.excluded.posted_at,
-            },
-        )
-        await self._db.write(statement)
 
     async def save_teams_conversation(self, conversation: TeamsConversation) -> None:
         values = conversation.model_dump()
@@ -107,3 +79,9 @@ class SqlTeamsRecords:
 
 def _teams_conversation(row: Row[Any]) -> TeamsConversation:
     return TeamsConversation.model_validate(row, from_attributes=True)
+
+
+if TYPE_CHECKING:
+
+    def _implements_port(records: SqlTeamsRecords) -> TeamsRecords:
+        return records
