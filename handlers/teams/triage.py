@@ -11,14 +11,14 @@ from typing import Any
 from bot.config.routing import Routing
 from bot.core.lifecycle import IllegalTransition, NotAllowed
 from bot.core.models import CaseStatus, Role
-from bot.core.ports import Clock
+from bot.core.ports import CaseCardStore, Clock
 from bot.core.triage import CaseNotFound, Outcome, TriageService
 from handlers.teams import cards
 from handlers.teams.case_card import case_card, thread_link
 from handlers.teams.directory import TeamsDirectory
 from handlers.teams.notices import post_message
 from handlers.teams.parse import base_conversation_id, html_text, sender_key, thread_root
-from handlers.teams.records import TEAMS, TeamsStore
+from handlers.teams.records import TEAMS
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class TeamsTriage:
         self,
         routing: Routing,
         triage: TriageService,
-        store: TeamsStore,
+        store: CaseCardStore,
         directory: TeamsDirectory,
         clock: Clock,
         on_enqueued: Callable[[], None] | None = None,

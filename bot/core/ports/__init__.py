@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from bot.core.ports.cards import CardLocations, CaseCards
+from bot.core.ports.cards import CardLocations, CaseCards, CaseCardStore
 from bot.core.ports.cases import CaseReads, CaseStore, CaseTransaction, ReportWithCase
 from bot.core.ports.clock import Clock
 from bot.core.ports.directory import Directory, DirectoryCache, Reach
@@ -20,6 +20,7 @@ from bot.core.ports.timers import TimerQueue
 
 __all__ = [
     "CardLocations",
+    "CaseCardStore",
     "CaseCards",
     "CaseReads",
     "CaseStore",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.core.models import CardLocation, Case
-from bot.core.ports.cases import CaseReads
+from bot.core.ports.cases import CaseReads, CaseStore
 
 
 class CardLocations(Protocol):
@@ -34,3 +34,7 @@ class CardLocations(Protocol):
 
 class CaseCards(CaseReads, CardLocations, Protocol):
     """Cases and where their cards are: what an edge that posts and updates cards reads."""
+
+
+class CaseCardStore(CaseStore, CaseCards, Protocol):
+    """Cases changed in units of work, and where their cards are: triage from a card."""
