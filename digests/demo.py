@@ -19,11 +19,11 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import CaseStatus, Severity
-from bot.core.ports import CaseStore
 from bot.core.routing_rules import Category, Routing, System
 from digests.history import (
     CaseHistory,
     Event,
+    HistoryStore,
     ReplayClock,
     acknowledged,
     closed,
@@ -147,7 +147,7 @@ async def _suspend_timeline_guard(connection: AsyncConnection) -> list[str]:
 
 
 async def seed_demo(
-    store: CaseStore,
+    store: HistoryStore,
     clock: ReplayClock,
     routing: Routing,
     *,

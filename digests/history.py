@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from bot.core.models import (
     Case,
@@ -22,7 +23,7 @@ from bot.core.models import (
     Severity,
     TimelineEntry,
 )
-from bot.core.ports import CaseStore, CaseTransaction
+from bot.core.ports import CardLocations, CaseStore, CaseTransaction
 
 REPORTER_DM = {"slack": "loopkeeper.reporter", "teams": "loopkeeper.teams.reporter"}
 """The outbox method of a direct message to a reporter, per platform (handlers/*/notices.py)."""
@@ -110,7 +111,11 @@ class CaseHistory:
     """Part of each outcome DM's dedupe key: 'slack:outcome:{case}:{report}:{suffix}:{time}'."""
 
 
-async def write_history(store: CaseStore, clock: ReplayClock, history: CaseHistory) -> Case:
+class HistoryStore(CaseStore, CardLocations, Protocol):
+    """Where a history is written: the case, and where its Slack card is."""
+
+
+async def write_history(store: HistoryStore, clock: ReplayClock, history: CaseHistory) -> Case:
     """Store one case and everything that happened to it, in one transaction."""
     events = sorted(history.events, key=lambda e: e.at)
     if not events or events[0].kind != "reported":
@@ -156,11 +161,12 @@ async def write_history(store: CaseStore, clock: ReplayClock, history: CaseHisto
                 "resolve_due_at": opened_at + history.resolve_within
                 if history.resolve_within
                 else None,
-                "slack_card_channel": history.slack_card[0] if history.slack_card else None,
-                "slack_card_ts": history.slack_card[1] if history.slack_card else None,
             }
         )
-        return await tx.save_case(case)
+        case = await tx.save_case(case)
+    if history.slack_card is not None:
+        await store.record_card(case_id, "slack", *history.slack_card)
+    return case
 
 
 class _Writer:

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.models import Severity
 from digests.model import SEVERITY_WEIGHT
 from digests.week import IsoWeek, zone
-from storage.tables import CaseRow, OutboxRow, ReportRow, TimelineRow
+from storage.tables import CardLocationRow, CaseRow, OutboxRow, ReportRow, TimelineRow
 
 WEEKS_IN_SERIES = 8
 TOP_CASES = 5
@@ -186,16 +186,22 @@ class DigestQueries:
                     CaseRow.report_count,
                     _opened().label("opened_at"),
                     CaseRow.owner,
-                    CaseRow.slack_card_channel,
-                    CaseRow.slack_card_ts,
+                    CardLocationRow.conversation_id.label("slack_card_channel"),
+                    CardLocationRow.message_id.label("slack_card_ts"),
                     CaseRow.output_permalink,
                     reports,
                     score,
                 )
                 .join(ReportRow, ReportRow.case_id == CaseRow.id)
+                .outerjoin(
+                    CardLocationRow,
+                    and_(
+                        CardLocationRow.case_id == CaseRow.id, CardLocationRow.platform == "slack"
+                    ),
+                )
                 .where(_within(ReportRow.created_at, w.start, w.end))
             )
-            .group_by(CaseRow.id)
+            .group_by(CaseRow.id, CardLocationRow.conversation_id, CardLocationRow.message_id)
             .order_by(score.desc(), reports.desc(), CaseRow.id)
             .limit(limit)
         )

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.sqlite_direct import DirectStatements
 from storage.tables import (
+    CardLocationRow,
     CaseRow,
     DigestRunRow,
     DirectoryRow,
@@ -24,7 +25,6 @@ from storage.tables import (
     OutboxRow,
     ProcessedDeliveryRow,
     ReportRow,
-    TeamsCardRow,
     TeamsConversationRow,
     TeamsUserRow,
     TimelineRow,
@@ -40,7 +40,7 @@ INBOX: Table = InboxRow.__table__  # type: ignore[assignment]
 DIRECTORY: Table = DirectoryRow.__table__  # type: ignore[assignment]
 DELIVERIES: Table = ProcessedDeliveryRow.__table__  # type: ignore[assignment]
 DIGEST_RUNS: Table = DigestRunRow.__table__  # type: ignore[assignment]
-TEAMS_CARDS: Table = TeamsCardRow.__table__  # type: ignore[assignment]
+CARD_LOCATIONS: Table = CardLocationRow.__table__  # type: ignore[assignment]
 TEAMS_CONVERSATIONS: Table = TeamsConversationRow.__table__  # type: ignore[assignment]
 TEAMS_USERS: Table = TeamsUserRow.__table__  # type: ignore[assignment]
 
@@ -84,6 +84,19 @@ def _claims(
         .values(**stamp)
         .returning(*table.c),
     }
+
+
+def _record_card(dialect: str) -> Any:
+    """Insert a card location (:case_id, :platform, :conversation_id, :message_id,
+    :posted_at), replacing the case's card on that platform."""
+    statement = insert(dialect, CARD_LOCATIONS)
+    return statement.on_conflict_do_update(
+        index_elements=[CARD_LOCATIONS.c.case_id, CARD_LOCATIONS.c.platform],
+        set_={
+            name: statement.excluded[name]
+            for name in ("conversation_id", "message_id", "posted_at")
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -230,9 +243,7 @@ def statements(dialect: str) -> Statements:
         inbox_dead=update(INBOX)
         .where(INBOX.c.id == bindparam("item_id"))
         .values(last_error=bindparam("error"), dead_at=bindparam("at")),
-        record_card=update(CASES)
-        .where(CASES.c.id == bindparam("case_id"))
-        .values(slack_card_channel=bindparam("channel"), slack_card_ts=bindparam("ts")),
+        record_card=_record_card(dialect),
         cached_user=select(DIRECTORY.c.user_id).where(
             DIRECTORY.c.person_id == bindparam("person_id"),
             DIRECTORY.c.platform == bindparam("platform"),

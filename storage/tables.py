@@ -122,8 +122,6 @@ class CaseRow(Base):
     closed_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
     reopened_at: Mapped[datetime | None]
-    slack_card_channel: Mapped[str | None] = mapped_column(String)
-    slack_card_ts: Mapped[str | None] = mapped_column(String)
 
 
 class ReportRow(Base):
@@ -252,21 +250,29 @@ class DigestRunRow(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class TeamsCardRow(Base):
-    """Where a case's Adaptive Card was posted in Teams (one card per case)."""
+class CardLocationRow(Base):
+    """Where a case's card was posted, one per (case, platform) (0010).
 
-    __tablename__ = "teams_cards"
+    Not columns on `cases`: saving a case never touches it, so a triage save racing the card's
+    post cannot wipe it.
+    """
+
+    __tablename__ = "card_locations"
     __table_args__ = (
         UniqueConstraint(
-            "conversation_id", "activity_id", name="uq_teams_cards_conversation_id_activity_id"
+            "platform",
+            "conversation_id",
+            "message_id",
+            name="uq_card_locations_platform_conversation_id_message_id",
         ),
     )
 
     case_id: Mapped[int] = mapped_column(
         IdType, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
     )
+    platform: Mapped[str] = mapped_column(String(ENUM_LENGTH), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(String)
-    activity_id: Mapped[str] = mapped_column(String)
+    message_id: Mapped[str] = mapped_column(String)
     posted_at: Mapped[datetime]
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.core.models import Case
 from tests import teams_harness
+from tests.cards import with_slack_card
 from tests.harness import BotUnderTest
 from tests.support.fake_slack import Failure
 from tests.teams_harness import HELPER_BOT, HELPERS, TeamsBotUnderTest
@@ -23,7 +24,8 @@ __all__ = ["connector", "teams_only"]
 
 
 async def thread(bot: BotUnderTest, case_id: int) -> list[str]:
-    case = await bot.runtime.store.get_case(case_id)
+    found = await bot.runtime.store.get_case(case_id)
+    case = await with_slack_card(bot.runtime.store, found) if found is not None else None
     assert isinstance(case, Case) and case.slack_card_ts
     return [
         c["text"]

@@ -171,9 +171,9 @@ async def live_case(teams_bot: TeamsBotUnderTest) -> tuple[int, str]:
     assert status == 200
     await teams_bot.deliver()
     [case] = await teams_bot.runtime.store.list_cases()
-    card = await teams_bot.runtime.store.teams_card(case.id or 0)
+    card = await teams_bot.runtime.store.card_of(case.id or 0, "teams")
     assert card is not None
-    return case.id or 0, card.activity_id
+    return case.id or 0, card.message_id
 
 
 _INPUTS = (

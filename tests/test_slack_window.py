@@ -21,6 +21,7 @@ import pytest
 from bot.core.models import CaseStatus
 from storage.database import create_engine
 from storage.repository import SqlCaseStore
+from tests.cards import with_slack_card
 from tests.harness import BotUnderTest, button_press, shortcut_payload, view_submission
 from tests.support.fake_slack import Failure
 
@@ -222,7 +223,8 @@ async def test_triage_buttons_modals_and_thread_replies_answer_in_time(bot: BotU
 
 async def current(bot: BotUnderTest, case_id: int | None) -> Any:
     assert case_id is not None
-    return await bot.runtime.store.get_case(case_id)
+    found = await bot.runtime.store.get_case(case_id)
+    return None if found is None else await with_slack_card(bot.runtime.store, found)
 
 
 async def test_a_stranger_is_refused_after_the_answer_when_slack_is_slow(

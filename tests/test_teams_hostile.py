@@ -305,11 +305,11 @@ async def test_a_thread_reply_with_control_characters_is_recorded_without_them(
     assert status == 200
     await teams_bot.deliver()
     [case] = await teams_bot.runtime.store.list_cases()
-    card = await teams_bot.runtime.store.teams_card(case.id or 0)
+    card = await teams_bot.runtime.store.card_of(case.id or 0, "teams")
     assert card is not None
 
     status, _ = await teams_bot.say(
-        account("eve"), f"{TRIAGE};messageid={card.activity_id}", "Same\x00 here\x07 too"
+        account("eve"), f"{TRIAGE};messageid={card.message_id}", "Same\x00 here\x07 too"
     )
 
     assert status == 200

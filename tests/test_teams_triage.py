@@ -18,6 +18,7 @@ from bot.core.clock import ManualClock
 from bot.core.models import Case, CaseStatus
 from digests.week import IsoWeek
 from tests import teams_harness
+from tests.cards import cases_with_slack_cards
 from tests.harness import button_press, now_utc
 from tests.support.fake_connector import Failure, FakeConnector, Sent, card_of
 from tests.support.fake_slack import FakeSlack
@@ -76,9 +77,9 @@ async def current(bot: TeamsBotUnderTest, case: Case) -> Case:
 
 
 async def card_activity(bot: TeamsBotUnderTest, case: Case) -> str:
-    posted = await bot.runtime.store.teams_card(case.id or 0)
+    posted = await bot.runtime.store.card_of(case.id or 0, "teams")
     assert posted is not None
-    return posted.activity_id
+    return posted.message_id
 
 
 async def shown_card(bot: TeamsBotUnderTest, case: Case, channel: str = TRIAGE) -> dict[str, Any]:
@@ -356,7 +357,7 @@ async def test_a_case_worked_in_slack_and_teams_stays_consistent_on_both_cards(
     )
     assert (await bot.react("U0DAN", "x", "C0SUPPORT", "1700000000.000100")).status == 200
     await bot.deliver()
-    [case] = await bot.runtime.store.list_cases()
+    [case] = await cases_with_slack_cards(bot.runtime.store)
     assert case.slack_card_ts is not None
     assert "Case #1" in card_texts(await shown_card(bot, case))  # the Teams copy too
 

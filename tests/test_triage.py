@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.core.models import Case, CaseStatus
+from tests.cards import CaseWithCard, cases_with_slack_cards, with_slack_card
 from tests.harness import BotUnderTest, button_press, view_submission
 from tests.support.fake_slack import Failure
 
@@ -17,7 +18,7 @@ AI_TEXT = "The capital of Australia is Sydney."
 
 async def flag(
     bot: BotUnderTest, user: str, ts: str, emoji: str = "x", channel: str = "C0SUPPORT"
-) -> Case:
+) -> CaseWithCard:
     """`user` flags the AI message `ts`; the card is delivered. Returns the case."""
     if ts not in bot.slack.messages[channel]:
         bot.slack.add_message(
@@ -28,21 +29,21 @@ async def flag(
     await bot.deliver()
     cases = [c for c in await bot.runtime.store.list_cases() if c.output_ts == ts]
     assert len(cases) == 1
-    return cases[0]
+    return await with_slack_card(bot.runtime.store, cases[0])
 
 
-async def current(bot: BotUnderTest, case: Case) -> Case:
+async def current(bot: BotUnderTest, case: Case) -> CaseWithCard:
     assert case.id is not None
     found = await bot.runtime.store.get_case(case.id)
     assert found is not None
-    return found
+    return await with_slack_card(bot.runtime.store, found)
 
 
 def posted(bot: BotUnderTest, channel: str) -> list[dict[str, Any]]:
     return [c for c in bot.slack.calls_to("chat.postMessage") if c["channel"] == channel]
 
 
-def thread_replies(bot: BotUnderTest, case: Case) -> list[str]:
+def thread_replies(bot: BotUnderTest, case: CaseWithCard) -> list[str]:
     return [
         c["text"]
         for c in bot.slack.calls_to("chat.postMessage")
@@ -370,7 +371,7 @@ async def test_a_429_storm_delays_cards_but_delivers_each_exactly_once(bot: BotU
         f"Case #{i}" for i in range(1, 21)
     )
     assert len(cards) == 20
-    for case in await bot.runtime.store.list_cases():
+    for case in await cases_with_slack_cards(bot.runtime.store):
         assert case.slack_card_ts
 
 
@@ -418,7 +419,7 @@ async def test_a_card_slack_posted_before_failing_is_not_posted_again(
 
     await bot.deliver()
     [card] = posted(bot, "C0TRIAGE")
-    [case] = await bot.runtime.store.list_cases()
+    [case] = await cases_with_slack_cards(bot.runtime.store)
     assert case.slack_card_ts is None  # the bot does not know it is there
 
     bot.clock.advance(timedelta(minutes=5))  # the outbox's retry comes due
@@ -426,7 +427,7 @@ async def test_a_card_slack_posted_before_failing_is_not_posted_again(
     await bot.deliver()
 
     assert posted(bot, "C0TRIAGE") == [card]  # found by its metadata, not posted twice
-    [case] = await bot.runtime.store.list_cases()
+    [case] = await cases_with_slack_cards(bot.runtime.store)
     [(ts, message)] = [
         (ts, m) for ts, m in bot.slack.messages["C0TRIAGE"].items() if "metadata" in m
     ]
@@ -456,5 +457,5 @@ async def test_a_card_retry_that_cannot_read_the_channel_still_posts_the_card(
     # ... so it posts: a second card would beat none.
     assert [c.method for c in bot.slack.refused][-1] == "conversations.history"
     assert len(posted(bot, "C0TRIAGE")) == 1
-    [case] = await bot.runtime.store.list_cases()
+    [case] = await cases_with_slack_cards(bot.runtime.store)
     assert case.slack_card_ts is not None

@@ -71,8 +71,9 @@ CASE_COLUMNS = (
     "id", "output_key", "system_id", "category_id", "severity", "status", "owner",
     "owner_role", "output_platform", "output_channel_id", "output_ts", "output_excerpt",
     "report_count", "acknowledge_due_at", "resolve_due_at", "created_at", "updated_at",
-    "closed_at", "acknowledged_at", "reopened_at", "slack_card_channel", "slack_card_ts",
+    "closed_at", "acknowledged_at", "reopened_at",
 )  # fmt: skip
+CARD_COLUMNS = ("case_id", "platform", "conversation_id", "message_id", "posted_at")
 REPORT_COLUMNS = (
     "id", "case_id", "reporter_id", "channel", "category_id", "severity", "comment",
     "created_at", "updated_at",
@@ -92,6 +93,7 @@ def bench_routing() -> Routing:
 @dataclass
 class Chunk:
     cases: list[tuple[Any, ...]] = field(default_factory=list)
+    cards: list[tuple[Any, ...]] = field(default_factory=list)
     reports: list[tuple[Any, ...]] = field(default_factory=list)
     timeline: list[tuple[Any, ...]] = field(default_factory=list)
     outbox: list[tuple[Any, ...]] = field(default_factory=list)
@@ -202,8 +204,11 @@ def generate(spec: Spec, chunk_cases: int = 5000) -> Iterator[Chunk]:
              status, owner, category.route_to.value, "slack", "C0AI", f"{created.timestamp():.6f}",
              "An answer that someone flagged.", counts[index], opened + sla.acknowledge,
              opened + sla.resolve, created, max(e[0] for e in events), closed_at,
-             acknowledged_at, reopened_at, system.triage.slack_channel,
-             f"{created.timestamp() + 1:.6f}")
+             acknowledged_at, reopened_at)
+        )  # fmt: skip
+        chunk.cards.append(
+            (case_id, "slack", system.triage.slack_channel, f"{created.timestamp() + 1:.6f}",
+             created)
         )  # fmt: skip
         events.sort(key=lambda e: e[0])
         prev = GENESIS_HASH

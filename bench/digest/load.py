@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from bench.digest.data import (
+    CARD_COLUMNS,
     CASE_COLUMNS,
     JSON_COLUMNS,
     OUTBOX_COLUMNS,
@@ -23,6 +24,7 @@ from bench.digest.data import (
 
 TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("cases", "cases", CASE_COLUMNS),
+    ("cards", "card_locations", CARD_COLUMNS),
     ("reports", "reports", REPORT_COLUMNS),
     ("timeline", "case_timeline", TIMELINE_COLUMNS),
     ("outbox", "outbox", OUTBOX_COLUMNS),

@@ -19,7 +19,7 @@ from bot.core.models import (
     Severity,
     TimelineEntry,
 )
-from bot.core.ports import CaseStore, CaseTransaction, Clock, Directory, Notices
+from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices, Reach
 from bot.core.privacy import excerpt, redact
 from bot.core.routing_rules import Category, Person, Routing, System
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events, intake_path
@@ -94,7 +94,7 @@ class IntakeService:
         on_enqueued: Callable[[], None] | None = None,
         *,
         notices: Notices | None = None,
-        directory: Directory | None = None,
+        directory: Reach | None = None,
         events: Events = NO_EVENTS,
     ) -> None:
         self._events = events
@@ -274,7 +274,7 @@ class IntakeService:
         owner = self._routing.owner_of(system, role)
         if owner is None or self._directory is None:
             return Route(owner, role)
-        if await self._directory.slack_user(owner) is not None:
+        if await self._directory.reachable(owner) is True:
             return Route(owner, role)
         conductor = self._routing.owner_of(system, Role.conductor)
         person = self._routing.person(owner)

@@ -198,8 +198,6 @@ class Case(BaseModel):
     closed_at: datetime | None = None
     acknowledged_at: datetime | None = None
     reopened_at: datetime | None = None
-    slack_card_channel: str | None = None
-    slack_card_ts: str | None = None
 
     @property
     def opened_at(self) -> datetime:
@@ -277,41 +275,17 @@ class DigestRun(BaseModel):
     late: bool = False
 
 
-class TeamsCard(BaseModel):
-    """Where a case's Adaptive Card was posted in Teams: its activity is the thread's root."""
+class CardLocation(BaseModel):
+    """Where a case's card was posted on one chat platform: the message that roots its thread.
+
+    A case has at most one card per platform; recording another replaces it.
+    """
 
     case_id: int
-    conversation_id: str = Field(description="the triage channel's conversation id")
-    activity_id: str
+    platform: str = Field(description="slack or teams")
+    conversation_id: str = Field(description="Slack channel id, or Teams conversation id")
+    message_id: str = Field(description="Slack message ts, or Teams activity id")
     posted_at: datetime
-
-
-class TeamsConversation(BaseModel):
-    """Where the bot can post in Teams: a conversation reference, refreshed on every activity."""
-
-    id: str = Field(description="conversation id without a ';messageid=' thread suffix")
-    kind: str = Field(default="channel", description="personal, channel or groupChat")
-    service_url: str
-    tenant_id: str | None = None
-    bot_id: str | None = None
-    bot_name: str | None = None
-    user_id: str | None = Field(default=None, description="the user of a personal (1:1) chat")
-    team_id: str | None = None
-    updated_at: datetime
-
-
-class TeamsUser(BaseModel):
-    """A Teams user the bot has heard from: enough to open a 1:1 chat with them later."""
-
-    key: str = Field(description="aadObjectId, else Teams user id; reporter ids are teams:<key>")
-    user_id: str = Field(description="Teams user id, 29:…")
-    aad_object_id: str | None = None
-    name: str | None = None
-    email: str | None = None
-    service_url: str
-    tenant_id: str | None = None
-    bot_id: str | None = None
-    updated_at: datetime
 
 
 class InboxItem(BaseModel):

@@ -25,10 +25,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.models import Case, OutboundMessage
 from bot.core.mrkdwn import escape, link
 from bot.core.outbox import DeliveryError
-from bot.core.ports import CaseStore, Directory
+from bot.core.ports import CaseCards, Directory
 from bot.core.routing_rules import Routing
 from handlers.slack import budget, notices
 from handlers.slack.card import ANSWER, card_blocks, card_text
+from handlers.slack.directory import SLACK
 from handlers.slack.permalink import Permalinks
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,15 @@ DM_EVENT = "loopkeeper_dm"
 finds a DM it posted."""
 POSTED_TTL_S = 300.0
 
+Where = tuple[str, str]
+"""A Slack message: (channel id, ts)."""
+
 
 class CaseDelivery:
     def __init__(
         self,
         routing: Routing,
-        store: CaseStore,
+        store: CaseCards,
         client: AsyncWebClient,
         directory: Directory,
         permalinks: Permalinks | None = None,
@@ -61,8 +65,8 @@ class CaseDelivery:
         self._permalinks = permalinks or Permalinks(client)
         # Cases whose card was just posted: the replies and DMs that follow only need the
         # case's id, system and card location, which never change once set, so they skip the
-        # read. Kept briefly: the cache serves a burst, the database the rest.
-        self._posted: OrderedDict[int, tuple[float, Case]] = OrderedDict()
+        # reads. Kept briefly: the cache serves a burst, the database the rest.
+        self._posted: OrderedDict[int, tuple[float, Case, Where]] = OrderedDict()
 
     async def deliver(self, message: OutboundMessage) -> None:
         payload = message.payload
@@ -70,18 +74,21 @@ class CaseDelivery:
         if message.method == notices.CARD:
             # Read under the lock: a post that just finished recorded where the card is.
             async with self._card_locks[case_id]:
-                case = await self._existing(case_id, message)
-                if case is not None:
-                    await self._card(case, bool(payload.get("post")), message.attempts > 1)
+                found = await self._existing(case_id, message)
+                if found is not None:
+                    case, where = found
+                    await self._card(case, where, bool(payload.get("post")), message.attempts > 1)
             return
-        case = self._recent(case_id) or await self._existing(case_id, message)
-        if case is None:
+        found = self._recent(case_id) or await self._existing(case_id, message)
+        if found is None:
             return
+        case, where = found
         if message.method == notices.THREAD:
-            await self._thread(case, str(payload["text"]))
+            await self._thread(case, where, str(payload["text"]))
         elif message.method == notices.DIRECT:
             await self._direct(
                 case,
+                where,
                 str(payload["person"]),
                 str(payload["text"]),
                 key=message.dedupe_key,
@@ -92,41 +99,48 @@ class CaseDelivery:
         else:
             raise DeliveryError(f"unknown notice {message.method}", permanent=True)
 
-    async def _existing(self, case_id: int, message: OutboundMessage) -> Case | None:
+    async def _existing(
+        self, case_id: int, message: OutboundMessage
+    ) -> tuple[Case, Where | None] | None:
+        """The case and where its Slack card is (None: not posted, or not known to be)."""
         case = await self._store.get_case(case_id)
         if case is None:
             log.warning("dropping %s for a case that no longer exists", message.method)
-        elif case.slack_card_ts:
-            self._remember(case)
-        return case
+            return None
+        card = await self._store.card_of(case_id, SLACK)
+        if card is None:
+            return case, None
+        where = (card.conversation_id, card.message_id)
+        self._remember(case, where)
+        return case, where
 
-    def _remember(self, case: Case) -> None:
+    def _remember(self, case: Case, where: Where) -> None:
         assert case.id is not None
-        self._posted[case.id] = (time.monotonic(), case)
+        self._posted[case.id] = (time.monotonic(), case, where)
         self._posted.move_to_end(case.id)
         while len(self._posted) > POSTED_CACHE:
             self._posted.popitem(last=False)
 
-    def _recent(self, case_id: int) -> Case | None:
+    def _recent(self, case_id: int) -> tuple[Case, Where] | None:
         found = self._posted.get(case_id)
         if found is None or time.monotonic() - found[0] > POSTED_TTL_S:
             return None
-        return found[1]
+        return found[1], found[2]
 
     def _triage_channel(self, case: Case) -> str | None:
         system = self._routing.system(case.system_id)
         return system.triage.slack_channel if system else None
 
-    async def _card(self, case: Case, may_post: bool, retry: bool = False) -> None:
+    async def _card(
+        self, case: Case, where: Where | None, may_post: bool, retry: bool = False
+    ) -> None:
         assert case.id is not None
         reports = await self._store.reports_of(case.id)
-        owner_id = await self._directory.slack_user(case.owner) if case.owner else None
+        owner_id = await self._directory.account(case.owner, SLACK) if case.owner else None
         text = card_text(case, self._routing)
         blocks = card_blocks(case, reports, self._routing, owner_id)
-        if case.slack_card_ts and case.slack_card_channel:
-            await self._client.chat_update(
-                channel=case.slack_card_channel, ts=case.slack_card_ts, text=text, blocks=blocks
-            )
+        if where is not None:
+            await self._client.chat_update(channel=where[0], ts=where[1], text=text, blocks=blocks)
             return
         channel = self._triage_channel(case)
         if channel is None:
@@ -147,8 +161,8 @@ class CaseDelivery:
                 metadata={"event_type": CARD_EVENT, "event_payload": {"case_id": case.id}},
             )
             channel, ts = str(posted["channel"]), str(posted["ts"])
-        await self._store.record_card(case.id, channel, ts)
-        self._remember(case.model_copy(update={"slack_card_channel": channel, "slack_card_ts": ts}))
+        await self._store.record_card(case.id, SLACK, channel, ts)
+        self._remember(case, (channel, ts))
 
     async def _find_card(self, case_id: int, channel: str, since: datetime) -> str | None:
         """The ts of this case's card if it is in the channel already (by its metadata). If
@@ -186,37 +200,44 @@ class CaseDelivery:
                 break
         return None
 
-    async def _thread(self, case: Case, text: str) -> None:
+    async def _thread(self, case: Case, where: Where | None, text: str) -> None:
         if self._triage_channel(case) is None:
             return
-        if not (case.slack_card_channel and case.slack_card_ts):
+        if where is None:
             raise DeliveryError("the card is not posted yet")
         await self._client.chat_postMessage(
-            channel=case.slack_card_channel,
-            thread_ts=case.slack_card_ts,
+            channel=where[0],
+            thread_ts=where[1],
             text=_words(text, budget.MESSAGE_TEXT),
         )
 
-    async def _link(self, case: Case) -> str:
-        if not (case.slack_card_channel and case.slack_card_ts):
+    async def _link(self, case: Case, where: Where | None) -> str:
+        if where is None:
             return ""
-        permalink = await self._permalinks.top_level(case.slack_card_channel, case.slack_card_ts)
+        permalink = await self._permalinks.top_level(*where)
         return " " + link(permalink, f"Open case #{case.id}")
 
     async def _direct(
-        self, case: Case, person_id: str, text: str, *, key: str, retry: bool = False
+        self,
+        case: Case,
+        where: Where | None,
+        person_id: str,
+        text: str,
+        *,
+        key: str,
+        retry: bool = False,
     ) -> None:
-        user = await self._directory.slack_user(person_id)
+        user = await self._directory.account(person_id, SLACK)
         if user is None:
             if await self._directory.reachable(person_id) is None:  # Slack did not answer
                 raise DeliveryError(f"looking {person_id} up in Slack failed")
             raise DeliveryError(f"{person_id} has no Slack account we can find", permanent=True)
-        if self._triage_channel(case) and not case.slack_card_ts:
+        if self._triage_channel(case) and where is None:
             raise DeliveryError("the card is not posted yet")  # so the DM can link to it
         # As with cards: a retry may follow a post whose answer was lost. Look in the DM first.
         if retry and await self._find_dm(case, user, key):
             return
-        opener = await self._link(case)
+        opener = await self._link(case, where)
         await self._client.chat_postMessage(
             channel=user,
             text=_words(text, budget.MESSAGE_TEXT - len(opener)) + opener,

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.ports import CaseStore, Clock
+from bot.core.ports import Clock, DirectoryCache
 from bot.core.routing_rules import Routing
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "slack"
+SLACK = PLATFORM = "slack"
 RECHECK_MISSING = timedelta(minutes=10)
 """How long someone not found in Slack stays not found before they are looked up again: they
 may join, but a lookup per flag would spend a rate-limited method (and time) for nothing."""
@@ -21,7 +21,7 @@ may join, but a lookup per flag would spend a rate-limited method (and time) for
 
 class SlackDirectory:
     def __init__(
-        self, routing: Routing, store: CaseStore, client: AsyncWebClient, clock: Clock
+        self, routing: Routing, store: DirectoryCache, client: AsyncWebClient, clock: Clock
     ) -> None:
         self._routing = routing
         self._store = store
@@ -30,7 +30,10 @@ class SlackDirectory:
         self._found: dict[str, str] = {}
         self._missing: dict[str, datetime] = {}  # person -> when last not found
 
-    async def slack_user(self, person_id: str) -> str | None:
+    async def account(self, person_id: str, platform: str) -> str | None:
+        """The person's Slack user id; None for any other platform (not Slack's to answer)."""
+        if platform != PLATFORM:
+            return None
         user_id, _known = await self._resolve(person_id)
         return user_id
 
@@ -75,7 +78,9 @@ class SlackDirectory:
             self._missing[person_id] = now
         return user_id, True
 
-    async def person_for_slack_user(self, user_id: str) -> str | None:
+    async def person_behind(self, platform: str, user_id: str) -> str | None:
+        if platform != PLATFORM:
+            return None
         person = self._routing.person_by_slack_id(user_id)
         if person is not None:
             return person.id

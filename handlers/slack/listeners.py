@@ -15,10 +15,11 @@ from bot.core.inbox import Handler
 from bot.core.intake import Confirmation, IntakeService
 from bot.core.models import Channel, FlaggedOutput, InboxItem, ReportDraft, Severity
 from bot.core.mrkdwn import escape
-from bot.core.ports import CaseStore, Clock, Directory
+from bot.core.ports import CaseReads, Clock, Directory
 from bot.core.routing_rules import Routing
 from handlers.slack import blocks
 from handlers.slack.confirm import confirmation
+from handlers.slack.directory import SLACK
 from handlers.slack.fetch import RecentMessages, fetch_outputs
 from handlers.slack.parse import is_negative_feedback, message_output, reporter
 from handlers.slack.permalink import Permalinks
@@ -40,7 +41,7 @@ class SlackIntake:
         self,
         routing: Routing,
         intake: IntakeService,
-        store: CaseStore,
+        store: CaseReads,
         clock: Clock,
         directory: Directory | None = None,
         permalinks: Permalinks | None = None,
@@ -250,7 +251,7 @@ class SlackIntake:
         await self.intake.file_report(draft, self._confirm(user, draft.reply_channel_id))
 
     async def _my_cases(self, user_id: str) -> str:
-        person = await self.directory.person_for_slack_user(user_id) if self.directory else None
+        person = await self.directory.person_behind(SLACK, user_id) if self.directory else None
         if person is None:
             return "You aren't in routing.yaml as anyone's owner, so no cases are routed to you."
         mine = [

@@ -16,11 +16,12 @@ from bot.core.background import Background, Later
 from bot.core.lifecycle import IllegalTransition, NotAllowed
 from bot.core.models import Case, Role
 from bot.core.mrkdwn import escape, shorten
-from bot.core.ports import CaseStore, Directory
+from bot.core.ports import CaseCards, Directory
 from bot.core.routing_rules import Routing
 from bot.core.sla import sla_state
 from bot.core.triage import CaseNotFound, TriageService
 from handlers.slack import budget, card
+from handlers.slack.directory import SLACK
 from handlers.slack.parse import reporter
 from handlers.slack.window import ANSWER_BUDGET, LOOKUP_BUDGET, open_modal
 
@@ -35,7 +36,7 @@ class SlackTriage:
         self,
         routing: Routing,
         triage: TriageService,
-        store: CaseStore,
+        store: CaseCards,
         directory: Directory,
         *,
         background: Background,
@@ -56,7 +57,7 @@ class SlackTriage:
         app.event("message")(self.on_message)
 
     async def _actor(self, user_id: str) -> str | None:
-        return await self.directory.person_for_slack_user(user_id)
+        return await self.directory.person_behind(SLACK, user_id)
 
     async def _tell(self, client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
         """An ephemeral answer to whoever pressed a button."""
@@ -233,7 +234,7 @@ class SlackTriage:
         thread, channel = event.get("thread_ts"), event.get("channel")
         if not thread or not channel or event.get("bot_id") or event.get("subtype"):
             return
-        case = await self.store.case_for_card(channel, thread)
+        case = await self.store.case_for_card(SLACK, channel, thread)
         if case is None or case.id is None:
             return
         # Recorded before the ack (a database fault answers 5xx and Slack sends it again),

@@ -7,10 +7,11 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.ports import Clock, TeamsStore
+from bot.core.ports import Clock
 from handlers.teams.fields import typed_text_cleaned
 from handlers.teams.intake import TeamsIntake
 from handlers.teams.parse import conversation_reference, user_of
+from handlers.teams.records import TeamsRecords
 from handlers.teams.triage import TeamsTriage
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ REFRESH_AFTER = timedelta(hours=1)
 
 class TeamsActivities:
     def __init__(
-        self, store: TeamsStore, clock: Clock, intake: TeamsIntake, triage: TeamsTriage
+        self, store: TeamsRecords, clock: Clock, intake: TeamsIntake, triage: TeamsTriage
     ) -> None:
         self._store = store
         self._clock = clock

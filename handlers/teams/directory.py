@@ -9,22 +9,22 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.models import TeamsUser
 from bot.core.outbox import DeliveryError
-from bot.core.ports import Clock, Directory, TeamsStore
+from bot.core.ports import Clock, Directory
 from bot.core.routing_rules import Routing
 from handlers.teams.connector import BotConnector
+from handlers.teams.records import TEAMS, TeamsAccounts, TeamsUser
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "teams"
+PLATFORM = TEAMS
 MISS_RETRY = timedelta(hours=1)
 LOOKUP_TIMEOUT = 3.0  # seconds
 
 
 class TeamsDirectory:
     def __init__(
-        self, routing: Routing, store: TeamsStore, connector: BotConnector, clock: Clock
+        self, routing: Routing, store: TeamsAccounts, connector: BotConnector, clock: Clock
     ) -> None:
         self._routing = routing
         self._store = store
@@ -150,23 +150,22 @@ def _email(member: dict[str, Any]) -> str:
 
 
 class ReachableDirectory:
-    """The Slack directory, for intake's routing: an owner Slack cannot reach but Teams can
-    (a `teams` id and no `slack` one) counts as reachable, so their cases are not handed to
-    the conductor. `slack_user` then answers the Teams user id: only reachability is read."""
+    """Slack's directory and Teams', for intake's routing and escalation: an owner Slack
+    cannot reach but Teams can (a `teams` id and no `slack` one) counts as reachable, so their
+    cases are not handed to the conductor."""
 
     def __init__(self, slack: Directory, teams: TeamsDirectory, reaches: Callable[[str], bool]):
         self._slack = slack
         self._teams = teams
         self._reaches = reaches
 
-    async def slack_user(self, person_id: str) -> str | None:
-        found = await self._slack.slack_user(person_id)
-        if found is None and self._reaches(person_id):
-            return await self._teams.teams_user(person_id)
-        return found
+    async def account(self, person_id: str, platform: str) -> str | None:
+        if platform == PLATFORM:
+            return await self._teams.teams_user(person_id) if self._reaches(person_id) else None
+        return await self._slack.account(person_id, platform)
 
-    async def person_for_slack_user(self, user_id: str) -> str | None:
-        return await self._slack.person_for_slack_user(user_id)
+    async def person_behind(self, platform: str, user_id: str) -> str | None:
+        return await self._slack.person_behind(platform, user_id)
 
     async def reachable(self, person_id: str) -> bool | None:
         if self._reaches(person_id) and await self._teams.teams_user(person_id) is not None:

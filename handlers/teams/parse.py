@@ -25,8 +25,9 @@ from html.parser import HTMLParser
 from typing import Any
 
 from bot.core.limits import MAX_ID
-from bot.core.models import FlaggedOutput, Reporter, TeamsConversation, TeamsUser
+from bot.core.models import FlaggedOutput, Reporter
 from handlers.teams.fields import dict_of, id_of, list_of, name_of, url_of
+from handlers.teams.records import TeamsConversation, TeamsUser
 
 AI_OUTPUT_CONTENT_TYPE = "application/vnd.loopkeeper.ai-output+json"
 AI_OUTPUT_EVENT = "ai_output"

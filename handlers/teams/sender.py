@@ -15,14 +15,15 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from bot.core.models import Case, OutboundMessage, TeamsCard, TeamsConversation
+from bot.core.models import CardLocation, Case, OutboundMessage
 from bot.core.outbox import DeliveryError
-from bot.core.ports import Clock, TeamsStore
+from bot.core.ports import Clock
 from bot.core.routing_rules import Routing
 from handlers.teams import cards, notices
 from handlers.teams.case_card import case_card, case_summary, thread_link
 from handlers.teams.connector import BotConnector
 from handlers.teams.directory import TeamsDirectory
+from handlers.teams.records import TEAMS, TeamsConversation, TeamsDelivery
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class TeamsSender:
     def __init__(
         self,
         routing: Routing,
-        store: TeamsStore,
+        store: TeamsDelivery,
         connector: BotConnector,
         directory: TeamsDirectory,
         clock: Clock,
@@ -90,8 +91,8 @@ class TeamsSender:
     async def _card(self, case: Case, may_post: bool) -> None:
         assert case.id is not None
         reports = await self._store.reports_of(case.id)
-        posted = await self._store.teams_card(case.id)
-        thread = thread_link(posted.conversation_id, posted.activity_id) if posted else None
+        posted = await self._store.card_of(case.id, TEAMS)
+        thread = thread_link(posted.conversation_id, posted.message_id) if posted else None
         activity = cards.card_message(
             case_card(case, reports, self._routing, thread=thread),
             case_summary(case, self._routing),
@@ -99,7 +100,7 @@ class TeamsSender:
         if posted is not None:
             where = await self._reference(posted.conversation_id)
             await self._connector.update(
-                where.service_url, posted.conversation_id, posted.activity_id, activity
+                where.service_url, posted.conversation_id, posted.message_id, activity
             )
             return
         channel = self._triage_channel(case)
@@ -111,14 +112,7 @@ class TeamsSender:
         activity_id = await self._connector.send(where.service_url, channel, activity)
         if not activity_id:
             raise DeliveryError("the Bot Connector gave the card no id", permanent=True)
-        await self._store.record_teams_card(
-            TeamsCard(
-                case_id=case.id,
-                conversation_id=channel,
-                activity_id=activity_id,
-                posted_at=self._clock.now(),
-            )
-        )
+        await self._store.record_card(case.id, TEAMS, channel, activity_id)
 
     async def _thread(self, case: Case, activity: dict[str, Any]) -> None:
         posted = await self._posted(case)
@@ -126,13 +120,13 @@ class TeamsSender:
             return
         where = await self._reference(posted.conversation_id)
         await self._connector.reply(
-            where.service_url, posted.conversation_id, posted.activity_id, activity
+            where.service_url, posted.conversation_id, posted.message_id, activity
         )
 
-    async def _posted(self, case: Case) -> TeamsCard | None:
+    async def _posted(self, case: Case) -> CardLocation | None:
         """The case's card; None if it has none in Teams; raises to retry if not posted yet."""
         assert case.id is not None
-        posted = await self._store.teams_card(case.id)
+        posted = await self._store.card_of(case.id, TEAMS)
         if posted is None and self._triage_channel(case) is not None:
             raise DeliveryError("the Teams card is not posted yet")
         return posted

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.core.lifecycle import IllegalTransition, NotAllowed
 from bot.core.models import CaseStatus, Role
-from bot.core.ports import Clock, TeamsStore
+from bot.core.ports import CaseCardStore, Clock
 from bot.core.routing_rules import Routing
 from bot.core.triage import CaseNotFound, Outcome, TriageService
 from handlers.teams import cards
@@ -18,6 +18,7 @@ from handlers.teams.case_card import case_card, thread_link
 from handlers.teams.directory import TeamsDirectory
 from handlers.teams.notices import post_message
 from handlers.teams.parse import base_conversation_id, html_text, sender_key, thread_root
+from handlers.teams.records import TEAMS
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ class TeamsTriage:
         self,
         routing: Routing,
         triage: TriageService,
-        store: TeamsStore,
+        store: CaseCardStore,
         directory: TeamsDirectory,
         clock: Clock,
         on_enqueued: Callable[[], None] | None = None,
@@ -114,8 +115,8 @@ class TeamsTriage:
         if case is None:
             return cards.invoke_message(f"There is no case #{case_id}.")
         reports = await self.store.reports_of(case_id)
-        posted = await self.store.teams_card(case_id)
-        thread = thread_link(posted.conversation_id, posted.activity_id) if posted else None
+        posted = await self.store.card_of(case_id, TEAMS)
+        thread = thread_link(posted.conversation_id, posted.message_id) if posted else None
         return cards.invoke_card(case_card(case, reports, self.routing, thread=thread))
 
     async def _answer(
@@ -146,7 +147,7 @@ class TeamsTriage:
         root = thread_root(conversation) or activity.get("replyToId")
         if not conversation or not root:
             return
-        case = await self.store.case_for_teams_card(base_conversation_id(conversation), str(root))
+        case = await self.store.case_for_card(TEAMS, base_conversation_id(conversation), str(root))
         if case is None or case.id is None:
             return
         text = html_text(_AT_TAG.sub("", str(activity.get("text") or ""))).strip()

@@ -10,7 +10,7 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 
 from bot.config.settings import Settings
 from bot.core.intake import IntakeService
-from bot.core.ports import Clock, Directory, Reach, TeamsStore
+from bot.core.ports import Clock, Directory, Reach
 from bot.core.routing_rules import Routing
 from bot.core.triage import TriageService
 from digests.publisher import Publisher
@@ -22,6 +22,7 @@ from handlers.teams.directory import ReachableDirectory, TeamsDirectory, TeamsRe
 from handlers.teams.endpoint import TeamsEndpoint
 from handlers.teams.intake import TeamsIntake
 from handlers.teams.notices import TeamsNotices
+from handlers.teams.records import TeamsStore
 from handlers.teams.sender import TeamsSender
 from handlers.teams.triage import TeamsTriage
 

@@ -1,0 +1,63 @@
+"""Where each case's card was posted, on every platform: how a button press on a card, or a
+reply in its thread, finds its case, and how an update finds the card."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.core.models import CardLocation, Case
+from storage.rows import to_case
+from storage.sessions import Sessions
+from storage.statements import CARD_LOCATIONS, CASES
+from storage.tables import CardLocationRow, CaseRow
+
+
+class SqlCardLocations:
+    def __init__(self, db: Sessions) -> None:
+        self._db = db
+
+    async def record_card(
+        self, case_id: int, platform: str, conversation_id: str, message_id: str
+    ) -> None:
+        """Remember where the case's card on `platform` is (replacing a card recorded before)."""
+        values = {
+            "case_id": case_id,
+            "platform": platform,
+            "conversation_id": conversation_id,
+            "message_id": message_id,
+            "posted_at": self._db.clock.now(),
+        }
+        await self._db.group.write(self._db.sql.record_card, values)
+
+    async def case_for_card(
+        self, platform: str, conversation_id: str, message_id: str
+    ) -> Case | None:
+        """The case whose card is this message."""
+        row = await self._db.read_first(
+            select(CASES)
+            .join(CARD_LOCATIONS, CardLocationRow.case_id == CaseRow.id)
+            .where(
+                CardLocationRow.platform == platform,
+                CardLocationRow.conversation_id == conversation_id,
+                CardLocationRow.message_id == message_id,
+            )
+        )
+        return None if row is None else to_case(row)
+
+    async def card_of(self, case_id: int, platform: str) -> CardLocation | None:
+        """Where the case's card on `platform` is; None if it was never posted there."""
+        row = await self._db.read_first(
+            select(CARD_LOCATIONS).where(
+                CardLocationRow.case_id == case_id, CardLocationRow.platform == platform
+            )
+        )
+        return None if row is None else CardLocation.model_validate(row, from_attributes=True)
+
+    async def cards_of(self, case_id: int) -> list[CardLocation]:
+        """The case's cards, one per platform it was posted on."""
+        rows = await self._db.read(
+            select(CARD_LOCATIONS)
+            .where(CardLocationRow.case_id == case_id)
+            .order_by(CardLocationRow.platform)
+        )
+        return [CardLocation.model_validate(row, from_attributes=True) for row in rows]

@@ -1,0 +1,55 @@
+"""The outbox: messages claimed under a lease, marked delivered, failed or dead."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from bot.core.models import OutboundMessage
+from storage.rows import to_outbound
+from storage.sessions import Sessions
+from storage.statements import OUTBOX
+from storage.tables import OutboxRow
+
+
+class SqlOutbox:
+    def __init__(self, db: Sessions) -> None:
+        self._db = db
+
+    async def claim_due(
+        self, now: datetime, lease: timedelta, limit: int = 50
+    ) -> list[OutboundMessage]:
+        """Claim undelivered due messages, oldest first, leasing them until `now + lease`."""
+        sql = self._db.sql
+        rows = await self._db.lease(sql.outbox_due, sql.outbox_stamp, now, now + lease, limit)
+        return [to_outbound(row) for row in rows]
+
+    async def mark_delivered(self, message_ids: list[int], at: datetime) -> None:
+        if not message_ids:
+            return
+        await self._db.group.write(self._db.sql.delivered, {"ids": message_ids, "at": at})
+
+    async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
+        values = {"message_id": message_id, "error": error, "next_at": next_attempt_at}
+        await self._db.group.write(self._db.sql.failed, {**values, "dead_at": None})
+
+    async def mark_dead(self, message_id: int, error: str, at: datetime) -> None:
+        """Stop retrying a message: it waits, with its error, for `loopkeeper outbox retry`."""
+        values = {"message_id": message_id, "error": error, "next_at": at, "dead_at": at}
+        await self._db.group.write(self._db.sql.failed, values)
+
+    async def pending_count(self) -> int:
+        """Messages still to be sent (dead letters are not: nobody is trying)."""
+        statement = select(func.count()).select_from(OUTBOX)
+        waiting = statement.where(OutboxRow.delivered_at.is_(None), OutboxRow.dead_at.is_(None))
+        return int(await self._db.read_scalar(waiting) or 0)
+
+    async def undelivered(self, dedupe_keys: list[str]) -> int:
+        """How many of these outbox messages are not delivered yet."""
+        query = (
+            select(func.count())
+            .select_from(OUTBOX)
+            .where(OutboxRow.dedupe_key.in_(dedupe_keys), OutboxRow.delivered_at.is_(None))
+        )
+        return int(await self._db.read_scalar(query) or 0)
