@@ -27,7 +27,12 @@ from bot.core.models import (
 )
 from bot.core.ports import Clock, ReportWithCase
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
-from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN, create_engine
+from storage.database import (
+    SQLITE_BEGIN_OPTION,
+    SQLITE_NO_BEGIN,
+    create_engine,
+    is_fast_sqlite,
+)
 from storage.group_commit import GroupCommit
 from storage.statements import (
     CASES,
@@ -384,11 +389,16 @@ class SqlCaseStore:
         self._threaded: AsyncEngine | None = None
         self._sql = statements(engine.dialect.name)
         self._direct = direct_statements(engine.dialect.name)
-        self._group = GroupCommit(self._write_session, self._direct.execute)
+        # Plain SQLite (LOOPKEEPER_SQLITE_FAST=off): no kept connections, no group commit.
+        self._fast = is_fast_sqlite(engine)
+        together = self._fast or not sqlite_db
+        self._group = GroupCommit(self._write_session, self._direct.execute, together=together)
         # Slack waits for these: they go before queued background writes, several acks
         # arriving together in one transaction.
         self._acks = GroupCommit(
-            functools.partial(self._write_session, urgent=True), self._direct.execute
+            functools.partial(self._write_session, urgent=True),
+            self._direct.execute,
+            together=together,
         )
 
     @contextlib.asynccontextmanager
@@ -739,7 +749,7 @@ class SqlCaseStore:
         """The engine for long reads (the weekly digest's aggregation). On SQLite, whose
         statements otherwise run on the event loop, it runs them on aiosqlite's thread, so acks
         are not held up meanwhile."""
-        if self._write_lock is None:
+        if self._write_lock is None or not self._fast:
             return self.engine
         if self._threaded is None:
             url = self.engine.url.render_as_string(hide_password=False)
@@ -761,6 +771,14 @@ class SqlCaseStore:
     async def _write_session(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
         if self._write_lock is None:
             async with (
+                self._write_engine.connect() as connection,
+                self._unit_of_work(connection),
+            ):
+                yield connection
+            return
+        if not self._fast:  # plain SQLite: writers take turns, each with a pooled connection
+            async with (
+                self._write_lock.hold(urgent=urgent),
                 self._write_engine.connect() as connection,
                 self._unit_of_work(connection),
             ):
@@ -792,6 +810,10 @@ class SqlCaseStore:
         if self._write_lock is None:
             # PostgreSQL: each read is one statement, so no BEGIN and ROLLBACK round trips.
             async with self._autocommit.connect() as connection:
+                yield connection
+            return
+        if not self._fast:  # plain SQLite: a pooled connection per read
+            async with self.engine.connect() as connection:
                 yield connection
             return
         # SQLite: statements run inline (storage.sqlite_inline), so one connection serves

@@ -201,7 +201,8 @@ async def build_runtime(
     settings: Settings, routing: Routing, *, clock: Clock | None = None
 ) -> Runtime:
     clock = clock or SystemClock()
-    store = SqlCaseStore(create_engine(settings.database_url), clock=clock)
+    engine = create_engine(settings.database_url, sqlite_fast=settings.sqlite_fast == "on")
+    store = SqlCaseStore(engine, clock=clock)
     registry = CollectorRegistry()
     events = PrometheusEvents(registry)
     process_metrics(registry)
