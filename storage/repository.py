@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Row, Select, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.burst_priorities import WriterTurns
 from bot.core.models import (
     Case,
     CaseStatus,
@@ -27,6 +28,7 @@ from bot.core.models import (
 )
 from bot.core.ports import Clock, ReportWithCase
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
+from storage.batches import each_in_turn
 from storage.database import (
     SQLITE_BEGIN_OPTION,
     SQLITE_NO_BEGIN,
@@ -66,7 +68,7 @@ from storage.tables import (
 )
 
 if TYPE_CHECKING:
-    from bot.core.ports import CaseStore, CaseTransaction, Outbox, TeamsStore
+    from bot.core.ports import CaseStore, CaseTransaction, Done, Item, ItemWork, Outbox, TeamsStore
 
 
 # Statements run on Core connections, not ORM sessions: the ORM's unit of work (identity map,
@@ -79,57 +81,12 @@ class _UtcClock:
         return datetime.now(UTC)
 
 
-class WriterLock:
-    """SQLite's single writer, in one process; urgent writers (an ack waits) go first."""
-
-    def __init__(self) -> None:
-        self._lock = asyncio.Lock()
-        self._urgent = 0
-        self._no_urgent = asyncio.Event()
-        self._no_urgent.set()
-
-    @property
-    def urgent_waiting(self) -> bool:
-        return self._urgent > 0
-
-    @contextlib.asynccontextmanager
-    async def hold(self, *, urgent: bool = False) -> AsyncIterator[None]:
-        await self._acquire(urgent)
-        try:
-            yield
-        finally:
-            self._lock.release()
-
-    async def step_aside(self) -> None:
-        """Held by a background writer: let the urgent writers waiting go, then take it back."""
-        self._lock.release()
-        await self._acquire(urgent=False)
-
-    async def _acquire(self, urgent: bool) -> None:
-        if urgent:
-            self._urgent += 1
-            self._no_urgent.clear()
-            try:
-                await self._lock.acquire()
-            finally:
-                self._urgent -= 1
-                if self._urgent == 0:
-                    self._no_urgent.set()
-            return
-        while True:
-            await self._no_urgent.wait()
-            await self._lock.acquire()
-            if self._urgent == 0:
-                return
-            self._lock.release()  # an urgent writer arrived meanwhile: it goes first
-
-
 class SqlCaseTransaction:
     """One unit of work over one connection; `SqlCaseStore.transaction` commits or rolls it
     back."""
 
     def __init__(
-        self, connection: AsyncConnection, clock: Clock, writer: WriterLock | None = None
+        self, connection: AsyncConnection, clock: Clock, writer: WriterTurns | None = None
     ) -> None:
         self._connection = connection
         self._clock = clock
@@ -377,7 +334,7 @@ class SqlCaseStore:
         self.engine = engine
         self._clock: Clock = clock or _UtcClock()
         sqlite_db = engine.dialect.name == "sqlite"
-        self._write_lock = WriterLock() if sqlite_db else None
+        self._write_lock = WriterTurns() if sqlite_db else None
         write_engine = (
             engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) if sqlite_db else engine
         )
@@ -408,6 +365,13 @@ class SqlCaseStore:
             tx = SqlCaseTransaction(session, self._clock, self._write_lock)
             yield tx
             await tx.flush()
+
+    async def each_in_transaction(
+        self, items: Sequence[Item], work: ItemWork[Item, Done]
+    ) -> tuple[list[Done], int]:
+        """Items in one transaction, committed part-way if an ack waits (storage/batches.py)."""
+        async with self.transaction() as tx:
+            return await each_in_turn(tx, items, work, single_writer=self._write_lock is not None)
 
     async def get_case(self, case_id: int) -> Case | None:
         row = await self._read_first(self._sql.case_by_id, {"case_id": case_id})

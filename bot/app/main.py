@@ -19,6 +19,7 @@ from bot.app.startup_errors import StartupError
 from bot.config.routing import Routing
 from bot.config.settings import Settings
 from bot.core.background import Background
+from bot.core.burst_priorities import BurstPriorities
 from bot.core.clock import SystemClock
 from bot.core.escalation import TimerService
 from bot.core.fanout import FanOutNotices
@@ -30,7 +31,6 @@ from bot.core.intake import IntakeService
 from bot.core.outbox import OutboxDispatcher, Sender
 from bot.core.ports import Clock, Notices
 from bot.core.triage import TriageService
-from bot.core.woken import Arrivals, GiveWay
 from digests.job import DigestJob, Publisher
 from handlers.api import reports_route
 from handlers.api_openapi import openapi_route
@@ -70,12 +70,6 @@ DIGEST_TICK_SECONDS = 30
 KEEP_DELIVERED = timedelta(weeks=5)
 ROUND_GRACE_SECONDS = 10.0
 """How long closing waits for a timer, digest or prune round in flight before cancelling it."""
-SETTLE_SECONDS = 0.01
-"""While busy, how long the outbox and inbox loops let work gather before a round."""
-OUTBOX_PATIENCE_SECONDS = 2.0
-"""How long a round of outbox delivery may wait for a backlog of flags to be filed first."""
-FILING_PATIENCE_SECONDS = 1.0
-"""How long a round of filing may wait for a burst of acks to be answered first."""
 
 
 @dataclass
@@ -98,6 +92,7 @@ class Runtime:
     bolt_app: Any = None
     teams: Any = None  # handlers.teams.wiring.TeamsEdge when Teams is on
     background: Background = field(default_factory=Background)  # work after an ack
+    priorities: BurstPriorities = field(default_factory=BurstPriorities)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _rounds: set[asyncio.Task[object]] = field(default_factory=set)
     _scheduler: AsyncIOScheduler | None = None
@@ -121,8 +116,9 @@ class Runtime:
         tick = self.settings.tick_seconds
         # Under load, a short wait when woken lets a burst be drained in rounds of several
         # items (one claim, one transaction) rather than one round per item.
-        self._tasks.append(asyncio.create_task(self.dispatcher.run(tick * 5, SETTLE_SECONDS)))
-        self._tasks.append(asyncio.create_task(self.inbox.run(tick * 5, SETTLE_SECONDS)))
+        settle, timer = self.priorities.patience.settle, self.priorities.timer
+        self._tasks.append(asyncio.create_task(self.dispatcher.run(tick * 5, settle, timer)))
+        self._tasks.append(asyncio.create_task(self.inbox.run(tick * 5, settle, timer)))
         scheduler = AsyncIOScheduler()
         scheduler.add_job(self.dispatcher.wake, "interval", seconds=tick, coalesce=True)
         # The ticker only says "look now"; what is due lives in the timers table.
@@ -260,7 +256,7 @@ async def build_runtime(
     # On SQLite filing is cheap and there is one writer: large batches. On PostgreSQL, where
     # replicas file side by side, smaller ones hold their cases' row locks for less long.
     sqlite = store.engine.dialect.name == "sqlite"
-    arrivals = Arrivals()  # acks in progress
+    priorities = BurstPriorities()  # under a burst: acks, then filing, then delivery
     inbox = InboxWorker(
         store,
         inbox_handlers,
@@ -268,7 +264,8 @@ async def build_runtime(
         batch_handlers=batch_handlers,
         concurrency=2 if sqlite else 16,
         together=64 if sqlite else 16,
-        give_way=GiveWay(arrivals.calm, patience=FILING_PATIENCE_SECONDS),
+        give_way=priorities.filing_gives_way(),
+        backlog=priorities.filing_backlog,
         dead_letter_notices=unfiled_notices,
         on_enqueued=on_enqueued,
     )
@@ -278,7 +275,7 @@ async def build_runtime(
         permalinks = Permalinks(client)  # one auth.test per process
         messenger = CaseMessenger(routing, store, client, directory, permalinks)
         senders["slack"] = SlackSender(client, messenger)
-        queue = flag_queue(store, clock, inbox.wake, arrivals)
+        queue = flag_queue(store, clock, inbox.wake, priorities.acks)
         slack_intake = SlackIntake(
             routing, intake, store, clock, directory, permalinks, background=background, queue=queue
         )
@@ -307,7 +304,9 @@ async def build_runtime(
                 bolt_app,
                 settings.slack_signing_secret.get_secret_value(),
                 clock,
-                accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
+                accept_reaction=reaction_acceptor(
+                    slack_intake, store, clock, inbox.wake, priorities.acks
+                ),
                 is_transient=is_transient,
             )
         if settings.slack_app_token is not None:  # its own bolt app: it answers over the socket
@@ -319,7 +318,9 @@ async def build_runtime(
                 socket_app,
                 settings.slack_app_token.get_secret_value(),
                 is_transient=is_transient,
-                accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
+                accept_reaction=reaction_acceptor(
+                    slack_intake, store, clock, inbox.wake, priorities.acks
+                ),
             )
     if teams is not None:
         status.teams_mode = "emulator" if settings.teams_emulator_mode else "bot_framework"
@@ -335,10 +336,8 @@ async def build_runtime(
             is_transient=is_transient,
         )
         routes.ingest_openapi = openapi_route(routing)
-    # Under a burst: acks first (Slack waits for them), then filing, then delivery.
-    delivery_gives_way = GiveWay(arrivals.calm, inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS)
     dispatcher = OutboxDispatcher(
-        store, senders, clock, batch=8, give_way=delivery_gives_way, events=events
+        store, senders, clock, batch=8, give_way=priorities.delivery_gives_way(), events=events
     )
     wake.append(dispatcher.wake)
     refreshes = (
@@ -364,6 +363,7 @@ async def build_runtime(
         teams=teams,
         socket_mode=socket_mode,
         background=background,
+        priorities=priorities,
     )
     return runtime
 
