@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 
 from bot.core.models import Case, CaseStatus, Report, TimelineEntry
-from bot.core.ports import ReportWithCase
+from bot.core.ports import Done, Item, ItemWork, ReportWithCase
+from storage.batches import each_in_turn
 from storage.rows import to_case, to_report, to_timeline_entry
 from storage.sessions import Sessions
 from storage.statements import CASES, REPORTS, TIMELINE
@@ -26,6 +27,14 @@ class SqlCases:
         """A unit of work: commits when the block ends, rolls back if it raises."""
         async with unit_of_work(self._db) as tx:
             yield tx
+
+    async def each_in_transaction(
+        self, items: Sequence[Item], work: ItemWork[Item, Done]
+    ) -> tuple[list[Done], int]:
+        """Items in one transaction, committed part-way if an ack waits (storage/batches.py)."""
+        async with self.transaction() as tx:
+            single_writer = self._db.write_lock is not None
+            return await each_in_turn(tx, items, work, single_writer=single_writer)
 
     async def get_case(self, case_id: int) -> Case | None:
         row = await self._db.read_first(self._db.sql.case_by_id, {"case_id": case_id})

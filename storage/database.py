@@ -19,14 +19,21 @@ SQLITE_BEGIN_OPTION = "loopkeeper_sqlite_begin"
 (writes) or `SQLITE_NO_BEGIN`."""
 SQLITE_NO_BEGIN = "NONE"
 """No BEGIN at all: each statement is its own transaction. For single-statement reads only."""
+SQLITE_FAST_OPTION = "loopkeeper_sqlite_fast"
+"""Engine execution option: True when the store may take SQLite's fast paths (`sqlite_fast`)."""
 
 
-def create_engine(url: str, *, foreign_keys: bool = True, threaded: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, foreign_keys: bool = True, threaded: bool = False, sqlite_fast: bool = True
+) -> AsyncEngine:
     """An async engine for `url`; SQLite gets WAL, a busy timeout and enforced foreign keys.
 
     SQLite statements run on the event loop's thread (see `storage.sqlite_inline`) unless
     `threaded`, which keeps aiosqlite's worker thread: for long reads that must not stall the
-    loop. `foreign_keys=False` is for migrations only (SQLite batch mode recreates tables).
+    loop. `sqlite_fast=False` (LOOPKEEPER_SQLITE_FAST=off) is SQLite through plain SQLAlchemy
+    and aiosqlite: no inline driver, and a store over it takes none of its other fast paths
+    (prebuilt statements run directly, group commit, kept connections). Ignored elsewhere.
+    `foreign_keys=False` is for migrations only (SQLite batch mode recreates tables).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -39,12 +46,15 @@ def create_engine(url: str, *, foreign_keys: bool = True, threaded: bool = False
             parsed, pool_size=10, max_overflow=20, pool_timeout=5, pool_recycle=1800
         )
     _create_parent_dir(parsed)
+    threaded = threaded or not sqlite_fast
     if threaded:
-        engine = create_async_engine(parsed)
+        engine = create_async_engine(parsed, execution_options={SQLITE_FAST_OPTION: False})
     else:
         uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
         engine = create_async_engine(
-            parsed, async_creator=inline_connector(parsed.database or ":memory:", uri=uri)
+            parsed,
+            async_creator=inline_connector(parsed.database or ":memory:", uri=uri),
+            execution_options={SQLITE_FAST_OPTION: True},
         )
     busy_ms = SQLITE_BUSY_TIMEOUT_MS if threaded else INLINE_BUSY_TIMEOUT_MS
     event.listen(engine.sync_engine, "connect", _sqlite_connect(foreign_keys, busy_ms))
@@ -54,6 +64,11 @@ def create_engine(url: str, *, foreign_keys: bool = True, threaded: bool = False
 
 def is_sqlite(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def is_fast_sqlite(engine: AsyncEngine) -> bool:
+    """A SQLite engine made for the fast paths (`create_engine(..., sqlite_fast=True)`)."""
+    return is_sqlite(engine) and bool(engine.get_execution_options().get(SQLITE_FAST_OPTION))
 
 
 def redact_url(url: str | URL) -> str:

@@ -40,8 +40,11 @@ class GroupCommit:
     """One queue of writes. Writes of different urgency need queues of their own: an ack's
     write must not wait behind a group of background writes waiting for the writer."""
 
-    def __init__(self, session: Session, execute: Execute | None = None) -> None:
+    def __init__(
+        self, session: Session, execute: Execute | None = None, *, together: bool = True
+    ) -> None:
         self._session = session
+        self._together = together  # False: each write in a transaction of its own
         self._execute: Execute = execute or (lambda conn, stmt, params: conn.execute(stmt, params))
         self._queued: list[_Write] = []
         self._writer: asyncio.Task[None] | None = None
@@ -49,6 +52,9 @@ class GroupCommit:
     async def write(self, statement: Any, parameters: dict[str, Any]) -> list[Row[Any]]:
         """Run one statement in the next group's transaction; its RETURNING rows, if any."""
         write = _Write(statement, parameters)
+        if not self._together:
+            await self._write_group([write])
+            return write.done.result()
         self._queued.append(write)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())

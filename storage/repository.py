@@ -24,7 +24,6 @@ from storage.sessions import Sessions
 from storage.teams_records import SqlTeamsRecords
 from storage.timers_store import SqlTimers
 from storage.transaction import SqlCaseTransaction
-from storage.writer_lock import WriterLock
 
 if TYPE_CHECKING:
     from bot.core.ports import (
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
         TimerQueue,
     )
 
-__all__ = ["SqlCaseStore", "SqlCaseTransaction", "WriterLock"]
+__all__ = ["SqlCaseStore", "SqlCaseTransaction"]
 
 
 class SqlCaseStore(

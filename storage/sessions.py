@@ -1,8 +1,8 @@
 """How the store reaches its database: engines, connections, write turns and group commits.
 
-On SQLite, which allows one writer, write transactions are serialised by a `WriterLock`, so
-concurrent tasks queue instead of failing with "database is locked". Do not open a write
-session while holding one: that would wait forever.
+On SQLite, which allows one writer, write transactions are serialised by `WriterTurns`
+(bot/core/burst_priorities.py), so concurrent tasks queue instead of failing with "database is
+locked". Do not open a write session while holding one: that would wait forever.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import Row, Select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.burst_priorities import WriterTurns
 from bot.core.clock import SystemClock
 from bot.core.ports import Clock
-from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN, create_engine
+from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN, create_engine, is_fast_sqlite
 from storage.group_commit import GroupCommit
 from storage.sqlite_direct import DirectStatements
 from storage.statements import Statements, direct_statements, statements
-from storage.writer_lock import WriterLock
 
 # Statements run on Core connections, not ORM sessions: the ORM's unit of work (identity map,
 # flush, per-statement session state) cost more than the SQL on the bot's hot path, and rows
@@ -37,7 +37,7 @@ class Sessions:
         self.engine = engine
         self.clock: Clock = clock or SystemClock()
         sqlite_db = engine.dialect.name == "sqlite"
-        self.write_lock = WriterLock() if sqlite_db else None
+        self.write_lock = WriterTurns() if sqlite_db else None
         write_engine = (
             engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) if sqlite_db else engine
         )
@@ -49,11 +49,16 @@ class Sessions:
         self._threaded: AsyncEngine | None = None
         self.sql: Statements = statements(engine.dialect.name)
         self.direct: DirectStatements = direct_statements(engine.dialect.name)
-        self.group = GroupCommit(self.write_session, self.direct.execute)
+        # Plain SQLite (LOOPKEEPER_SQLITE_FAST=off): no kept connections, no group commit.
+        self.fast = is_fast_sqlite(engine)
+        together = self.fast or not sqlite_db
+        self.group = GroupCommit(self.write_session, self.direct.execute, together=together)
         # Slack waits for these: they go before queued background writes, several acks
         # arriving together in one transaction.
         self.acks = GroupCommit(
-            functools.partial(self.write_session, urgent=True), self.direct.execute
+            functools.partial(self.write_session, urgent=True),
+            self.direct.execute,
+            together=together,
         )
 
     @property
@@ -70,7 +75,7 @@ class Sessions:
         """The engine for long reads (the weekly digest's aggregation). On SQLite, whose
         statements otherwise run on the event loop, it runs them on aiosqlite's thread, so acks
         are not held up meanwhile."""
-        if self.write_lock is None:
+        if self.write_lock is None or not self.fast:
             return self.engine
         if self._threaded is None:
             url = self.engine.url.render_as_string(hide_password=False)
@@ -92,6 +97,14 @@ class Sessions:
     async def write_session(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
         if self.write_lock is None:
             async with (
+                self._write_engine.connect() as connection,
+                self._unit_of_work(connection),
+            ):
+                yield connection
+            return
+        if not self.fast:  # plain SQLite: writers take turns, each with a pooled connection
+            async with (
+                self.write_lock.hold(urgent=urgent),
                 self._write_engine.connect() as connection,
                 self._unit_of_work(connection),
             ):
@@ -123,6 +136,10 @@ class Sessions:
         if self.write_lock is None:
             # PostgreSQL: each read is one statement, so no BEGIN and ROLLBACK round trips.
             async with self._autocommit.connect() as connection:
+                yield connection
+            return
+        if not self.fast:  # plain SQLite: a pooled connection per read
+            async with self.engine.connect() as connection:
                 yield connection
             return
         # SQLite: statements run inline (storage.sqlite_inline), so one connection serves

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.core.burst_priorities import WriterTurns
 from bot.core.models import Case, OutboundMessage, Report, TimelineEntry, Timer
 from bot.core.ports import Clock
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
@@ -18,7 +19,6 @@ from storage.rows import case_values, report_values, require_id, to_case, to_rep
 from storage.sessions import Sessions
 from storage.statements import CASES, direct_statements, prefixed, statements
 from storage.tables import CaseRow, DigestRunRow, TimelineRow, TimerRow
-from storage.writer_lock import WriterLock
 
 
 class SqlCaseTransaction:
@@ -26,7 +26,7 @@ class SqlCaseTransaction:
     back."""
 
     def __init__(
-        self, connection: AsyncConnection, clock: Clock, writer: WriterLock | None = None
+        self, connection: AsyncConnection, clock: Clock, writer: WriterTurns | None = None
     ) -> None:
         self._connection = connection
         self._clock = clock

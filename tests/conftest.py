@@ -35,6 +35,14 @@ POSTGRES_URL_ENV = "LOOPKEEPER_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "LOOPKEEPER_REQUIRE_POSTGRES"
 POSTGRES_SKIP_REASON = f"set {POSTGRES_URL_ENV} to run the PostgreSQL tests"
 BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql")]
+"""The bot's tests: SQLite as the bot runs it by default (its fast paths on), and PostgreSQL."""
+STORAGE_BACKENDS = [
+    pytest.param("sqlite-plain", id="sqlite-plain"),
+    pytest.param("sqlite", id="sqlite-fast"),
+    pytest.param("postgresql", id="postgresql"),
+]
+"""The storage contract's: also SQLite through plain SQLAlchemy (LOOPKEEPER_SQLITE_FAST=off).
+A test module runs over these by overriding `backend` (tests/test_storage_contract.py)."""
 
 T = TypeVar("T")
 
@@ -123,9 +131,21 @@ async def _truncate_all(url: str) -> None:
 
 
 @pytest.fixture(params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which database `database_url` is: "sqlite", "sqlite-plain" or "postgresql"."""
+    return str(request.param)
+
+
+@pytest.fixture
+def sqlite_fast(backend: str) -> bool:
+    """Whether stores made over `database_url` take SQLite's fast paths."""
+    return backend != "sqlite-plain"
+
+
+@pytest.fixture
+async def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of a migrated, empty database: SQLite, then PostgreSQL."""
-    if request.param == "postgresql":
+    if backend == "postgresql":
         url: str = request.getfixturevalue("_postgres_database")
         await _truncate_all(url)
         return url
@@ -150,8 +170,8 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[SqlCaseStore]:
+async def store(database_url: str, sqlite_fast: bool) -> AsyncIterator[SqlCaseStore]:
     """A SqlCaseStore over `database_url`, closed after the test."""
-    case_store = SqlCaseStore(create_engine(database_url))
+    case_store = SqlCaseStore(create_engine(database_url, sqlite_fast=sqlite_fast))
     yield case_store
     await case_store.close()

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.core.woken import Arrivals, GiveWay
+from bot.core.burst_priorities import Acks, GiveWay
 
 PATIENCE = 0.2  # seconds; the waits below are bounded by it, never fixed delays
 
 
 async def test_no_burst_no_wait() -> None:
-    arrivals = Arrivals(many=3)
+    arrivals = Acks(burst=3)
     give_way = GiveWay(arrivals.calm, patience=60)
     with arrivals.arriving(), arrivals.arriving():  # two acks at once: not a burst
         await asyncio.wait_for(give_way(), 0.05)
 
 
 async def test_a_burst_is_waited_for_until_its_last_ack() -> None:
-    arrivals = Arrivals(many=3)
+    arrivals = Acks(burst=3)
     give_way = GiveWay(arrivals.calm, patience=60)
     with arrivals.arriving():
         with arrivals.arriving(), arrivals.arriving():  # three at once: a burst
@@ -29,7 +29,7 @@ async def test_a_burst_is_waited_for_until_its_last_ack() -> None:
 
 
 async def test_giving_way_is_bounded_then_takes_a_turn() -> None:
-    arrivals = Arrivals(many=1)
+    arrivals = Acks(burst=1)
     give_way = GiveWay(arrivals.calm, patience=PATIENCE)
     loop = asyncio.get_running_loop()
     with arrivals.arriving():  # a burst that never ends
@@ -42,7 +42,7 @@ async def test_giving_way_is_bounded_then_takes_a_turn() -> None:
 
 
 async def test_every_kind_of_urgent_work_shares_one_patience() -> None:
-    first, second = Arrivals(many=1), Arrivals(many=1)
+    first, second = Acks(burst=1), Acks(burst=1)
     give_way = GiveWay(first.calm, second.calm, patience=PATIENCE)
     loop = asyncio.get_running_loop()
     with first.arriving(), second.arriving():

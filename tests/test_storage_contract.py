@@ -23,7 +23,7 @@ from bot.core.models import (
     Severity,
     TimelineEntry,
 )
-from storage.database import create_engine, redact_url
+from storage.database import create_engine, is_fast_sqlite, redact_url
 from storage.group_commit import GroupCommit
 from storage.migrate import (
     current_revision,
@@ -33,10 +33,20 @@ from storage.migrate import (
     upgrade_async,
 )
 from storage.repository import SqlCaseStore
+from storage.sqlite_inline import InlineConnection
 from storage.statements import statements
 from storage.tables import Base
+from tests.conftest import STORAGE_BACKENDS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=STORAGE_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """This suite runs over SQLite plain and fast, and PostgreSQL (tests/conftest.py)."""
+    return str(request.param)
+
+
 T0 = datetime(2025, 3, 10, 9, 30, 15, 123456, tzinfo=UTC)
 LEASE = timedelta(minutes=2)
 
@@ -515,9 +525,9 @@ async def test_a_checkpointed_transaction_that_fails_keeps_only_what_was_committ
 
 
 async def test_two_stores_on_one_database_write_concurrently(
-    store: SqlCaseStore, database_url: str
+    store: SqlCaseStore, database_url: str, sqlite_fast: bool
 ) -> None:
-    other = SqlCaseStore(create_engine(database_url))
+    other = SqlCaseStore(create_engine(database_url, sqlite_fast=sqlite_fast))
 
     async def write(on: SqlCaseStore, key: str) -> None:
         async with on.transaction() as tx:
@@ -704,3 +714,13 @@ async def test_a_write_that_fails_does_not_fail_the_ones_written_with_it(
     assert len(results[0]) == 1 and len(results[2]) == 1  # inserted: RETURNING gave its id
     assert isinstance(results[1], StatementError)
     assert await store.inbox_pending() == 2
+
+
+async def test_each_backend_runs_the_driver_its_name_says(
+    store: SqlCaseStore, backend: str
+) -> None:
+    async with store.engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+    # sqlite-fast runs statements inline on the loop; sqlite-plain through aiosqlite's thread.
+    assert isinstance(driver, InlineConnection) is (backend == "sqlite")
+    assert is_fast_sqlite(store.engine) is (backend == "sqlite")

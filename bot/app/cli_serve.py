@@ -35,7 +35,7 @@ PORT_HINT = "choose another with --port or LOOPKEEPER_PORT"
 def environment_help() -> str:
     """The variables `serve` reads, with their defaults, for its --help (from Settings, so a
     setting added there is listed here)."""
-    rows: list[tuple[str, str]] = []
+    rows: list[tuple[str, str, str | None]] = []
     for field in Settings.model_fields.values():
         alias = field.validation_alias
         choices = getattr(alias, "choices", None)
@@ -43,9 +43,12 @@ def environment_help() -> str:
             continue
         default = field.default
         shown = "unset" if default is None else str(default)
-        rows.append((str(choices[0]), shown))
-    width = max(len(name) for name, _ in rows)
-    lines = [f"  {name.ljust(width)}  [default: {shown}]" for name, shown in rows]
+        rows.append((str(choices[0]), shown, field.description))
+    width = max(len(name) for name, _, _ in rows)
+    lines = [
+        f"  {name.ljust(width)}  [default: {shown}]" + (f": {what}" if what else "")
+        for name, shown, what in rows
+    ]
     # \b: click prints the paragraph as is instead of re-wrapping it into one.
     return (
         "\b\nEnvironment (a .env file is read too; an empty variable means unset):\n"

@@ -17,6 +17,7 @@ from bot.app.runtime import Runtime
 from bot.app.wire_slack import wire_slack
 from bot.config.settings import Settings
 from bot.core.background import Background
+from bot.core.burst_priorities import BurstPriorities
 from bot.core.clock import SystemClock
 from bot.core.escalation import TimerService
 from bot.core.fanout import FanOutNotices
@@ -29,7 +30,6 @@ from bot.core.ports import Clock, Notices
 from bot.core.routing_rules import Routing
 from bot.core.startup_errors import StartupError
 from bot.core.triage import TriageService
-from bot.core.woken import Arrivals, GiveWay
 from digests.job import DigestJob
 from digests.publisher import Publisher
 from handlers.api import reports_route
@@ -48,17 +48,13 @@ from storage.health import SqlHealth
 from storage.queues import SqlQueues
 from storage.repository import SqlCaseStore
 
-OUTBOX_PATIENCE_SECONDS = 2.0
-"""How long a round of outbox delivery may wait for a backlog of flags to be filed first."""
-FILING_PATIENCE_SECONDS = 1.0
-"""How long a round of filing may wait for a burst of acks to be answered first."""
-
 
 async def build_runtime(
     settings: Settings, routing: Routing, *, clock: Clock | None = None
 ) -> Runtime:
     clock = clock or SystemClock()
-    store = SqlCaseStore(create_engine(settings.database_url), clock=clock)
+    engine = create_engine(settings.database_url, sqlite_fast=settings.sqlite_fast == "on")
+    store = SqlCaseStore(engine, clock=clock)
     registry = CollectorRegistry()
     events = PrometheusEvents(registry)
     process_metrics(registry)
@@ -116,7 +112,7 @@ async def build_runtime(
     # On SQLite filing is cheap and there is one writer: large batches. On PostgreSQL, where
     # replicas file side by side, smaller ones hold their cases' row locks for less long.
     sqlite = store.engine.dialect.name == "sqlite"
-    arrivals = Arrivals()  # acks in progress
+    priorities = BurstPriorities()  # under a burst: acks, then filing, then delivery
     inbox = InboxWorker(
         store,
         inbox_handlers,
@@ -124,7 +120,8 @@ async def build_runtime(
         batch_handlers=batch_handlers,
         concurrency=2 if sqlite else 16,
         together=64 if sqlite else 16,
-        give_way=GiveWay(arrivals.calm, patience=FILING_PATIENCE_SECONDS),
+        give_way=priorities.filing_gives_way(),
+        backlog=priorities.filing_backlog,
         dead_letter_notices=unfiled_notices,
         on_enqueued=on_enqueued,
     )
@@ -141,7 +138,7 @@ async def build_runtime(
                 intake=intake,
                 triage=triage,
                 inbox=inbox,
-                arrivals=arrivals,
+                acks=priorities.acks,
                 background=background,
                 announced=announced,
                 on_enqueued=on_enqueued,
@@ -175,10 +172,8 @@ async def build_runtime(
             confirm_in_slack=confirmation,
         )
         routes.ingest_openapi = openapi_route(routing)
-    # Under a burst: acks first (Slack waits for them), then filing, then delivery.
-    delivery_gives_way = GiveWay(arrivals.calm, inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS)
     dispatcher = OutboxDispatcher(
-        store, senders, clock, batch=8, give_way=delivery_gives_way, events=events
+        store, senders, clock, batch=8, give_way=priorities.delivery_gives_way(), events=events
     )
     wake.append(dispatcher.wake)
     refreshes = (
@@ -204,5 +199,6 @@ async def build_runtime(
         teams=teams,
         socket_mode=socket_mode,
         background=background,
+        priorities=priorities,
     )
     return runtime

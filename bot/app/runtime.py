@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from bot.config.settings import Settings
 from bot.core.background import Background
+from bot.core.burst_priorities import BurstPriorities
 from bot.core.escalation import TimerService
 from bot.core.inbox import InboxWorker
 from bot.core.intake import IntakeService
@@ -39,8 +40,6 @@ DIGEST_TICK_SECONDS = 30
 KEEP_DELIVERED = timedelta(weeks=5)
 ROUND_GRACE_SECONDS = 10.0
 """How long closing waits for a timer, digest or prune round in flight before cancelling it."""
-SETTLE_SECONDS = 0.01
-"""While busy, how long the outbox and inbox loops let work gather before a round."""
 
 
 @dataclass
@@ -63,6 +62,7 @@ class Runtime:
     bolt_app: Any = None
     teams: Any = None  # handlers.teams.wiring.TeamsEdge when Teams is on
     background: Background = field(default_factory=Background)  # work after an ack
+    priorities: BurstPriorities = field(default_factory=BurstPriorities)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _rounds: set[asyncio.Task[object]] = field(default_factory=set)
     _scheduler: AsyncIOScheduler | None = None
@@ -86,8 +86,9 @@ class Runtime:
         tick = self.settings.tick_seconds
         # Under load, a short wait when woken lets a burst be drained in rounds of several
         # items (one claim, one transaction) rather than one round per item.
-        self._tasks.append(asyncio.create_task(self.dispatcher.run(tick * 5, SETTLE_SECONDS)))
-        self._tasks.append(asyncio.create_task(self.inbox.run(tick * 5, SETTLE_SECONDS)))
+        settle, timer = self.priorities.patience.settle, self.priorities.timer
+        self._tasks.append(asyncio.create_task(self.dispatcher.run(tick * 5, settle, timer)))
+        self._tasks.append(asyncio.create_task(self.inbox.run(tick * 5, settle, timer)))
         scheduler = AsyncIOScheduler()
         scheduler.add_job(self.dispatcher.wake, "interval", seconds=tick, coalesce=True)
         # The ticker only says "look now"; what is due lives in the timers table.

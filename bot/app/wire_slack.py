@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config.settings import Settings
 from bot.core.background import Background
+from bot.core.burst_priorities import Acks
 from bot.core.fill_in import OutputFiller
 from bot.core.inbox import BatchHandler, DeadLetterNotice, Handler, InboxWorker
 from bot.core.intake import IntakeService
@@ -22,7 +23,6 @@ from bot.core.outbox import Sender
 from bot.core.ports import Clock, Notices
 from bot.core.routing_rules import Routing
 from bot.core.triage import TriageService
-from bot.core.woken import Arrivals
 from handlers.http import Handler as HttpHandler
 from handlers.slack.app import build_bolt_app, events_route
 from handlers.slack.case_delivery import CaseDelivery
@@ -72,7 +72,7 @@ async def wire_slack(
     intake: IntakeService,
     triage: TriageService,
     inbox: InboxWorker,
-    arrivals: Arrivals,
+    acks: Acks,
     background: Background,
     announced: Notices | None,
     on_enqueued: Callable[[], None],
@@ -80,7 +80,7 @@ async def wire_slack(
     """StartupError when Slack refuses the token; the caller closes what it opened."""
     permalinks = Permalinks(client)  # one auth.test per process
     case_delivery = CaseDelivery(routing, store, client, directory, permalinks)
-    queue = flag_queue(store, clock, inbox.wake, arrivals)
+    queue = flag_queue(store, clock, inbox.wake, acks)
     slack_intake = SlackIntake(
         routing, intake, store, clock, directory, permalinks, background=background, queue=queue
     )
@@ -103,7 +103,7 @@ async def wire_slack(
             bolt_app,
             settings.slack_signing_secret.get_secret_value(),
             clock,
-            accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
+            accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, acks),
             is_transient=is_transient,
         )
     if settings.slack_app_token is not None:  # its own bolt app: it answers over the socket
@@ -113,6 +113,6 @@ async def wire_slack(
             socket_app,
             settings.slack_app_token.get_secret_value(),
             is_transient=is_transient,
-            accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, arrivals),
+            accept_reaction=reaction_acceptor(slack_intake, store, clock, inbox.wake, acks),
         )
     return edge

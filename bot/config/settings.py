@@ -77,7 +77,15 @@ class Settings(BaseSettings):
         description="one log line per HTTP request",
     )
 
-    @field_validator("log_level", "log_format", "access_log", mode="before")
+    sqlite_fast: Literal["on", "off"] = Field(
+        "on",
+        validation_alias=_env("LOOPKEEPER_SQLITE_FAST"),
+        description="SQLite's fast paths (statements run on the event loop, prebuilt SQL run "
+        "straight on the driver, group commit); off: SQLite through plain SQLAlchemy and "
+        "aiosqlite. Ignored on PostgreSQL",
+    )
+
+    @field_validator("log_level", "log_format", "access_log", "sqlite_fast", mode="before")
     @classmethod
     def _any_case(cls, value: object, info: ValidationInfo) -> object:
         """`debug` means DEBUG and `JSON` json; empty (an `.env` template) means the default."""

@@ -9,11 +9,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.core.burst_priorities import FilingBacklog, GiveWay
+from bot.core.drain_loop import DrainLoop
 from bot.core.log_context import bound
 from bot.core.models import InboxItem, OutboundMessage
 from bot.core.outbox import one_line
 from bot.core.ports import Clock
-from bot.core.woken import GiveWay, WokenLoop, wait_for_event
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Inbox(Protocol):
         ...
 
 
-class InboxWorker(WokenLoop):
+class InboxWorker(DrainLoop):
     name = "inbox"
 
     def __init__(
@@ -80,6 +81,7 @@ class InboxWorker(WokenLoop):
         concurrency: int = 16,
         together: int = 16,
         give_way: GiveWay | None = None,
+        backlog: FilingBacklog | None = None,
         dead_letter_notices: Mapping[str, DeadLetterNotice] | None = None,
         on_enqueued: Callable[[], None] | None = None,
         max_attempts: int = MAX_ATTEMPTS,
@@ -98,19 +100,12 @@ class InboxWorker(WokenLoop):
         # waiting for the database makes it commit what it has filed and let the ack through.
         self._together = together
         self._give_way = give_way  # to acks arriving in a burst: Slack waits for those
+        self._backlog = backlog  # told while flags wait beyond this round: delivery waits
         super().__init__()
         self._slots = asyncio.Semaphore(concurrency)
-        self._caught_up = asyncio.Event()
-        self._caught_up.set()
         self.processed = 0
         self.failures = 0  # failed attempts, by this process
         self.dead_lettered = 0  # items given up on, by this process
-
-    async def caught_up(self, patience: float) -> None:
-        """Wait while a backlog of flags waits to be filed (more than one round's worth), at
-        most `patience` seconds. Returns at once when no loop is running to file them."""
-        if self.running:
-            await wait_for_event(self._caught_up, patience)
 
     async def drain(self) -> int:
         """Process everything waiting now; returns how many items were processed."""
@@ -121,9 +116,9 @@ class InboxWorker(WokenLoop):
                     await self._give_way()
                 items = await self._queue.claim_inbox(self._clock.now(), self._lease, self._batch)
                 if len(items) < self._batch:
-                    self._caught_up.set()  # what is left is this round
-                else:
-                    self._caught_up.clear()  # more wait behind these: a backlog
+                    self._caught_up()  # what is left is this round
+                elif self.running and self._backlog is not None:
+                    self._backlog.behind()  # more wait behind these: a backlog
                 if not items:
                     return done
                 finished, retrying = await self._process_all(items)
@@ -134,7 +129,11 @@ class InboxWorker(WokenLoop):
                 if len(items) < self._batch:
                     return done  # all caught up; a flag accepted meanwhile woke the loop again
         finally:
-            self._caught_up.set()  # nothing more is filed before the next round
+            self._caught_up()  # nothing more is filed before the next round
+
+    def _caught_up(self) -> None:
+        if self._backlog is not None:
+            self._backlog.caught_up()
 
     async def _process_all(self, items: list[InboxItem]) -> tuple[list[int], int]:
         """Process claimed items, a kind's items together when it has a batch handler (one

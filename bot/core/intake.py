@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -120,27 +119,10 @@ class IntakeService:
     ) -> list[FiledReport | None]:
         """File several flags in one transaction: one commit and one outbox insert for the
         lot, which is how a backlog of flags is worked off quickly. All or none, except that
-        a waiting ack may have it commit the flags filed so far first (a retry of the lot then
-        finds those already filed)."""
+        the store may commit the flags filed so far first (a retry of the lot then finds
+        those already filed)."""
         prepared = [await self._prepare(draft, confirm) for draft, confirm in flags]
-        filed: list[FiledReport | None] = []
-        messages: list[OutboundMessage] = []
-        queued = 0
-        async with self._store.transaction() as tx:
-            for flag in prepared:
-                # Let the event loop read what arrived meanwhile (SQLite statements run on
-                # it): an ack that now waits for the database makes this a checkpoint.
-                await asyncio.sleep(0)
-                if messages and tx.should_checkpoint():
-                    # An ack waits for the database: commit the flags filed so far, with
-                    # their messages, and let it through.
-                    queued += await tx.enqueue_all(messages)
-                    messages = []
-                    await tx.checkpoint()
-                result = await self._file(tx, flag)
-                filed.append(result[0] if result else None)
-                messages += result[1] if result else ()
-            queued += await tx.enqueue_all(messages)
+        filed, queued = await self._store.each_in_transaction(prepared, self._file)
         if queued and self._on_enqueued:
             self._on_enqueued()
         self._count(prepared, filed)
@@ -166,11 +148,12 @@ class IntakeService:
 
     async def _file(
         self, tx: CaseTransaction, flag: _Flag
-    ) -> tuple[FiledReport, list[OutboundMessage]] | None:
-        """File one flag in `tx`; None when its dedupe key was seen (a platform retry)."""
+    ) -> tuple[FiledReport | None, list[OutboundMessage]]:
+        """File one flag in `tx`, with the messages to queue; None and no messages when its
+        dedupe key was seen (a platform retry)."""
         draft = flag.draft
         if draft.dedupe_key and not await tx.claim_delivery(draft.dedupe_key):
-            return None
+            return None, []
         case, created, reopened = await self._open_case(tx, flag)
         report, updated = await self._upsert_report(tx, case, draft, flag.severity, created)
         if not created:  # a new case was stored as its one report makes it

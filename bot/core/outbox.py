@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.core.burst_priorities import GiveWay
+from bot.core.drain_loop import DrainLoop
 from bot.core.log_context import bound
 from bot.core.models import OutboundMessage
 from bot.core.ports import Clock, Outbox
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events
-from bot.core.woken import GiveWay, WokenLoop
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
     return wait
 
 
-class OutboxDispatcher(WokenLoop):
+class OutboxDispatcher(DrainLoop):
     name = "outbox delivery"
 
     def __init__(

@@ -9,10 +9,10 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core.burst_priorities import Acks
 from bot.core.inbox import Inbox
 from bot.core.models import InboxItem
 from bot.core.ports import Clock
-from bot.core.woken import Arrivals
 from handlers.slack.listeners import SlackIntake
 from handlers.slack.payloads import reaction_event, reaction_problem
 from handlers.slack.reread import Reread
@@ -27,9 +27,9 @@ def reaction_acceptor(
     store: Inbox,
     clock: Clock,
     wake: Callable[[], None],
-    arrivals: Arrivals | None = None,
+    acks: Acks | None = None,
 ) -> Callable[[dict[str, Any], str], Awaitable[None]]:
-    arriving = arrivals.arriving if arrivals is not None else contextlib.nullcontext
+    arriving = acks.arriving if acks is not None else contextlib.nullcontext
 
     async def accept(event: dict[str, Any], event_id: str) -> None:
         # Checked before it is committed: a row the worker can never file (a 100 kB user id

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.burst_priorities import Acks
 from bot.core.inbox import Inbox
 from bot.core.models import InboxItem, ReportDraft
 from bot.core.ports import Clock
-from bot.core.woken import Arrivals
 
 SLACK_REPORT = "slack.report"
 
@@ -44,13 +44,11 @@ class QueuedFlag:
 QueueFlag = Callable[[QueuedFlag], Awaitable[None]]
 
 
-def flag_queue(
-    inbox: Inbox, clock: Clock, wake: Callable[[], None], arrivals: Arrivals
-) -> QueueFlag:
+def flag_queue(inbox: Inbox, clock: Clock, wake: Callable[[], None], acks: Acks) -> QueueFlag:
     async def queue(flag: QueuedFlag) -> None:
         key = flag.draft.dedupe_key
         assert key is not None  # a platform delivery id: Slack's retries queue it once
-        with arrivals.arriving():
+        with acks.arriving():
             if await inbox.accept(key, SLACK_REPORT, flag.payload(), clock.now()):
                 wake()
 

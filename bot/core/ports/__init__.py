@@ -11,7 +11,15 @@
 from __future__ import annotations
 
 from bot.core.ports.cards import CardLocations, CaseCards, CaseCardStore
-from bot.core.ports.cases import CaseReads, CaseStore, CaseTransaction, ReportWithCase
+from bot.core.ports.cases import (
+    CaseReads,
+    CaseStore,
+    CaseTransaction,
+    Done,
+    Item,
+    ItemWork,
+    ReportWithCase,
+)
 from bot.core.ports.clock import Clock
 from bot.core.ports.directory import Directory, DirectoryCache, Reach
 from bot.core.ports.notices import Notices
@@ -24,6 +32,9 @@ __all__ = [
     "CaseCards",
     "CaseReads",
     "CaseStore",
+    "Done",
+    "Item",
+    "ItemWork",
     "CaseTransaction",
     "Clock",
     "Directory",

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bot.core.models import Case, CaseStatus, OutboundMessage, Report, TimelineEntry, Timer
 
@@ -19,16 +19,7 @@ class ReportWithCase:
 
 class CaseTransaction(Protocol):
     """One atomic unit of work: everything done through it commits together or not at all
-    (unless it is split with `checkpoint`)."""
-
-    def should_checkpoint(self) -> bool:
-        """True when another writer that must not wait is waiting for this transaction."""
-        ...
-
-    async def checkpoint(self) -> None:
-        """Commit what is done so far and go on in a new transaction, after letting the
-        waiting writers go. Locks taken before it are released."""
-        ...
+    (except in `CaseStore.each_in_transaction`, which the store may commit between items)."""
 
     async def claim_delivery(self, key: str) -> bool:
         """Record a platform delivery id (Slack event_id, action id); False if already seen."""
@@ -113,7 +104,22 @@ class CaseReads(Protocol):
         ...
 
 
+Item = TypeVar("Item")
+Done = TypeVar("Done")
+ItemWork = Callable[[CaseTransaction, Item], Awaitable[tuple[Done, Sequence[OutboundMessage]]]]
+"""One item of a batch, done in the batch's transaction: its result, and the messages to queue."""
+
+
 class CaseStore(CaseReads, Protocol):
     """The cases, read and changed in units of work."""
 
     def transaction(self) -> AbstractAsyncContextManager[CaseTransaction]: ...
+
+    async def each_in_transaction(
+        self, items: Sequence[Item], work: ItemWork[Item, Done]
+    ) -> tuple[list[Done], int]:
+        """Do `work` for each item in one transaction, queueing the messages each returns;
+        the results, in order, and how many messages were new. All or none, except that the
+        store may commit the items done so far between two items (how it lets more urgent
+        writers through: storage/batches.py); a retry of the lot then finds those done."""
+        ...
