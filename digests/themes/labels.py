@@ -1,0 +1,63 @@
+"""Each theme's most distinctive terms, by class-based TF-IDF over the week's groups.
+
+A term scores by how much of its group's words it makes up, times how rare it is across all the
+week's groups: log(1 + A / f), with A the average number of term occurrences per group and f
+the term's occurrences in every group. A pair of words is preferred to one of its words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+TERMS = 5
+LABEL_TERMS = 3
+RECURRING = 3
+"""Occurrences a term needs to name a group, when any term has that many: callers may weigh
+occurrences (the engine counts a comment's words 2, an output's 1)."""
+
+
+def distinctive_terms(groups: Sequence[Counter[str]], top: int = TERMS) -> list[list[str]]:
+    """For each group (term → occurrences), its `top` most distinctive terms."""
+    overall: Counter[str] = Counter()
+    for counts in groups:
+        overall.update(counts)
+    if not overall:
+        return [[] for _ in groups]
+    average = sum(overall.values()) / len(groups)
+    found = []
+    for counts in groups:
+        size = sum(counts.values()) or 1
+        scored = sorted(
+            counts,
+            key=lambda t: (-(counts[t] / size) * math.log(1 + average / overall[t]), t),
+        )
+        recurring = [t for t in scored if counts[t] >= RECURRING]
+        found.append(_without_overlap(recurring or scored, top))
+    return found
+
+
+def _without_overlap(ranked: list[str], top: int) -> list[str]:
+    """The best terms, where a pair of words stands for the single words it contains."""
+    chosen: list[str] = []
+    for term in ranked:
+        parts = term.split(" ")
+        if len(parts) == 1:
+            if any(term in c.split(" ") for c in chosen):
+                continue
+            chosen.append(term)
+        else:
+            inside = [i for i, c in enumerate(chosen) if c in parts]
+            if inside:  # the pair takes the place of the first single word it contains
+                chosen[inside[0]] = term
+                chosen = [c for i, c in enumerate(chosen) if i == inside[0] or c not in parts]
+            elif not all(any(p in c.split(" ") for c in chosen) for p in parts):
+                chosen.append(term)
+        if len(chosen) >= top:
+            break
+    return chosen[:top]
+
+
+def label(terms: Sequence[str]) -> str:
+    return ", ".join(terms[:LABEL_TERMS]) or "(no words in common)"
