@@ -30,6 +30,7 @@ from bot.app.cli_serve import (
     refusals,
     refuse,
 )
+from bot.app.cli_themes import list_themes
 from bot.config.routing import Routing, RoutingError, load_routing
 from bot.config.settings import Settings
 
@@ -511,6 +512,9 @@ def demo(
         f"into {escape(shown)}. Try: loopkeeper digest",
         highlight=False,
     )
+
+
+app.command("themes")(list_themes)  # bot/app/cli_themes.py
 
 
 # --- Teams: the app package ---------------------------------------------------------------------
