@@ -30,7 +30,7 @@ DIMENSIONS = 256
 THRESHOLD = 0.55
 _PIECE = re.compile(r"[\w'’]+")
 _CHUNK = 512  # texts summed at a time: bounds the gathered token vectors to a few MB
-_WORD_BATCH = 4096
+_WORD_BATCH = 1024
 
 
 class ModelUnavailable(Exception):
@@ -88,15 +88,18 @@ class WordLlamaEmbedder:
         self._tokenizer.no_padding()
 
     def embed(self, texts: Sequence[str]) -> Vectors:
+        # Two passes over the texts, so no list of every text's word ids is ever held.
         vocabulary: dict[str, int] = {}
-        per_text = [
-            [vocabulary.setdefault(word, len(vocabulary)) for word in _PIECE.findall(t.lower())]
-            for t in texts
-        ]
+        for text in texts:
+            for word in _PIECE.findall(text.lower()):
+                vocabulary.setdefault(word, len(vocabulary))
         words = self._word_sums(list(vocabulary))
         out = np.zeros((len(texts), self._table.shape[1]), dtype=np.float32)
         for start in range(0, len(texts), _CHUNK):
-            chunk = per_text[start : start + _CHUNK]
+            chunk = [
+                [vocabulary[w] for w in _PIECE.findall(t.lower())]
+                for t in texts[start : start + _CHUNK]
+            ]
             rows = [i for i, ids in enumerate(chunk) if ids]
             if not rows:
                 continue
@@ -112,8 +115,8 @@ class WordLlamaEmbedder:
         sums = np.zeros((len(words), self._table.shape[1]), dtype=np.float32)
         for start in range(0, len(words), _WORD_BATCH):
             batch = words[start : start + _WORD_BATCH]
-            encoded = self._tokenizer.encode_batch(batch, add_special_tokens=False)
-            ids = [e.ids for e in encoded]
+            # One word at a time: encode_batch's worker threads keep tens of MB once done.
+            ids = [self._tokenizer.encode(w, add_special_tokens=False).ids for w in batch]
             rows = [i for i, token_ids in enumerate(ids) if token_ids]
             if not rows:
                 continue

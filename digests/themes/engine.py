@@ -26,6 +26,7 @@ MIN_CASES = 2
 """A theme recurs: one case alone, however many reports it has, is not a theme."""
 LIMIT = 10
 CASE_NUMBERS = 3
+_CHUNK = 2048
 
 Key = tuple[str, str, str]
 
@@ -48,9 +49,9 @@ def _embed(keys: list[Key], embedder: Embedder) -> Vectors:
     vectors = np.zeros((len(keys), part_vectors.shape[1] if len(parts) else 1), dtype=np.float32)
     for index, weight in enumerate(PART_WEIGHTS):
         present = [(i, row[key[index]]) for i, key in enumerate(keys) if key[index]]
-        if present:
-            rows, sources = map(list, zip(*present, strict=True))
-            vectors[rows] += weight * part_vectors[sources]
+        for start in range(0, len(present), _CHUNK):  # small temporaries, not a week's worth
+            rows, sources = zip(*present[start : start + _CHUNK], strict=True)
+            vectors[list(rows)] += weight * part_vectors[list(sources)]
     return unit_rows(vectors)
 
 
