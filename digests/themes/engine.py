@@ -126,11 +126,13 @@ def _themes(
     # One count per case and term, so a pile-on on one case does not name the theme; the
     # output's words count half: what people said about it says more than its wording.
     counted: list[Counter[str]] = [Counter() for _ in range(groups + 1)]
-    for (found, _), words in said.items():
+    spread: list[Counter[str]] = [Counter() for _ in range(groups + 1)]
+    for (found, case_id), words in said.items():
         counted[found].update(dict.fromkeys(words, 2))  # UNGROUPED (-1) is the last class
+        spread[found].update(words | shown[(found, case_id)])
     for (found, _), words in shown.items():
         counted[found].update(dict.fromkeys(words, 1))
-    named = distinctive_terms(counted)
+    named = distinctive_terms(counted, spread)
     themes = [
         _theme(members[g], named[g], before[g])
         for g in range(groups)

@@ -13,13 +13,14 @@ from collections.abc import Sequence
 
 TERMS = 5
 LABEL_TERMS = 3
-RECURRING = 3
-"""Occurrences a term needs to name a group, when any term has that many: callers may weigh
-occurrences (the engine counts a comment's words 2, an output's 1)."""
 
 
-def distinctive_terms(groups: Sequence[Counter[str]], top: int = TERMS) -> list[list[str]]:
-    """For each group (term → occurrences), its `top` most distinctive terms."""
+def distinctive_terms(
+    groups: Sequence[Counter[str]], spread: Sequence[Counter[str]], top: int = TERMS
+) -> list[list[str]]:
+    """For each group (term → weighted occurrences), its `top` most distinctive terms; `spread`
+    (term → cases using it, per group) keeps to terms of more than one case where there are any.
+    """
     overall: Counter[str] = Counter()
     for counts in groups:
         overall.update(counts)
@@ -27,13 +28,13 @@ def distinctive_terms(groups: Sequence[Counter[str]], top: int = TERMS) -> list[
         return [[] for _ in groups]
     average = sum(overall.values()) / len(groups)
     found = []
-    for counts in groups:
+    for counts, cases in zip(groups, spread, strict=True):
         size = sum(counts.values()) or 1
         scored = sorted(
             counts,
             key=lambda t: (-(counts[t] / size) * math.log(1 + average / overall[t]), t),
         )
-        recurring = [t for t in scored if counts[t] >= RECURRING]
+        recurring = [t for t in scored if cases[t] >= 2]
         found.append(_without_overlap(recurring or scored, top))
     return found
 

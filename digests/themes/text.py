@@ -6,7 +6,7 @@ import re
 
 _MARKER = re.compile(r"^\s*\[[^\]\n]{1,24}\]\s*")
 """A leading provenance tag such as "[demo]": it says where a text came from, not what it says."""
-_WORD = re.compile(r"[^\W\d_](?:[\w'’-]*[^\W_])?")
+_WORD = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
 _SPACES = re.compile(r"\s+")
 
 _STOP_WORDS = """
@@ -36,8 +36,8 @@ def clean(text: str | None) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lowercased words, in order (apostrophes and hyphens inside a word kept)."""
-    return [w.replace("’", "'") for w in _WORD.findall(text.lower())]
+    """Lowercased words, in order (apostrophes and hyphens inside a word kept, numbers out)."""
+    return [w.replace("’", "'") for w in _WORD.findall(text.lower()) if not w.isdigit()]
 
 
 def terms(text: str) -> list[str]:
