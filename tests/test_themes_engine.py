@@ -174,3 +174,25 @@ async def test_the_week_in_progress_is_read_so_far() -> None:
         source, IsoWeek(2026, 7), None, tz="UTC", now=now, embedder=TfidfEmbedder()
     )
     assert source.asked[0] == (datetime(2026, 2, 9, tzinfo=UTC), now, None)
+
+
+def test_hostile_texts_make_plain_short_labels(model: Embedder) -> None:
+    texts = [
+        "x" * 20_000 + " refund policy invented",
+        "<!channel> refund policy invented <@U0ALICE> &amp; <https://evil.example|click>",
+        "\x00\x1b[31m refund policy invented 🤖",
+        "refund policy invented " + "é" * 5_000,
+        "",
+        "   ",
+        "!!!???",
+        None,
+    ]
+    hostile = [
+        ThemeInput(report_id=i, case_id=i, system_id=S, category_id="other", comment=t, output=t)
+        for i, t in enumerate(texts)
+    ]
+    [theme] = find_themes(hostile, hostile, model)
+
+    assert theme.cases >= 2 and "refund policy" in theme.terms
+    assert all(len(term) <= 32 for term in theme.terms)
+    assert not set(theme.label) & set("<>&|@!*_`~\x00\x1b")

@@ -8,6 +8,9 @@ _MARKER = re.compile(r"^\s*\[[^\]\n]{1,24}\]\s*")
 """A leading provenance tag such as "[demo]": it says where a text came from, not what it says."""
 _WORD = re.compile(r"[^\W_](?:[\w'’-]*[^\W_])?")
 _SPACES = re.compile(r"\s+")
+LONGEST_TERM = 32
+"""Longer "words" are links, ids or pasted blobs, not what a theme is about; they would also
+break the label's room on a chat card."""
 
 _STOP_WORDS = """
 a about above after again against all also am an and any are aren't as at be because been
@@ -45,7 +48,7 @@ def terms(text: str) -> list[str]:
     found: list[str] = []
     previous: str | None = None
     for word in words(text):
-        if word in STOP_WORDS or len(word) < 2:
+        if word in STOP_WORDS or not 2 <= len(word) <= LONGEST_TERM:
             previous = None
             continue
         found.append(word)
