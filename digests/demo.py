@@ -264,7 +264,11 @@ def _demo_case(
         unused = sorted(set(range(1, DEMO_REPORTERS + 1)) - set(reporters))
         if rng.random() < 0.06 and happens(reopen_at) and unused:
             events.append(
-                reopened(reopen_at, f"demo:user-{rng.choice(unused)}", "[demo] it happened again")
+                reopened(
+                    reopen_at,
+                    f"demo:user-{rng.choice(unused)}",
+                    f"[demo] it happened again: {topic.comments[0]}",
+                )
             )
     triage = system.triage.slack_channel or "C0DEMO"
     return CaseHistory(

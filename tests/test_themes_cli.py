@@ -176,3 +176,16 @@ async def test_output_excerpts_are_read_only_while_privacy_allows(
         await engine.dispose()
     assert [t.output for t in texts] == [OUTPUT, OUTPUT]
     assert none == []  # reports with no words of their own are not read at all
+
+
+async def test_the_demo_has_themes_across_systems(env: dict[str, str]) -> None:
+    seeded = await run_cli(env, "demo", "--weeks", "2")
+    assert seeded.exit_code == 0, seeded.output
+
+    result = await run_cli(env, "themes", "--format", "json")
+
+    assert result.exit_code == 0, result.output
+    themes = json.loads(result.stdout)["themes"]
+    assert len(themes) >= 3
+    assert any(len(t["systems"]) >= 2 for t in themes)
+    assert all(t["cases"] >= 2 and t["label"] for t in themes)
