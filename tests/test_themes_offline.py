@@ -58,6 +58,7 @@ def test_the_model_loads_from_its_package_with_downloads_off(loads: list[dict[st
             "args": ("l2_supercat",),
             "cache_dir": package_directory(),
             "dim": 256,
+            "trunc_dim": 128,
             "disable_download": True,
         }
     ]

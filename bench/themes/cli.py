@@ -11,6 +11,8 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 TARGET_SECONDS = 10.0
@@ -30,12 +32,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="both",
         help="the local model (wordllama), the TF-IDF fallback, or both (default)",
     )
+    parser.add_argument(
+        "--no-sqlite",
+        action="store_true",
+        help="skip the run through a SQLite database and storage/theme_texts",
+    )
     return parser.parse_args(argv)
 
 
-def run(reports: int, embedder: str) -> dict[str, Any]:
+def run(*arguments: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "bench.themes.measure", str(reports), embedder],
+        [sys.executable, "-m", "bench.themes.measure", *arguments],
         capture_output=True,
         text=True,
         check=True,
@@ -56,6 +63,10 @@ def report(f: dict[str, Any]) -> None:
             f"    {theme['cases']:>5} cases {theme['reports']:>5} reports "
             f"(last week {theme['previous']:>5})  {theme['label']}"
         )
+    verdicts(f)
+
+
+def verdicts(f: dict[str, Any]) -> None:
     ok_time = f["total_s"] < TARGET_SECONDS
     ok_rss = f["vm_hwm_mb"] < TARGET_RSS_MB
     print(f"  {'✓' if ok_time else '✗'} under {TARGET_SECONDS:g} s: {f['total_s']:.2f} s")
@@ -68,4 +79,23 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     chosen = ["model", "tf-idf"] if args.embedder == "both" else [args.embedder]
     for embedder in chosen:
-        report(run(args.reports, embedder))
+        report(run(str(args.reports), embedder))
+    if not args.no_sqlite:
+        report_sqlite(args.reports)
+
+
+def report_sqlite(reports: int) -> None:
+    from bench.themes.data import week_of_reports
+    from bench.themes.load import load_sqlite
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = str(Path(directory) / "themes.db")
+        current = week_of_reports(reports, seed=1)
+        load_sqlite(path, [current, week_of_reports(reports, seed=2, first_case=10_000_000)])
+        f = run("sqlite", path)
+    print("== through SQLite: themes_for_week, both weeks read by storage/theme_texts")
+    print(f"  total             {f['total_s']:.2f} s (imports, reading, model, themes)")
+    print(f"  peak RSS          {f['vm_hwm_mb']:.0f} MB")
+    for theme in f["themes"][:3]:
+        print(f"    {theme['cases']:>5} cases {theme['reports']:>5} reports  {theme['label']}")
+    verdicts(f)

@@ -9,6 +9,7 @@ have been; every case carries its topic's output excerpt.
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 from digests.demo_comments import GENERIC, TOPICS, Topic
 from digests.themes.model import ThemeInput
@@ -40,6 +41,8 @@ EXPECTED = (
     "should have said it does not know",
 )
 REPORTS_PER_CASE = 2.5
+WEEK_START = datetime(2026, 2, 9, tzinfo=UTC)  # 2026-W07, for the run through SQLite
+NOW = datetime(2026, 2, 16, 9, tzinfo=UTC)
 
 
 def _topics() -> list[tuple[str, Topic]]:

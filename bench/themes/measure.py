@@ -4,18 +4,55 @@ The clock runs from before the model is loaded to the themes found: what the dig
 
 from __future__ import annotations
 
+import asyncio
 import json
 import resource
 import sys
 import time
 from typing import Any
 
-from bench.themes.data import week_of_reports
+from bench.themes.data import NOW, week_of_reports
+from digests.themes.model import Theme, ThemeInput
+
+
+def weeks(reports: int) -> tuple[list[ThemeInput], list[ThemeInput]]:
+    return (
+        week_of_reports(reports, seed=1),
+        week_of_reports(reports, seed=2, first_case=10_000_000),
+    )
+
+
+def measure_sqlite(path: str) -> dict[str, Any]:
+    """`themes_for_week` as the digest calls it: both weeks read through storage/theme_texts."""
+    started = time.perf_counter()
+    from digests.themes.section import themes_for_week
+    from digests.week import IsoWeek
+    from storage.database import create_engine
+    from storage.theme_texts import SqlThemeTexts
+
+    async def run() -> list[Theme]:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            source = SqlThemeTexts(engine, include_output=True)
+            return await themes_for_week(source, IsoWeek(2026, 7), None, tz="UTC", now=NOW)
+        finally:
+            await engine.dispose()
+
+    themes = asyncio.run(run())
+    done = time.perf_counter()
+    return {
+        "total_s": done - started,
+        "vm_hwm_mb": _vm_hwm_mb(),
+        "themes": [_theme(t) for t in themes],
+    }
+
+
+def _theme(t: Theme) -> dict[str, Any]:
+    return {"label": t.label, "cases": t.cases, "reports": t.reports, "previous": t.change.previous}
 
 
 def measure(reports: int, fallback: bool) -> dict[str, Any]:
-    current = week_of_reports(reports, seed=1)
-    previous = week_of_reports(reports, seed=2, first_case=10_000_000)
+    current, previous = weeks(reports)
     started = time.perf_counter()
     from digests.themes.embed_tfidf import TfidfEmbedder
     from digests.themes.embedder import load_embedder
@@ -60,4 +97,7 @@ def _vm_hwm_mb() -> float:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(int(sys.argv[1]), sys.argv[2] == "tf-idf")))
+    if sys.argv[1] == "sqlite":
+        print(json.dumps(measure_sqlite(sys.argv[2])))
+    else:
+        print(json.dumps(measure(int(sys.argv[1]), sys.argv[2] == "tf-idf")))

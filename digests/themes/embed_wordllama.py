@@ -27,6 +27,9 @@ from digests.themes.embedder import Vectors, unit_rows
 
 CONFIG = "l2_supercat"
 DIMENSIONS = 256
+KEPT_DIMENSIONS = 128
+"""The model is trained Matryoshka-style: its first 128 of 256 dimensions are an embedding of
+their own, good enough to tell complaints apart, at half the memory of every vector a week holds."""
 THRESHOLD = 0.55
 _PIECE = re.compile(r"[\w'’]+")
 _CHUNK = 512  # texts summed at a time: bounds the gathered token vectors to a few MB
@@ -74,7 +77,13 @@ def load_wordllama() -> WordLlamaEmbedder:
     with _root_logging_kept():
         from wordllama import WordLlama
 
-        model = WordLlama.load(CONFIG, cache_dir=directory, dim=DIMENSIONS, disable_download=True)
+        model = WordLlama.load(
+            CONFIG,
+            cache_dir=directory,
+            dim=DIMENSIONS,
+            trunc_dim=KEPT_DIMENSIONS,
+            disable_download=True,
+        )
     return WordLlamaEmbedder(model.embedding, model.tokenizer)
 
 
@@ -83,7 +92,8 @@ class WordLlamaEmbedder:
     threshold = THRESHOLD
 
     def __init__(self, table: Any, tokenizer: Any) -> None:
-        self._table = np.asarray(table, dtype=np.float32)
+        # The weights ship as float16: kept so (half the memory, nothing lost), summed in float32.
+        self._table = np.asarray(table, dtype=np.float16)
         self._tokenizer = tokenizer
         self._tokenizer.no_padding()
 
@@ -124,5 +134,7 @@ class WordLlamaEmbedder:
             np.clip(flat, 0, self._table.shape[0] - 1, out=flat)
             lengths = np.array([len(ids[i]) for i in rows])
             offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-            sums[start + np.array(rows)] = np.add.reduceat(self._table[flat], offsets, axis=0)
+            sums[start + np.array(rows)] = np.add.reduceat(
+                self._table[flat], offsets, axis=0, dtype=np.float32
+            )
         return sums

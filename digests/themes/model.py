@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from digests.model import Change
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ThemeInput:
     """One report's words, with the case, system and category it counts under."""
 
