@@ -7,7 +7,8 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- builder: a self-contained venv with loopkeeper and the postgres extra (asyncpg) ---
+# --- builder: a self-contained venv with loopkeeper, the postgres extra (asyncpg) and the themes
+# extra (wordllama, whose model ships inside its wheel, and scipy) ---
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -21,7 +22,7 @@ COPY handlers ./handlers
 COPY storage ./storage
 COPY digests ./digests
 # A regular (non-editable) install: the final stage gets the venv and not /src.
-RUN /opt/venv/bin/pip install ".[postgres]"
+RUN /opt/venv/bin/pip install ".[themes,postgres]"
 
 # --- final: the venv and a non-root user; no compilers, no pip cache, no sources ---
 FROM ${PYTHON_IMAGE}

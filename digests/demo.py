@@ -11,7 +11,7 @@ never told how their case ended, so the digest has something to say.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import CaseStatus, Severity
 from bot.core.routing_rules import Category, Routing, System
+from digests.demo_comments import topic_for
 from digests.history import (
     CaseHistory,
     Event,
@@ -40,37 +41,6 @@ DEMO_KEY_PREFIX = "demo:"
 DEMO_DM_SUFFIX = "demo"
 DEMO_REPORTERS = 40
 SEED = 20260216
-
-COMMENTS: dict[str, Sequence[str]] = {
-    "hallucination": (
-        "cited a refund policy we don't have",
-        "invented a product version that was never released",
-        "quoted the wrong price for the enterprise plan",
-        "made up a support article link",
-        "gave a delivery date nobody promised",
-    ),
-    "unsafe": (
-        "suggested disabling the safety interlock to speed things up",
-        "gave medical dosage advice",
-        "told a customer how to bypass the login check",
-    ),
-    "pii_leak": (
-        "repeated another customer's address back to me",
-        "showed a phone number from an unrelated ticket",
-    ),
-    "bad_format": (
-        "answered a customer in a very casual tone",
-        "dumped raw JSON instead of a sentence",
-        "the table came out as one long line",
-        "replied in English to a French question",
-    ),
-    "edge_case": (
-        "couldn't handle an order with two currencies",
-        "failed on a name with an apostrophe",
-        "got stuck when the ticket had no subject",
-    ),
-}
-GENERIC_COMMENTS = ("the answer was off", "this is not what we expect", "wrong and confusing")
 
 
 @dataclass(frozen=True)
@@ -243,7 +213,7 @@ def _demo_case(
     severity = category.severity
     sla = routing.sla[severity]
     owner = routing.owner_of(system, category.route_to)
-    comments = COMMENTS.get(category.id, GENERIC_COMMENTS)
+    topic = topic_for(category.id, number)
     reporters = rng.sample(range(1, DEMO_REPORTERS + 1), k=min(DEMO_REPORTERS, 1 + _reporters(rng)))
     events: list[Event] = []
     moment = opened
@@ -252,7 +222,7 @@ def _demo_case(
             moment += timedelta(minutes=rng.expovariate(1 / 240))
         if moment >= horizon:
             break
-        comment = f"[demo] {rng.choice(comments)}" if rng.random() < 0.7 else None
+        comment = f"[demo] {rng.choice(topic.comments)}" if rng.random() < 0.7 else None
         events.append(reported(moment, f"demo:user-{reporter}", comment))
 
     def happens(at: datetime) -> bool:
@@ -294,7 +264,11 @@ def _demo_case(
         unused = sorted(set(range(1, DEMO_REPORTERS + 1)) - set(reporters))
         if rng.random() < 0.06 and happens(reopen_at) and unused:
             events.append(
-                reopened(reopen_at, f"demo:user-{rng.choice(unused)}", "[demo] it happened again")
+                reopened(
+                    reopen_at,
+                    f"demo:user-{rng.choice(unused)}",
+                    f"[demo] it happened again: {topic.comments[0]}",
+                )
             )
     triage = system.triage.slack_channel or "C0DEMO"
     return CaseHistory(
@@ -306,7 +280,7 @@ def _demo_case(
         owner_role=category.route_to,
         events=events,
         slack_card=(triage, f"{opened.timestamp():.6f}"),
-        output_excerpt=f"[demo] An answer from {system.name} that someone flagged.",
+        output_excerpt=f"[demo] {topic.output}",
         acknowledge_within=sla.acknowledge,
         resolve_within=sla.resolve,
         dm_suffix=DEMO_DM_SUFFIX,

@@ -153,8 +153,17 @@ def dockerfile_problems(text: str) -> list[str]:
         and name not in known_variables()
     )
     builder_runs = " ".join(run for stage in stages[:-1] for run in stage.all("RUN"))
-    if "[postgres]" not in builder_runs:
+    extras = {
+        e.strip()
+        for group in re.findall(r"\.\[([\w, -]+)\]", builder_runs)
+        for e in group.split(",")
+    }
+    if "postgres" not in extras:
         problems.append("the postgres extra (asyncpg) is not installed")
+    if "themes" not in extras:
+        problems.append(
+            "the themes extra (wordllama: themes from the local model) is not installed"
+        )
     return problems
 
 

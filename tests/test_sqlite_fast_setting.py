@@ -12,8 +12,8 @@ from bot.config.settings import Settings
 from storage.database import is_fast_sqlite
 from storage.sqlite_inline import InlineConnection
 from tests.conftest import sqlite_url
-from tests.fake_slack import FakeSlack
 from tests.harness import running_bot
+from tests.support.fake_slack import FakeSlack
 from tests.test_cli_help import help_of
 
 AI_TEXT = "The refund window is 90 days."

@@ -18,6 +18,7 @@ from bot.app.cli_digest import demo, digest_command
 from bot.app.cli_queues import inbox_app, outbox_app
 from bot.app.cli_serve import environment_help, serve
 from bot.app.cli_teams import teams_package
+from bot.app.cli_themes import list_themes
 
 app = typer.Typer(
     help="loopkeeper: flag bad AI outputs in chat, route them to their owners, close the loop.",
@@ -55,6 +56,7 @@ app.command(epilog=environment_help())(serve)
 app.command("cases")(list_cases)
 app.command("digest")(digest_command)
 app.command()(demo)
+app.command("themes")(list_themes)  # bot/app/cli_themes.py
 app.command("teams-package")(teams_package)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
