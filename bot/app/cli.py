@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from bot.app.cli_cases import CASE_EXPORT_FIELDS as CASE_EXPORT_FIELDS  # tests import it from here
 from bot.app.cli_cases import list_cases
+from bot.app.cli_export import export_app
 from bot.app.cli_queues import inbox_app, outbox_app
 from bot.app.cli_serve import (
     cannot_listen,
@@ -55,6 +56,7 @@ audit_app = typer.Typer(help="Audit trail checks.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(export_app, name="export")
 
 EXAMPLE_ROUTING = "routing.example.yaml"
 
