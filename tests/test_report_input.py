@@ -4,8 +4,12 @@ message metadata, the parent of the Slack thread the AI answered in, Teams messa
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.core.models import Report
 from tests import teams_harness
@@ -192,6 +196,20 @@ async def test_a_rate_limited_parent_read_files_the_flag_without_input_and_backs
     assert len(bot.slack.refused) == 1
     assert bot.slack.calls_to("conversations.replies") == []
 
+    # Once the Retry-After has passed, parents are read again.
+    bot.clock.advance(timedelta(seconds=31))
+    bot.slack.add_message("C0SUPPORT", question("1700000000.000700", "Third question"))
+    third = reply("1700000000.000800", text="Third answer", thread="1700000000.000700")
+    await shortcut_report(bot, third, "U0THIRD")
+    [read] = bot.slack.calls_to("conversations.replies")
+    assert read["ts"] == "1700000000.000700"
+    reports = [
+        r
+        for c in await bot.runtime.store.list_cases()
+        for r in await bot.runtime.store.reports_of(c.id or 0)
+    ]
+    assert ("Third question", "Third answer") in {(r.input, r.output) for r in reports}
+
 
 async def test_a_failing_parent_read_files_the_flag_without_input(bot: BotUnderTest) -> None:
     bot.slack.add_message("C0SUPPORT", question())
@@ -216,3 +234,20 @@ async def test_teams_message_metadata_input_is_kept(teams_bot: TeamsBotUnderTest
     assert status == 200
     report = await the_report(teams_bot)
     assert (report.input, report.output, report.trace_id) == (QUESTION, ANSWER, "tr-7")
+
+
+async def test_a_slack_that_does_not_answer_the_parent_read_does_not_hold_the_flag(
+    bot: BotUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("handlers.slack.thread_input.PARENT_TIMEOUT", 0.05)
+    bot.slack.add_message("C0SUPPORT", question())
+    answer = asyncio.Event()  # never set while the flag is filed: Slack does not answer
+    bot.slack.holds["conversations.replies"] = answer
+    try:
+        await shortcut_report(bot, reply("1700000000.000200"), "U0REPORTER")
+
+        report = await the_report(bot)
+        assert (report.input, report.output, report.expected) == (None, ANSWER, "30 days")
+        assert bot.slack.held == ["conversations.replies"]
+    finally:
+        answer.set()

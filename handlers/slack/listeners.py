@@ -58,7 +58,7 @@ class SlackIntake:
         self.background = background  # Web API calls after the ack
         self.queue = queue  # flags committed to the inbox before the ack, filed after
         self._recent = RecentMessages()
-        self._threads = ThreadInputs()  # flagged replies' prompts: their threads' parents
+        self._threads = ThreadInputs(clock)  # flagged replies' prompts: their threads' parents
 
     def register(self, app: AsyncApp) -> None:
         app.event("reaction_added")(self.on_reaction)

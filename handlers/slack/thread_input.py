@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import FlaggedOutput
+from bot.core.ports import Clock
 from handlers.slack.parse import message_text
 
 log = logging.getLogger(__name__)
@@ -28,8 +29,15 @@ log = logging.getLogger(__name__)
 PARENT_TIMEOUT = 1.0
 """Seconds a parent read may take; the flag is filed without it after that."""
 
+BATCH_BUDGET = 3.0
+"""Seconds all the parent reads of one batch of flags may take together: a backlog of flags
+on many threads of a slow Slack is filed without the rest, not held up one second each."""
+
 DEFAULT_BACKOFF = 60.0
 """Seconds to leave `conversations.replies` alone after a 429 that names no Retry-After."""
+
+MAX_BACKOFF = 3600.0
+"""Seconds at most, whatever a Retry-After says: the parent read only ever pauses."""
 
 K = TypeVar("K")
 
@@ -37,17 +45,12 @@ K = TypeVar("K")
 class ThreadInputs:
     """Thread parents read lately (the input of every flagged reply in that thread)."""
 
-    def __init__(
-        self,
-        size: int = 5000,
-        keep: float = 300.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, clock: Clock, size: int = 5000, keep: float = 300.0) -> None:
+        self._clock = clock
         self._size = size
-        self._keep = keep
-        self._now = monotonic
-        self._parents: OrderedDict[tuple[str, str], tuple[float, str | None]] = OrderedDict()
-        self._quiet_until = 0.0
+        self._keep = timedelta(seconds=keep)
+        self._parents: OrderedDict[tuple[str, str], tuple[datetime, str | None]] = OrderedDict()
+        self._quiet_until: datetime | None = None
 
     async def fill(
         self, client: AsyncWebClient, outputs: Mapping[K, FlaggedOutput]
@@ -55,6 +58,7 @@ class ThreadInputs:
         """`outputs`, each reply without an input given its thread's parent as input."""
         # A parent flagged in the same batch was read already: no call for it.
         read = {(o.channel_id, o.message_ts): o for o in outputs.values() if o.channel_id}
+        deadline = asyncio.get_running_loop().time() + BATCH_BUDGET
         filled: dict[K, FlaggedOutput] = {}
         for where, output in outputs.items():
             if output.input is None and output.thread_ts and output.channel_id:
@@ -62,23 +66,29 @@ class ThreadInputs:
                 parent = (
                     _input_from(known, output)
                     if known is not None
-                    else await self._parent(client, output)
+                    else await self._parent(client, output, deadline)
                 )
                 if parent is not None:
                     output = output.model_copy(update={"input": parent})
             filled[where] = output
         return filled
 
-    async def _parent(self, client: AsyncWebClient, output: FlaggedOutput) -> str | None:
+    async def _parent(
+        self, client: AsyncWebClient, output: FlaggedOutput, deadline: float
+    ) -> str | None:
         assert output.channel_id is not None and output.thread_ts is not None
         thread = (output.channel_id, output.thread_ts)
         known = self._parents.get(thread)
-        if known is not None and self._now() - known[0] <= self._keep:
+        now = self._clock.now()
+        if known is not None and now - known[0] <= self._keep:
             return known[1]
-        if self._now() < self._quiet_until:
+        if self._quiet_until is not None and now < self._quiet_until:
             return None  # rate limited a moment ago: not read, and not remembered as absent
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            return None  # this batch spent its budget: not read, and not remembered as absent
         try:
-            async with asyncio.timeout(PARENT_TIMEOUT):
+            async with asyncio.timeout(min(PARENT_TIMEOUT, left)):
                 answer = await client.conversations_replies(
                     channel=thread[0], ts=thread[1], limit=1, include_all_metadata=True
                 )
@@ -99,10 +109,10 @@ class ThreadInputs:
             return
         headers = getattr(response, "headers", None) or {}
         wait = _retry_after(headers)
-        self._quiet_until = self._now() + wait
+        self._quiet_until = self._clock.now() + timedelta(seconds=wait)
 
     def _remember(self, thread: tuple[str, str], parent: str | None) -> None:
-        self._parents[thread] = (self._now(), parent)
+        self._parents[thread] = (self._clock.now(), parent)
         self._parents.move_to_end(thread)
         while len(self._parents) > self._size:
             self._parents.popitem(last=False)
@@ -135,7 +145,7 @@ def _retry_after(headers: Mapping[str, Any]) -> float:
             continue
         first = value[0] if isinstance(value, list) and value else value
         try:
-            return max(float(first), 0.0)
+            return min(max(float(first), 0.0), MAX_BACKOFF)
         except (TypeError, ValueError):
             break
     return DEFAULT_BACKOFF
