@@ -8,6 +8,7 @@ constant memory however many cases there are.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ err = Console(stderr=True, soft_wrap=True)
 class Tally:
     written: int = 0
     without_input: int = 0
+    reader_gone: bool = False
 
 
 @export_app.command("dataset")
@@ -89,10 +91,22 @@ def export_dataset(
                 if line is None:
                     tally.without_input += 1
                     continue
-                write_line(line, sink)
+                try:
+                    write_line(line, sink)
+                except BrokenPipeError:  # the reader went away (`| head`): nothing to say
+                    tally.reader_gone = True
+                    return
+                except OSError as error:  # a full disk, say: not the database's fault
+                    _refuse(f"Cannot write {out_file or 'stdout'}: {error.strerror or error}")
                 tally.written += 1
 
         _on_database(settings.database_url, export)
+    if tally.reader_gone:
+        # Python would report the pipe's last flush failing at exit: point it at devnull
+        # (the way the Python docs' "Note on SIGPIPE" does).
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return
     _summarise(tally, output_format, out_file)
 
 
