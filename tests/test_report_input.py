@@ -251,3 +251,30 @@ async def test_a_slack_that_does_not_answer_the_parent_read_does_not_hold_the_fl
         assert bot.slack.held == ["conversations.replies"]
     finally:
         answer.set()
+
+
+async def test_a_message_read_again_later_fills_in_the_reports_output_and_input(
+    bot: BotUnderTest,
+) -> None:
+    metadata = {"event_type": "ai_output", "event_payload": {"input": QUESTION}}
+    bot.slack.add_message(
+        "C0SUPPORT",
+        {
+            "type": "message",
+            "ts": THREAD,
+            "bot_id": "B0SUPPORT",
+            "text": ANSWER,
+            "metadata": metadata,
+        },
+    )
+    bot.slack.fail("conversations.history", Failure(429, "ratelimited", retry_after=30))
+
+    await bot.react("U0REPORTER", "x", "C0SUPPORT", THREAD)
+    report = await the_report(bot)
+    assert (report.input, report.output) == (None, None)  # filed at once, bare
+
+    bot.clock.advance(timedelta(minutes=2))
+    await bot.runtime.inbox.drain()  # Slack answers now
+
+    report = await the_report(bot)
+    assert (report.input, report.output) == (QUESTION, ANSWER)
