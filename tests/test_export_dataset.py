@@ -327,3 +327,36 @@ def _report_row(i: int, now: datetime) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
     }
+
+
+def strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [text for value in node.values() for text in strings(value)]
+    if isinstance(node, list):
+        return [text for value in node for text in strings(value)]
+    return []
+
+
+async def test_hostile_text_stays_inside_its_record(database_url: str, slack: FakeSlack) -> None:
+    hostile = 'Line\u2028break\x85"quoted"\nnew line\u2029 {"schema_version": 99}\t<@U0ALL>'
+    async with running_bot(database_url, slack) as bot:
+        case = await filed(
+            bot, report(trace_id="tr-h", input=hostile, output=hostile, expected=hostile)
+        )
+        await bot.runtime.triage.resolve(case, "alice", "other", hostile)
+
+    for fmt in ("jsonl", "langfuse", "langsmith", "openai-evals", "promptfoo", "inspect"):
+        result = await asyncio.to_thread(invoke, database_url, ROUTING_FILE, "--format", fmt)
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()  # splits at U+2028 and U+0085 too
+        assert len(lines) == 1, (fmt, lines)
+        assert hostile in strings(json.loads(lines[0])), fmt
+    [record] = await export(database_url)
+    assert (record["input"], record["output"], record["expected"], record["resolution"]) == (
+        hostile,
+        hostile,
+        hostile,
+        hostile,
+    )

@@ -128,9 +128,15 @@ WRITERS: dict[DatasetFormat, Writer] = {
 }
 
 
+# JSON leaves these raw, but Python's splitlines() and some editors end a line at them: a
+# reported text holding one must not split its record in two.
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
 def write_line(line: Record, out: TextIO) -> None:
-    """One JSON object on one line (JSON escapes newlines inside strings)."""
-    out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+    """One JSON object on one line: JSON escapes newlines inside strings, and this the other
+    characters some readers take as line breaks."""
+    out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")).translate(_LINE_BREAKS))
     out.write("\n")
 
 
