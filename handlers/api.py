@@ -188,6 +188,7 @@ def _draft(body: ApiReport) -> ReportDraft:
         severity=body.severity,
         comment=body.comment,
         expected=body.expected,
+        input=body.input,
         output=output,
         system_id=body.system,
         dedupe_key=f"api:{body.idempotency_key}" if body.idempotency_key else None,

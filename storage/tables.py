@@ -142,6 +142,9 @@ class ReportRow(Base):
     severity: Mapped[Severity] = mapped_column(_enum(Severity))
     comment: Mapped[str | None] = mapped_column(Text)
     expected: Mapped[str | None] = mapped_column(Text)
+    # What the AI was asked, and its whole answer (0009): an eval dataset's input and output.
+    input: Mapped[str | None] = mapped_column(Text)
+    output: Mapped[str | None] = mapped_column(Text)
     trace_id: Mapped[str | None] = mapped_column(String)
     prompt_version: Mapped[str | None] = mapped_column(String)
     model: Mapped[str | None] = mapped_column(String)

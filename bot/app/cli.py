@@ -15,6 +15,7 @@ from bot.app.cli_cases import list_cases
 from bot.app.cli_config import check_config, init
 from bot.app.cli_db import audit_app, db_app
 from bot.app.cli_digest import demo, digest_command
+from bot.app.cli_export import export_app
 from bot.app.cli_queues import inbox_app, outbox_app
 from bot.app.cli_serve import environment_help, serve
 from bot.app.cli_teams import teams_package
@@ -62,6 +63,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(export_app, name="export")
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from bot.core.intake import EXCERPT_LIMIT
 from bot.core.models import Case, FlaggedOutput, TimelineEntry
-from bot.core.ports import CaseStore, Clock, Notices
+from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices
 from bot.core.privacy import excerpt, redact
 from bot.core.routing_rules import Routing
 
@@ -42,6 +42,7 @@ class OutputFiller:
             case = await tx.lock_case_of_output(output.key)
             if case is None:
                 return None
+            await self._fill_reports(tx, case, output)
             missing = self._missing(case, output)
             if not missing:
                 return case
@@ -62,6 +63,22 @@ class OutputFiller:
         if queued and self._on_enqueued is not None:
             self._on_enqueued()
         return case
+
+    async def _fill_reports(self, tx: CaseTransaction, case: Case, output: FlaggedOutput) -> None:
+        """Give the case's reports the whole output (and its input, when the message's
+        metadata carried one) that they were filed without, as privacy allows."""
+        privacy = self._routing.privacy
+        if not privacy.store_output_text or case.id is None:
+            return
+        read = {"output": output.text, "input": output.input}
+        for report in await tx.case_reports(case.id):
+            missing = {
+                name: redact(value, privacy.redact)
+                for name, value in read.items()
+                if value and value.strip() and getattr(report, name) is None
+            }
+            if missing:
+                await tx.save_report(report.model_copy(update=missing))
 
     def _missing(self, case: Case, output: FlaggedOutput) -> dict[str, object]:
         privacy = self._routing.privacy

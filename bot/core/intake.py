@@ -25,6 +25,8 @@ from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events, intake_path
 
 EXCERPT_LIMIT = 1000
 COMMENT_LIMIT = 3000
+CAPTURED = ("input", "output")
+"""Report fields an eval dataset is made of, besides the expected answer."""
 
 
 class IntakeError(ValueError):
@@ -331,6 +333,7 @@ class IntakeService:
             "channel": draft.channel,
             "comment": self._redact(excerpt(draft.comment, COMMENT_LIMIT)),
             "expected": self._redact(excerpt(draft.expected, COMMENT_LIMIT)),
+            **self._captured(draft),
             "trace_id": output.trace_id if output else None,
             "prompt_version": output.prompt_version if output else None,
             "model": output.model if output else None,
@@ -339,7 +342,10 @@ class IntakeService:
         }
         existing = None if new else await tx.find_report(case.stored_id, draft.reporter.id)
         if existing is not None:
-            report = await tx.save_report(existing.model_copy(update={**fields, "updated_at": now}))
+            # A re-flag whose input or output could not be read this time keeps what was.
+            kept = {name: getattr(existing, name) for name in CAPTURED if fields[name] is None}
+            update = {**fields, **kept, "updated_at": now}
+            report = await tx.save_report(existing.model_copy(update=update))
             kind = "report_updated"
         else:
             report = await tx.add_report(
@@ -381,7 +387,24 @@ class IntakeService:
             )
         )
 
+    def _captured(self, draft: ReportDraft) -> dict[str, str | None]:
+        """What the AI was asked and its whole answer, as privacy allows: both are kept only
+        with `privacy.store_output_text`, redacted like every stored text."""
+        if not self._routing.privacy.store_output_text:
+            return dict.fromkeys(CAPTURED)
+        output = draft.output
+        asked = draft.input or (output.input if output else None)
+        answer = output.text if output else None
+        return {
+            "input": self._redact(_blank_none(asked)),
+            "output": self._redact(_blank_none(answer)),
+        }
+
     def _redact(self, text: str | None) -> str | None:
         if text is None:
             return None
         return redact(text, self._routing.privacy.redact)
+
+
+def _blank_none(text: str | None) -> str | None:
+    return text if text and text.strip() else None

@@ -77,9 +77,17 @@ class FlaggedOutput(BaseModel):
     trace_id: str | None = None
     prompt_version: str | None = None
     model: str | None = None
+    input: str | None = Field(
+        default=None, description="the prompt or user message the AI answered, when known"
+    )
+    thread_ts: str | None = Field(
+        default=None,
+        description="Slack: the thread the output replied in, whose parent may be its input",
+    )
 
     _ids = field_validator(
         "platform",
+        "thread_ts",
         "channel_id",
         "message_ts",
         "author_bot_id",
@@ -94,7 +102,7 @@ class FlaggedOutput(BaseModel):
     def _key(cls, value: str) -> str | None:
         return check_id(value, MAX_KEY)
 
-    @field_validator("text")
+    @field_validator("text", "input")
     @classmethod
     def _text(cls, value: str | None) -> str | None:
         return clean_text(value)
@@ -132,6 +140,9 @@ class ReportDraft(BaseModel):
     severity: Severity | None = Field(default=None, description="reporter's own severity")
     comment: str | None = None
     expected: str | None = Field(default=None, description="what it should have said")
+    input: str | None = Field(
+        default=None, description="the prompt the AI answered (ingest API); else output.input"
+    )
     output: FlaggedOutput | None = None
     system_id: str | None = Field(default=None, description="explicit system (ingest API)")
     reply_channel_id: str | None = Field(
@@ -148,7 +159,7 @@ class ReportDraft(BaseModel):
     def _key(cls, value: str | None) -> str | None:
         return check_id(value, MAX_KEY)
 
-    @field_validator("comment", "expected")
+    @field_validator("comment", "expected", "input")
     @classmethod
     def _texts(cls, value: str | None) -> str | None:
         return clean_text(value)
@@ -165,6 +176,8 @@ class Report(BaseModel):
     severity: Severity
     comment: str | None = None
     expected: str | None = None
+    input: str | None = Field(default=None, description="the prompt the AI answered")
+    output: str | None = Field(default=None, description="the full flagged output, redacted")
     trace_id: str | None = None
     prompt_version: str | None = None
     model: str | None = None

@@ -24,6 +24,7 @@ from handlers.slack.fetch import RecentMessages, fetch_outputs
 from handlers.slack.parse import is_negative_feedback, message_output, reporter
 from handlers.slack.permalink import Permalinks
 from handlers.slack.queued import QueuedFlag, QueueFlag
+from handlers.slack.thread_input import ThreadInputs
 from handlers.slack.triage import cases_text
 from handlers.slack.window import ANSWER_BUDGET, open_modal
 
@@ -58,6 +59,7 @@ class SlackIntake:
         self.background = background  # Web API calls after the ack
         self.queue = queue  # flags committed to the inbox before the ack, filed after
         self._recent = RecentMessages()
+        self._threads = ThreadInputs(clock)  # flagged replies' prompts: their threads' parents
 
     def register(self, app: AsyncApp) -> None:
         app.event("reaction_added")(self.on_reaction)
@@ -104,6 +106,7 @@ class SlackIntake:
         wanted = [where for _, _, where, _ in flagged]
         unread: set[tuple[str, str]] = set()
         outputs = await fetch_outputs(client, wanted, self.permalinks, self._recent, unread)
+        outputs = await self._threads.fill(client, outputs)
         flags = [
             self._reaction_flag(event, event_id, category, outputs[where])
             for event, event_id, where, category in flagged
@@ -247,6 +250,9 @@ class SlackIntake:
                 self.permalinks = Permalinks(client)
             outputs = await fetch_outputs(client, [flag.read], self.permalinks, self._recent)
             draft = draft.model_copy(update={"output": outputs[flag.read]})
+        if draft.output is not None and draft.output.platform == "slack":
+            [output] = (await self._threads.fill(client, {0: draft.output})).values()
+            draft = draft.model_copy(update={"output": output})
         user = draft.reporter.slack_user_id or draft.reporter.id
         await self.intake.file_report(draft, self._confirm(user, draft.reply_channel_id))
 

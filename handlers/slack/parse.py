@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bot.core.limits import MAX_ID
 from bot.core.models import FlaggedOutput, Reporter
 from bot.core.output_place import slack_output_key
 
@@ -33,6 +34,8 @@ def message_output(
         trace_id=_str(payload.get("trace_id")),
         prompt_version=_str(payload.get("prompt_version")),
         model=_str(payload.get("model")),
+        input=_text(payload.get("input")),
+        thread_ts=_reply_in(message, ts),
     )
 
 
@@ -42,6 +45,11 @@ def _ai_output_payload(message: dict[str, Any]) -> dict[str, Any]:
         return {}
     payload = metadata.get("event_payload")
     return payload if isinstance(payload, dict) else {}
+
+
+def message_text(message: dict[str, Any]) -> str | None:
+    """The words of a Slack message: its text, else its section blocks'."""
+    return _message_text(message)
 
 
 def _message_text(message: dict[str, Any]) -> str | None:
@@ -57,6 +65,19 @@ def _message_text(message: dict[str, Any]) -> str | None:
         if isinstance(section, dict) and isinstance(section.get("text"), str):
             parts.append(section["text"])
     return "\n".join(parts) or None
+
+
+def _reply_in(message: dict[str, Any], ts: str) -> str | None:
+    """The thread a message replies in (None for a top-level message or a thread's parent)."""
+    thread = message.get("thread_ts")
+    if not isinstance(thread, str) or not thread or thread == ts or len(thread) > MAX_ID:
+        return None
+    return thread
+
+
+def _text(value: Any) -> str | None:
+    """Free text from metadata: only a string counts (a number or object is no prompt)."""
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _str(value: Any) -> str | None:

@@ -212,6 +212,31 @@ def ai_metadata(payload: dict[str, Any], text: str | None = None) -> dict[str, s
     return found
 
 
+def ai_input(payload: dict[str, Any]) -> str | None:
+    """The prompt the AI answered, when its app put it on the message: `input` in the same
+    places as the fields of `ai_metadata` (not in text markers: a prompt is no marker)."""
+    attachments = [a for a in list_of(payload.get("attachments")) if isinstance(a, dict)]
+    candidates: list[object] = [
+        _object(a.get("content"))
+        for a in attachments
+        if a.get("contentType") == AI_OUTPUT_CONTENT_TYPE
+    ]
+    for item in [
+        *attachments,
+        *(e for e in list_of(payload.get("entities")) if isinstance(e, dict)),
+    ]:
+        content = _object(item.get("content")) if "content" in item else item
+        if isinstance(content, dict) and content.get("event_type") == AI_OUTPUT_EVENT:
+            candidates.append(content.get("event_payload"))
+        elif isinstance(content, dict) and content.get("type") == AI_OUTPUT_EVENT:
+            candidates.append(content)
+    for candidate in candidates:
+        found = candidate.get("input") if isinstance(candidate, dict) else None
+        if isinstance(found, str) and found.strip():
+            return found
+    return None
+
+
 def message_output(conversation_id: str, payload: dict[str, Any]) -> FlaggedOutput | None:
     """A message a user flagged with the message extension, as the AI output it is; None when
     the payload names no usable message."""
@@ -234,6 +259,7 @@ def message_output(conversation_id: str, payload: dict[str, Any]) -> FlaggedOutp
         trace_id=meta.get("trace_id"),
         prompt_version=meta.get("prompt_version"),
         model=meta.get("model"),
+        input=ai_input(payload),
     )
 
 
@@ -248,6 +274,9 @@ def feedback_output(activity: dict[str, Any]) -> FlaggedOutput | None:
     if isinstance(action_value, dict):
         meta = {**ai_metadata({"entities": [action_value]}), **meta}
     base = base_conversation_id(conversation)
+    asked = ai_input({"entities": activity.get("entities")})
+    if asked is None and isinstance(action_value, dict):
+        asked = ai_input({"entities": [action_value]})
     return FlaggedOutput(
         key=output_key(base, message_id),
         platform="teams",
@@ -258,6 +287,7 @@ def feedback_output(activity: dict[str, Any]) -> FlaggedOutput | None:
         trace_id=meta.get("trace_id"),
         prompt_version=meta.get("prompt_version"),
         model=meta.get("model"),
+        input=asked,
     )
 
 
