@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.config.routing import Digest, Routing
+from bot.core.case_events import digest_event
 from bot.core.models import DigestRun, OutboundMessage
 from bot.core.ports import Clock
 from bot.core.telemetry import NO_EVENTS, Events
@@ -93,12 +94,29 @@ class DigestJob:
                 return 0  # another replica posted it first
             for message in messages:
                 await tx.enqueue(message)
+            if messages and digest is not None:
+                await tx.enqueue_all(self._event(digest, run.week, now, late=late))
         if messages and self._on_enqueued:
             self._on_enqueued()
         for platform in dict.fromkeys(message.platform for message in messages):
             self._events.digest_posted(platform)
         log.info("digest %s for %s queued%s", run.digest, run.week, " (late)" if late else "")
         return 1
+
+    def _event(
+        self, digest: Digest, week: str, now: datetime, *, late: bool = False, manual: bool = False
+    ) -> list[OutboundMessage]:
+        """`digest.posted` for the webhooks (bot/core/case_events.py)."""
+        return digest_event(
+            self._routing.webhooks,
+            now,
+            digest=digest.name,
+            week=week,
+            systems=None if digest.systems == "all" else list(digest.systems),
+            channels={"slack": digest.slack_channel, "teams": digest.teams_channel},
+            late=late,
+            manual=manual,
+        )
 
     async def post_now(self, digest: Digest, week: IsoWeek) -> list[str]:
         """Queue a digest on demand (`loopkeeper digest --post`); returns the messages' keys."""
@@ -115,6 +133,8 @@ class DigestJob:
             for message in messages:
                 if await tx.enqueue(message):
                     queued.append(message.dedupe_key)
+            if queued:
+                await tx.enqueue_all(self._event(digest, str(week), now, manual=True))
         if queued and self._on_enqueued:
             self._on_enqueued()
         return queued

@@ -25,10 +25,11 @@ from bot.core.models import (
     TimelineEntry,
     Timer,
 )
-from bot.core.ports import Clock, ReportWithCase
+from bot.core.ports import Clock, Platforms, ReportWithCase
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
 from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN, create_engine
 from storage.group_commit import GroupCommit
+from storage.outbox_lanes import claims_for
 from storage.statements import (
     CASES,
     DIGEST_RUNS,
@@ -441,13 +442,15 @@ class SqlCaseStore:
         return [_timeline_entry(row) for row in await self._read(statement)]
 
     async def claim_due(
-        self, now: datetime, lease: timedelta, limit: int = 50
+        self, now: datetime, lease: timedelta, limit: int = 50, platforms: Platforms | None = None
     ) -> list[OutboundMessage]:
         """Claim undelivered due messages, oldest first, leasing them until `now + lease`."""
-
-        rows = await self._lease(
-            self._sql.outbox_due, self._sql.outbox_stamp, now, now + lease, limit
+        due, stamp = (
+            (self._sql.outbox_due, self._sql.outbox_stamp)
+            if platforms is None
+            else claims_for(self.engine.dialect.name, platforms)
         )
+        rows = await self._lease(due, stamp, now, now + lease, limit)
         return [_outbound(row) for row in rows]
 
     async def claim_timers(self, now: datetime, lease: timedelta, limit: int = 100) -> list[Timer]:

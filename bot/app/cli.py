@@ -30,6 +30,7 @@ from bot.app.cli_serve import (
     refusals,
     refuse,
 )
+from bot.app.cli_webhooks import check_webhooks, webhook_refusals
 from bot.config.routing import Routing, RoutingError, load_routing
 from bot.config.settings import Settings
 
@@ -113,6 +114,9 @@ def check_config(
         _print_problems(error.problems)
         err.print(f"{len(error.problems)} problem(s) in {target}")
         raise typer.Exit(1) from None
+    if failing := check_webhooks(routing, _settings()):
+        err.print(f"{failing} problem(s) in {target} for LOOPKEEPER_ENV={_settings().env}")
+        raise typer.Exit(1)
     out.print(
         f"[green]✓[/green] {target}: {len(routing.systems)} system(s), "
         f"{len(routing.categories)} categories, {len(routing.people)} people"
@@ -203,6 +207,10 @@ def serve(
         raise typer.Exit(1)
     _start_logging(settings)
     routing = _load_routing(settings, out, refusal="Refusing to start: ")
+    for problem in (refused := webhook_refusals(routing, settings)):
+        err.print(f"Refusing to start in {settings.env} mode: {escape(problem)}.", highlight=False)
+    if refused:
+        raise typer.Exit(1)
     with refusals(), _only_process(settings.database_url):
         _migrate_and_serve(settings, routing)
 

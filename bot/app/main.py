@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from prometheus_client import CollectorRegistry, Gauge
 
 from bot.app.startup_errors import StartupError
+from bot.app.webhooks import chat_platforms, webhook_dispatcher
 from bot.config.routing import Routing
 from bot.config.settings import Settings
 from bot.core.background import Background
@@ -102,6 +103,7 @@ class Runtime:
     _rounds: set[asyncio.Task[object]] = field(default_factory=set)
     _scheduler: AsyncIOScheduler | None = None
     socket_mode: SocketMode | None = None
+    webhooks: OutboxDispatcher | None = None  # webhook deliveries, apart from chat messages
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -125,6 +127,9 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self.inbox.run(tick * 5, SETTLE_SECONDS)))
         scheduler = AsyncIOScheduler()
         scheduler.add_job(self.dispatcher.wake, "interval", seconds=tick, coalesce=True)
+        if self.webhooks is not None:
+            self._tasks.append(asyncio.create_task(self.webhooks.run(tick * 5, SETTLE_SECONDS)))
+            scheduler.add_job(self.webhooks.wake, "interval", seconds=tick, coalesce=True)
         # The ticker only says "look now"; what is due lives in the timers table.
         scheduler.add_job(
             self._fire_timers, "interval", seconds=tick, coalesce=True, max_instances=1
@@ -337,9 +342,25 @@ async def build_runtime(
     # Under a burst: acks first (Slack waits for them), then filing, then delivery.
     delivery_gives_way = GiveWay(arrivals.calm, inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS)
     dispatcher = OutboxDispatcher(
-        store, senders, clock, batch=8, give_way=delivery_gives_way, events=events
+        store,
+        senders,
+        clock,
+        batch=8,
+        give_way=delivery_gives_way,
+        events=events,
+        platforms=chat_platforms(routing),
     )
     wake.append(dispatcher.wake)
+    webhooks = webhook_dispatcher(
+        routing,
+        store,
+        clock,
+        session,
+        give_way=GiveWay(arrivals.calm, inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS),
+        events=events,
+    )
+    if webhooks is not None:
+        wake.append(webhooks.wake)
     refreshes = (
         _queue_metrics(registry, queues, inbox, dispatcher),
         health_gauges(registry, health.read, clock),
@@ -363,6 +384,7 @@ async def build_runtime(
         teams=teams,
         socket_mode=socket_mode,
         background=background,
+        webhooks=webhooks,
     )
     return runtime
 

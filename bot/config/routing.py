@@ -32,8 +32,10 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from bot.config.webhooks import webhook_reference_problems
 from bot.core.durations import HINT, format_duration, parse_duration
 from bot.core.models import Role, Severity
+from bot.core.webhook_rules import Webhook
 
 Loc = tuple[str | int, ...]
 Report = Callable[[Loc, str], None]
@@ -347,6 +349,7 @@ class Routing(_Model):
     )
     digests: list[Digest] = []
     privacy: Privacy = Privacy()
+    webhooks: list[Webhook] = []  # bot/core/webhook_rules.py; checks: bot/config/webhooks.py
 
     _categories: dict[str, Category] = PrivateAttr(default_factory=dict)
     _systems: dict[str, System] = PrivateAttr(default_factory=dict)
@@ -573,6 +576,7 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                         ("digests", i, "systems", j),
                         f"unknown system '{system_id}'{_did_you_mean(system_id, known_systems)}",
                     )
+    problems += webhook_reference_problems(_as_list(data.get("webhooks")), known_systems)
     return problems
 
 

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from bot.core.log_context import bound
 from bot.core.models import OutboundMessage
-from bot.core.ports import Clock, Outbox
+from bot.core.ports import Clock, Outbox, Platforms
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events
 from bot.core.woken import GiveWay, WokenLoop
 
@@ -64,8 +64,10 @@ class OutboxDispatcher(WokenLoop):
         give_way: GiveWay | None = None,
         max_attempts: int = MAX_ATTEMPTS,
         events: Events = NO_EVENTS,
+        platforms: Platforms | None = None,
     ) -> None:
         self._events = events
+        self._platforms = platforms
         self._outbox = outbox
         self._senders = senders
         self._clock = clock
@@ -86,7 +88,9 @@ class OutboxDispatcher(WokenLoop):
         while True:
             if self._give_way is not None:
                 await self._give_way()
-            claimed = await self._outbox.claim_due(self._clock.now(), self._lease, self._batch)
+            claimed = await self._outbox.claim_due(
+                self._clock.now(), self._lease, self._batch, self._platforms
+            )
             if not claimed:
                 return delivered
             lanes: dict[object, list[OutboundMessage]] = {}

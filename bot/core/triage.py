@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.config.routing import Routing
+from bot.core.case_events import ACTION_EVENTS, case_event
 from bot.core.lifecycle import Action, IllegalTransition, NotAllowed, apply, authorise
 from bot.core.models import Case, CaseStatus, OutboundMessage, Report, Role, Severity, TimelineEntry
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices
@@ -240,6 +241,7 @@ class TriageService:
                     | {"from": before.value, "to": changed.status.value},
                 )
             )
+            await tx.enqueue_all(self._event(action, case, changed, actor, detail or {}))
             await self._announce(tx, changed, line)
             if changed.status.is_closed:
                 await self._tell_reporters(tx, changed, line, reports)
@@ -247,6 +249,36 @@ class TriageService:
             self._events.case_closed(changed.status.value)
         self._wake()
         return Outcome(changed, line)
+
+    def _event(
+        self,
+        action: Action,
+        before: Case,
+        case: Case,
+        actor: str | None,
+        detail: dict[str, object],
+    ) -> list[OutboundMessage]:
+        """The webhook event of a triage move (bot/core/case_events.py)."""
+        kind = ACTION_EVENTS.get(action.value)
+        if kind is None:
+            return []
+        reason, note = detail.get("reason"), detail.get("note") or detail.get("question")
+        extra: dict[str, object] = {}
+        if action is Action.duplicate:
+            extra["duplicate_of"] = detail.get("original")
+        if action is Action.reassign:
+            extra["previous_owner"] = before.owner
+        return case_event(
+            self._routing.webhooks,
+            kind,
+            case,
+            self._clock.now(),
+            actor=actor,
+            previous=before.status,
+            reason=reason if isinstance(reason, str) else None,
+            note=note if isinstance(note, str) else None,
+            extra=extra,
+        )
 
     async def _announce(self, tx: CaseTransaction, case: Case, line: str) -> None:
         stamp = self._stamp()

@@ -1,0 +1,28 @@
+"""The signature of a webhook delivery, as receivers verify it (README "Webhooks").
+
+`X-Loopkeeper-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<raw body>" with the secret>`; the
+timestamp is `X-Loopkeeper-Timestamp` (unix seconds at sending), so a receiver can refuse an old
+delivery replayed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+VERSION = "v1"
+
+
+def sign(secret: bytes, timestamp: int, body: bytes) -> str:
+    """The X-Loopkeeper-Signature header value for `body` sent at `timestamp`."""
+    signed = str(timestamp).encode() + b"." + body
+    return f"{VERSION}=" + hmac.new(secret, signed, hashlib.sha256).hexdigest()
+
+
+def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
+    """Whether `signature` is ours for `body` at `timestamp` (constant-time comparison)."""
+    try:
+        expected = sign(secret, int(timestamp), body)
+    except ValueError:
+        return False
+    return hmac.compare_digest(expected, signature)
