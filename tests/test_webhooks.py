@@ -58,6 +58,7 @@ async def receiver(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[WebhookRece
     await found.start()
     yield found
     await found.stop()
+    assert found.undocumented == []  # every event was as the OpenAPI document describes it
 
 
 async def deliver_hooks(bot: BotUnderTest) -> int:

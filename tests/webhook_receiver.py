@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from aiohttp import web
 
 from bot.core.clock import ManualClock
+from handlers.webhooks.openapi import SCHEMAS
 
 DOCS = Path(__file__).parent.parent / "docs" / "webhooks.md"
 
@@ -27,6 +29,18 @@ def verification_example() -> str:
     found = re.search(r"```python\n(.*?)```", section, re.S)
     assert found is not None, "docs/webhooks.md has no verification example"
     return found.group(1)
+
+
+def event_validator() -> Any:
+    """Checks a delivery against the OpenAPI document's schemas of the webhook events."""
+    document = {
+        "anyOf": [
+            {"$ref": "#/components/schemas/CaseEvent"},
+            {"$ref": "#/components/schemas/DigestEvent"},
+        ],
+        "components": {"schemas": SCHEMAS},
+    }
+    return jsonschema_rs.Draft202012Validator(document)
 
 
 def load_verify() -> Callable[..., bool]:
@@ -49,6 +63,8 @@ class WebhookReceiver:
         self.secret = secret.encode()
         self.clock = clock
         self.verify = load_verify()
+        self.validator = event_validator()
+        self.undocumented: list[str] = []  # events not as the OpenAPI document says
         self.answers: list[Answer] = []
         self.attempts: list[dict[str, Any]] = []  # every request: headers, body, verified
         self.events: dict[str, dict[str, Any]] = {}  # processed, by id (deduped)
@@ -96,6 +112,7 @@ class WebhookReceiver:
         return web.json_response({}, status=answer.status, headers=answer.headers)
 
     def _process(self, event: dict[str, Any]) -> None:
+        self.undocumented += [str(error) for error in self.validator.iter_errors(event)]
         if event["id"] in self.events:
             self.duplicates += 1
             return
