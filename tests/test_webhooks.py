@@ -16,7 +16,7 @@ import pytest
 from bot.core.outbox import MAX_ATTEMPTS
 from digests.week import IsoWeek
 from tests.fake_slack import FakeSlack
-from tests.harness import ROUTING_FILE, BotUnderTest, running_bot
+from tests.harness import ROUTING_FILE, BotUnderTest, button_press, running_bot, view_submission
 from tests.test_triage import current, flag, open_and_submit, posted, press
 from tests.webhook_receiver import Answer, WebhookReceiver
 
@@ -263,3 +263,55 @@ async def test_a_receiver_refusing_for_good_dead_letters_at_once_and_others_retr
         assert bot.runtime.webhooks.dead_lettered == 2  # after its last attempt, not forever
     assert len(receiver.attempts) == 1 + MAX_ATTEMPTS
     assert receiver.events == {}
+
+
+async def test_a_question_and_the_reporters_answer_are_events(
+    database_url: str, slack: FakeSlack, receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    routing = routing_with_webhooks(
+        tmp_path, hook(receiver.url, events="[case.needs_info, case.acknowledged]")
+    )
+    async with running_bot(database_url, slack, routing) as bot:
+        receiver.clock = bot.clock
+        case = await flag(bot, "U0REPORTER", "1700000000.000800")
+        await open_and_submit(
+            bot, "U0ALICE", "case_needs_info", case, {"question": "Which customer asked?"}
+        )
+        await bot.interact(button_press("U0REPORTER", "case_answer", str(case.id), channel="D0"))
+        view = bot.slack.calls_to("views.open")[-1]["view"]
+        await bot.interact(view_submission("U0REPORTER", view, {"answer": "ACME, yesterday"}))
+        assert await deliver_hooks(bot) == 2
+
+    [asked] = receiver.of_type("case.needs_info")
+    assert (asked["data"]["actor"], asked["data"]["note"]) == ("alice", "Which customer asked?")
+    [answered] = receiver.of_type("case.acknowledged")
+    assert answered["data"]["previous_status"] == "needs_info"
+    assert (answered["data"]["reason"], answered["data"]["note"]) == (
+        "reporter_answered",
+        "ACME, yesterday",
+    )
+
+
+async def test_a_redirect_is_not_followed_and_the_log_shows_no_path_or_secret(
+    database_url: str,
+    slack: FakeSlack,
+    receiver: WebhookReceiver,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = receiver.url + "?token=hook-token-in-the-url"
+    routing = routing_with_webhooks(tmp_path, hook(url, events="[case.opened]"))
+    receiver.answer(Answer(307, {"Location": receiver.url + "?elsewhere=1"}), Answer(500))
+    async with running_bot(database_url, slack, routing) as bot:
+        receiver.clock = bot.clock
+        await bot.ingest(REPORT)
+        await bot.ingest({**REPORT, "trace_id": "trace-44"})
+        await deliver_hooks(bot)
+        assert bot.runtime.webhooks is not None
+        assert bot.runtime.webhooks.dead_lettered == 1  # the redirect: at once
+        assert bot.runtime.webhooks.failures == 2  # the 500: retried later
+    assert len(receiver.attempts) == 2  # nobody went to the Location given (307 keeps POST)
+    logged = caplog.text
+    assert "HTTP 307 from http://127.0.0.1:" in logged and "HTTP 500 from" in logged
+    assert "hook-token-in-the-url" not in logged and "/hook" not in logged
+    assert SECRET not in logged

@@ -31,8 +31,8 @@ ACTION_EVENTS = {
     "duplicate": "case.duplicate",
     "reassign": "case.reassigned",
 }
-"""Triage actions (bot/core/lifecycle.py `Action`) and the events they make; a reporter's
-answer to a question makes none."""
+"""Triage actions (bot/core/lifecycle.py `Action`) and the events they make (a reporter's
+answer to a question is `case.acknowledged` too, with reason `reporter_answered`)."""
 
 
 def case_event(

@@ -140,6 +140,19 @@ class TriageService:
                 raise NotAllowed(f"Only the people who reported case #{case_id} can answer.")
             case = apply(case, Action.answer, now)
             case = await tx.save_case(case)
+            # Back to acknowledged: receivers following the status see it move.
+            await tx.enqueue_all(
+                case_event(
+                    self._routing.webhooks,
+                    "case.acknowledged",
+                    case,
+                    now,
+                    actor=reporter_id,
+                    previous=CaseStatus.needs_info,
+                    reason="reporter_answered",
+                    note=text,
+                )
+            )
             await tx.append_timeline(
                 TimelineEntry(
                     case_id=case_id,
