@@ -9,6 +9,7 @@ import asyncio
 import itertools
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -315,3 +316,19 @@ async def test_a_redirect_is_not_followed_and_the_log_shows_no_path_or_secret(
     assert "HTTP 307 from http://127.0.0.1:" in logged and "HTTP 500 from" in logged
     assert "hook-token-in-the-url" not in logged and "/hook" not in logged
     assert SECRET not in logged
+
+
+async def test_retry_after_as_an_http_date_is_honoured(
+    database_url: str, slack: FakeSlack, receiver: WebhookReceiver, tmp_path: Path
+) -> None:
+    routing = routing_with_webhooks(tmp_path, hook(receiver.url, events="[case.opened]"))
+    async with running_bot(database_url, slack, routing) as bot:
+        receiver.clock = bot.clock
+        until = bot.clock.now() + timedelta(minutes=5)
+        receiver.answer(Answer(503, {"Retry-After": format_datetime(until, usegmt=True)}))
+        await bot.ingest(REPORT)
+        assert await deliver_hooks(bot) == 0
+        bot.clock.advance(timedelta(minutes=4))
+        assert await deliver_hooks(bot) == 0 and len(receiver.attempts) == 1
+        bot.clock.advance(timedelta(minutes=1, seconds=1))
+        assert await deliver_hooks(bot) == 1
