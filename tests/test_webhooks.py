@@ -16,10 +16,11 @@ import pytest
 
 from bot.core.outbox import MAX_ATTEMPTS
 from digests.week import IsoWeek
+from handlers.webhooks.signature import sign
 from tests.fake_slack import FakeSlack
 from tests.harness import ROUTING_FILE, BotUnderTest, button_press, running_bot, view_submission
 from tests.test_triage import current, flag, open_and_submit, posted, press
-from tests.webhook_receiver import Answer, WebhookReceiver
+from tests.webhook_receiver import Answer, WebhookReceiver, load_verify
 
 SECRET = "whsec-test-0123456789abcdefghij"
 SECRET_ENV = "LOOPKEEPER_TEST_WEBHOOK_SECRET"
@@ -332,3 +333,15 @@ async def test_retry_after_as_an_http_date_is_honoured(
         assert await deliver_hooks(bot) == 0 and len(receiver.attempts) == 1
         bot.clock.advance(timedelta(minutes=1, seconds=1))
         assert await deliver_hooks(bot) == 1
+
+
+def test_the_documented_check_refuses_a_tampered_body_a_wrong_secret_and_a_replay() -> None:
+    verify = load_verify()
+    body, at = b'{"id":"evt_1","type":"case.opened"}', 1_764_000_000
+    headers = {"X-Loopkeeper-Timestamp": str(at), "X-Loopkeeper-Signature": sign(b"k", at, body)}
+    assert verify(b"k", headers, body, now=at + 10)
+    assert not verify(b"k", headers, body.replace(b"opened", b"closed"), now=at + 10)
+    assert not verify(b"other", headers, body, now=at + 10)
+    assert not verify(b"k", headers, body, now=at + 301)  # an old delivery sent again
+    assert not verify(b"k", {**headers, "X-Loopkeeper-Signature": "v1=é"}, body, now=at)
+    assert not verify(b"k", {}, body, now=at)
