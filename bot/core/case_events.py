@@ -119,7 +119,7 @@ def _messages(
         OutboundMessage(
             dedupe_key=f"{WEBHOOK}:{event_id}:{hook.key}",
             platform=WEBHOOK,
-            method="POST",
+            method=event_type,  # always POSTed; this names it in `loopkeeper outbox` and logs
             # Events of one case reach one receiver in the order they happened.
             payload={
                 "url": hook.url,

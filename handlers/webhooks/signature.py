@@ -17,4 +17,3 @@ def sign(secret: bytes, timestamp: int, body: bytes) -> str:
     """The X-Loopkeeper-Signature header value for `body` sent at `timestamp`."""
     signed = str(timestamp).encode() + b"." + body
     return f"{VERSION}=" + hmac.new(secret, signed, hashlib.sha256).hexdigest()
-
