@@ -95,7 +95,7 @@ class DigestJob:
             for message in messages:
                 await tx.enqueue(message)
             if messages and digest is not None:
-                await tx.enqueue_all(self._event(digest, run.week, now, late=late))
+                await tx.enqueue_all(self._event(digest, run.week, messages, now, late=late))
         if messages and self._on_enqueued:
             self._on_enqueued()
         for platform in dict.fromkeys(message.platform for message in messages):
@@ -104,16 +104,26 @@ class DigestJob:
         return 1
 
     def _event(
-        self, digest: Digest, week: str, now: datetime, *, late: bool = False, manual: bool = False
+        self,
+        digest: Digest,
+        week: str,
+        posts: Sequence[OutboundMessage],
+        now: datetime,
+        *,
+        late: bool = False,
+        manual: bool = False,
     ) -> list[OutboundMessage]:
-        """`digest.posted` for the webhooks (bot/core/case_events.py)."""
+        """`digest.posted` for the webhooks (bot/core/case_events.py), naming the channels of
+        the platforms it was queued for."""
+        platforms = {post.platform for post in posts}
+        channels = {"slack": digest.slack_channel, "teams": digest.teams_channel}
         return digest_event(
             self._routing.webhooks,
             now,
             digest=digest.name,
             week=week,
             systems=None if digest.systems == "all" else list(digest.systems),
-            channels={"slack": digest.slack_channel, "teams": digest.teams_channel},
+            channels={p: c for p, c in channels.items() if p in platforms},
             late=late,
             manual=manual,
         )
@@ -134,7 +144,7 @@ class DigestJob:
                 if await tx.enqueue(message):
                     queued.append(message.dedupe_key)
             if queued:
-                await tx.enqueue_all(self._event(digest, str(week), now, manual=True))
+                await tx.enqueue_all(self._event(digest, str(week), messages, now, manual=True))
         if queued and self._on_enqueued:
             self._on_enqueued()
         return queued
