@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from bot.core.case_events import digest_event
 from bot.core.models import DigestRun, OutboundMessage
 from bot.core.ports import Clock
 from bot.core.routing_rules import Digest, Routing
@@ -84,12 +85,39 @@ class DigestJob:
                 return 0  # another replica posted it first
             for message in messages:
                 await tx.enqueue(message)
+            if messages and digest is not None:
+                await tx.enqueue_all(self._event(digest, run.week, messages, now, late=late))
         if messages and self._on_enqueued:
             self._on_enqueued()
         for platform in dict.fromkeys(message.platform for message in messages):
             self._events.digest_posted(platform)
         log.info("digest %s for %s queued%s", run.digest, run.week, " (late)" if late else "")
         return 1
+
+    def _event(
+        self,
+        digest: Digest,
+        week: str,
+        posts: Sequence[OutboundMessage],
+        now: datetime,
+        *,
+        late: bool = False,
+        manual: bool = False,
+    ) -> list[OutboundMessage]:
+        """`digest.posted` for the webhooks (bot/core/case_events.py), naming the channels of
+        the platforms it was queued for."""
+        platforms = {post.platform for post in posts}
+        channels = {"slack": digest.slack_channel, "teams": digest.teams_channel}
+        return digest_event(
+            self._routing.webhooks,
+            now,
+            digest=digest.name,
+            week=week,
+            systems=None if digest.systems == "all" else list(digest.systems),
+            channels={p: c for p, c in channels.items() if p in platforms},
+            late=late,
+            manual=manual,
+        )
 
     async def post_now(self, digest: Digest, week: IsoWeek) -> list[str]:
         """Queue a digest on demand (`loopkeeper digest --post`); returns the messages' keys."""
@@ -106,6 +134,8 @@ class DigestJob:
             for message in messages:
                 if await tx.enqueue(message):
                     queued.append(message.dedupe_key)
+            if queued:
+                await tx.enqueue_all(self._event(digest, str(week), messages, now, manual=True))
         if queued and self._on_enqueued:
             self._on_enqueued()
         return queued

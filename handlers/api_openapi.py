@@ -1,5 +1,10 @@
 """`GET /api/v1/openapi.json`: the ingest API described from the very models that validate it,
-so the document cannot drift from what the route accepts."""
+so the document cannot drift from what the route accepts, and the webhook deliveries
+(handlers/webhooks/openapi.py).
+
+It is kept in the repository as docs/openapi.json (for the example routing file); a test fails
+when they differ. To add a route: add its path item to `paths` below (and its schemas to
+`components`), then regenerate: `python -m handlers.api_openapi > docs/openapi.json`."""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.routing_rules import Routing
-from handlers.api_schema import ApiReport
+from handlers.api_schema import EMAIL, SLACK_USER, TEAMS_USER, ApiReport
+from handlers.webhooks import openapi as webhook_openapi
 
 _ERROR = {
     "type": "object",
@@ -67,12 +73,20 @@ def openapi_document(routing: Routing) -> dict[str, Any]:
             {
                 "type": "string",
                 "description": "an e-mail address, a Slack user id (U…, W…) or a Teams id (29:…)",
+                # What the route accepts (handlers/api_schema.py), so a client can check first.
+                "pattern": "|".join(f"(?:{p.pattern})" for p in (EMAIL, SLACK_USER, TEAMS_USER)),
             },
         ]
     }
     components["ApiReport"] = schema
+    # The route wants at least one of these (a model validator JSON Schema cannot see).
+    components["ApiReporter"]["anyOf"] = [
+        {"required": [name], "properties": {name: {"type": "string"}}}
+        for name in ("slack_id", "teams_id", "email")
+    ]
     components["Error"] = _ERROR
     components["Filed"] = _FILED
+    components.update(webhook_openapi.SCHEMAS)
 
     def error(description: str) -> dict[str, Any]:
         return {
@@ -83,7 +97,7 @@ def openapi_document(routing: Routing) -> dict[str, Any]:
     filed = {"application/json": {"schema": {"$ref": "#/components/schemas/Filed"}}}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "loopkeeper ingest API", "version": _version()},
+        "info": {"title": "loopkeeper API", "version": _version()},
         "components": {
             "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -111,8 +125,21 @@ def openapi_document(routing: Routing) -> dict[str, Any]:
                         "503": error("the database is unavailable: try again (Retry-After)"),
                     },
                 }
-            }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
         },
+        "webhooks": webhook_openapi.webhooks(),
     }
 
 
@@ -130,3 +157,19 @@ def _version() -> str:
         return version("loopkeeper")
     except PackageNotFoundError:
         return "0"
+
+
+def example_document() -> dict[str, Any]:
+    """The document for the example routing file, as docs/openapi.json keeps it."""
+    from importlib import resources
+
+    from bot.config.loading import parse_routing
+
+    text = resources.files("bot.config").joinpath("routing.example.yaml").read_text("utf-8")
+    return openapi_document(parse_routing(text, "routing.example.yaml"))
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(example_document(), indent=2, ensure_ascii=False))

@@ -31,9 +31,9 @@ MAX_KEY_GIVEN = 200
 MAX_OUTPUT = 100_000
 """The flagged answer as given; the core keeps its first `MAX_TEXT` characters."""
 
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,39}$")
-_TEAMS_USER = re.compile(r"^29:[^\s]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,39}$")
+TEAMS_USER = re.compile(r"^29:[^\s]+$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 def _checked_id(value: str) -> str:
@@ -57,9 +57,9 @@ class ApiReporter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    slack_id: Annotated[Id, Field(pattern=_SLACK_USER.pattern)] | None = None
-    teams_id: Annotated[Id, Field(pattern=_TEAMS_USER.pattern)] | None = None
-    email: Annotated[Id, Field(max_length=320, pattern=_EMAIL.pattern)] | None = None
+    slack_id: Annotated[Id, Field(pattern=SLACK_USER.pattern)] | None = None
+    teams_id: Annotated[Id, Field(pattern=TEAMS_USER.pattern)] | None = None
+    email: Annotated[Id, Field(max_length=320, pattern=EMAIL.pattern)] | None = None
     name: str | None = Field(None, max_length=200)
 
     @model_validator(mode="after")
@@ -93,11 +93,11 @@ class ApiReport(BaseModel):
         """A plain string names the reporter by e-mail, Slack user id or Teams user id."""
         if not isinstance(value, str):
             return value
-        if _EMAIL.match(value):
+        if EMAIL.match(value):
             return {"email": value}
-        if _SLACK_USER.match(value):
+        if SLACK_USER.match(value):
             return {"slack_id": value}
-        if _TEAMS_USER.match(value):
+        if TEAMS_USER.match(value):
             return {"teams_id": value}
         raise ValueError("give an e-mail, a Slack user id (U…, W…) or a Teams user id (29:…)")
 

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from bot.core.models import OutboundMessage
+from bot.core.ports import Platforms
+from storage.outbox_lanes import claims_for
 from storage.rows import to_outbound
 from storage.sessions import Sessions
 from storage.statements import OUTBOX
@@ -18,11 +20,16 @@ class SqlOutbox:
         self._db = db
 
     async def claim_due(
-        self, now: datetime, lease: timedelta, limit: int = 50
+        self, now: datetime, lease: timedelta, limit: int = 50, platforms: Platforms | None = None
     ) -> list[OutboundMessage]:
         """Claim undelivered due messages, oldest first, leasing them until `now + lease`."""
         sql = self._db.sql
-        rows = await self._db.lease(sql.outbox_due, sql.outbox_stamp, now, now + lease, limit)
+        due, stamp = (
+            (sql.outbox_due, sql.outbox_stamp)
+            if platforms is None
+            else claims_for(self._db.dialect, platforms)
+        )
+        rows = await self._db.lease(due, stamp, now, now + lease, limit)
         return [to_outbound(row) for row in rows]
 
     async def mark_delivered(self, message_ids: list[int], at: datetime) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from bot.app.cli_common import err, example_text, out, print_problems, settings_or_exit
+from bot.app.cli_webhooks import check_webhooks
 from bot.config.errors import RoutingError
 from bot.config.loading import load_routing
 
@@ -25,6 +26,9 @@ def check_config(
         print_problems(error.problems)
         err.print(f"{len(error.problems)} problem(s) in {target}")
         raise typer.Exit(1) from None
+    if failing := check_webhooks(routing, settings_or_exit()):
+        err.print(f"{failing} problem(s) in {target} for LOOPKEEPER_ENV={settings_or_exit().env}")
+        raise typer.Exit(1)
     out.print(
         f"[green]✓[/green] {target}: {len(routing.systems)} system(s), "
         f"{len(routing.categories)} categories, {len(routing.people)} people"

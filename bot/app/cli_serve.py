@@ -25,6 +25,7 @@ from bot.app.cli_common import (
     settings_or_exit,
     start_logging,
 )
+from bot.app.cli_webhooks import webhook_refusals
 from bot.config.settings import Settings
 from bot.core.routing_rules import Routing
 from bot.core.startup_errors import StartupError
@@ -134,6 +135,10 @@ def serve(
         raise typer.Exit(1)
     start_logging(settings)
     routing = routing_or_exit(settings, out, refusal="Refusing to start: ")
+    for problem in (refused := webhook_refusals(routing, settings)):
+        err.print(f"Refusing to start in {settings.env} mode: {escape(problem)}.", highlight=False)
+    if refused:
+        raise typer.Exit(1)
     with refusals(), _only_process(settings.database_url):
         _migrate_and_serve(settings, routing)
 

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from bot.app.queue_metrics import queue_metrics, refresh_all
 from bot.app.runtime import Runtime
+from bot.app.webhooks import chat_platforms, webhook_dispatcher
 from bot.app.wire_slack import wire_slack
 from bot.config.settings import Settings
 from bot.core.background import Background
@@ -173,9 +174,25 @@ async def build_runtime(
         )
         routes.ingest_openapi = openapi_route(routing)
     dispatcher = OutboxDispatcher(
-        store, senders, clock, batch=8, give_way=priorities.delivery_gives_way(), events=events
+        store,
+        senders,
+        clock,
+        batch=8,
+        give_way=priorities.delivery_gives_way(),
+        events=events,
+        platforms=chat_platforms(routing),
     )
     wake.append(dispatcher.wake)
+    webhooks = webhook_dispatcher(
+        routing,
+        store,
+        clock,
+        session,
+        give_way=priorities.delivery_gives_way(),
+        events=events,
+    )
+    if webhooks is not None:
+        wake.append(webhooks.wake)
     refreshes = (
         queue_metrics(registry, queues, inbox, dispatcher),
         health_gauges(registry, health.read, clock),
@@ -200,5 +217,6 @@ async def build_runtime(
         socket_mode=socket_mode,
         background=background,
         priorities=priorities,
+        webhooks=webhooks,
     )
     return runtime

@@ -67,6 +67,7 @@ class Runtime:
     _rounds: set[asyncio.Task[object]] = field(default_factory=set)
     _scheduler: AsyncIOScheduler | None = None
     socket_mode: SocketMode | None = None
+    webhooks: OutboxDispatcher | None = None  # webhook deliveries, apart from chat messages
 
     async def readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -91,6 +92,9 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self.inbox.run(tick * 5, settle, timer)))
         scheduler = AsyncIOScheduler()
         scheduler.add_job(self.dispatcher.wake, "interval", seconds=tick, coalesce=True)
+        if self.webhooks is not None:
+            self._tasks.append(asyncio.create_task(self.webhooks.run(tick * 5, settle, timer)))
+            scheduler.add_job(self.webhooks.wake, "interval", seconds=tick, coalesce=True)
         # The ticker only says "look now"; what is due lives in the timers table.
         scheduler.add_job(
             self._fire_timers, "interval", seconds=tick, coalesce=True, max_instances=1

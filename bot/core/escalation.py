@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from bot.core.case_events import case_event, iso_z
 from bot.core.durations import format_duration
 from bot.core.fallback import fallback_candidates, reachability, recipients
 from bot.core.log_context import bound
@@ -162,6 +163,16 @@ async def escalate(
             case_id=timer.case_id, at=now, actor="loopkeeper", kind="escalated", detail=detail
         )
     )
+    if not first:  # the first step at 0m is the routing itself, announced as case.opened
+        messages += case_event(
+            routing.webhooks,
+            "case.escalated",
+            case,
+            now,
+            actor="loopkeeper",
+            reason="not_acknowledged",
+            extra={"step": timer.step, "waited": waited, "notified": sent.people},
+        )
     return messages
 
 
@@ -308,6 +319,23 @@ class TimerService:
                 tx, self._notices.direct(person, line, case, key=f"timer:{timer.key}:{person}")
             )
         await self._send(tx, self._notices.thread(case, line, key=f"timer:{timer.key}:thread"))
+        sla = "acknowledge" if timer.kind is TimerKind.acknowledge_breach else "resolve"
+        await self._send(
+            tx,
+            case_event(
+                self._routing.webhooks,
+                "case.sla_breached",
+                case,
+                self._clock.now(),
+                actor="loopkeeper",
+                reason=f"{sla}_overdue",
+                extra={
+                    "sla": sla,
+                    "due_at": iso_z(timer.due_at),
+                    "notified": list(dict.fromkeys(people)),
+                },
+            ),
+        )
         await tx.add_timeline(
             TimelineEntry(
                 case_id=timer.case_id,

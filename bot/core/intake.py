@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.core.attribution import Attribution, attribute
+from bot.core.case_events import case_event
 from bot.core.escalation import schedule
 from bot.core.models import (
     Case,
@@ -161,6 +162,11 @@ class IntakeService:
         if not created:  # a new case was stored as its one report makes it
             case = await self._refresh_case(tx, case)
         messages = await self._announce(tx, case, created, reopened, updated, flag.route)
+        if created or reopened:
+            kind = "case.opened" if created else "case.reopened"
+            messages += case_event(
+                self._routing.webhooks, kind, case, self._clock.now(), actor=draft.reporter.id
+            )
         filed = FiledReport(
             case=case,
             report=report,

@@ -12,7 +12,7 @@ from bot.core.burst_priorities import GiveWay
 from bot.core.drain_loop import DrainLoop
 from bot.core.log_context import bound
 from bot.core.models import OutboundMessage
-from bot.core.ports import Clock, Outbox
+from bot.core.ports import Clock, Outbox, Platforms
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,10 @@ class OutboxDispatcher(DrainLoop):
         give_way: GiveWay | None = None,
         max_attempts: int = MAX_ATTEMPTS,
         events: Events = NO_EVENTS,
+        platforms: Platforms | None = None,
     ) -> None:
         self._events = events
+        self._platforms = platforms
         self._outbox = outbox
         self._senders = senders
         self._clock = clock
@@ -87,7 +89,9 @@ class OutboxDispatcher(DrainLoop):
         while True:
             if self._give_way is not None:
                 await self._give_way()
-            claimed = await self._outbox.claim_due(self._clock.now(), self._lease, self._batch)
+            claimed = await self._outbox.claim_due(
+                self._clock.now(), self._lease, self._batch, self._platforms
+            )
             if not claimed:
                 return delivered
             lanes: dict[object, list[OutboundMessage]] = {}

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.core.models import Role
 from bot.core.routing_fields import OWNER, Loc, did_you_mean
+from bot.core.webhook_rules import webhook_reference_problems
 
 Report = Callable[[Loc, str], None]
 
@@ -140,6 +141,7 @@ def reference_problems(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                         ("digests", i, "systems", j),
                         f"unknown system '{system_id}'{did_you_mean(system_id, known_systems)}",
                     )
+    problems += webhook_reference_problems(_as_list(data.get("webhooks")), known_systems)
     return problems
 
 

@@ -37,6 +37,7 @@ from bot.core.routing_fields import (
     routing_problem,
 )
 from bot.core.routing_references import reference_problems
+from bot.core.webhook_rules import Webhook
 
 SKIP_REFERENCES = "skip_references"
 """Validation context key: the caller has checked the cross-references on the raw data already."""
@@ -289,6 +290,7 @@ class Routing(FrozenModel):
     )
     digests: list[Digest] = []
     privacy: Privacy = Privacy()
+    webhooks: list[Webhook] = []  # environment checks: bot/config/webhooks.py
 
     _categories: dict[str, Category] = PrivateAttr(default_factory=dict)
     _systems: dict[str, System] = PrivateAttr(default_factory=dict)

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from bot.core.case_events import ACTION_EVENTS, case_event
 from bot.core.lifecycle import Action, IllegalTransition, NotAllowed, apply, authorise
 from bot.core.models import Case, CaseStatus, OutboundMessage, Report, Role, Severity, TimelineEntry
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices
@@ -139,6 +140,19 @@ class TriageService:
                 raise NotAllowed(f"Only the people who reported case #{case_id} can answer.")
             case = apply(case, Action.answer, now)
             case = await tx.save_case(case)
+            # Back to acknowledged: receivers following the status see it move.
+            await tx.enqueue_all(
+                case_event(
+                    self._routing.webhooks,
+                    "case.acknowledged",
+                    case,
+                    now,
+                    actor=reporter_id,
+                    previous=CaseStatus.needs_info,
+                    reason="reporter_answered",
+                    note=text,
+                )
+            )
             await tx.append_timeline(
                 TimelineEntry(
                     case_id=case_id,
@@ -242,6 +256,7 @@ class TriageService:
                     | {"from": before.value, "to": changed.status.value},
                 )
             )
+            await tx.enqueue_all(self._event(action, case, changed, actor, detail or {}))
             await self._announce(tx, changed, line)
             if changed.status.is_closed:
                 await self._tell_reporters(tx, changed, line, reports)
@@ -249,6 +264,36 @@ class TriageService:
             self._events.case_closed(changed.status.value)
         self._wake()
         return Outcome(changed, line)
+
+    def _event(
+        self,
+        action: Action,
+        before: Case,
+        case: Case,
+        actor: str | None,
+        detail: dict[str, object],
+    ) -> list[OutboundMessage]:
+        """The webhook event of a triage move (bot/core/case_events.py)."""
+        kind = ACTION_EVENTS.get(action.value)
+        if kind is None:
+            return []
+        reason, note = detail.get("reason"), detail.get("note") or detail.get("question")
+        extra: dict[str, object] = {}
+        if action is Action.duplicate:
+            extra["duplicate_of"] = detail.get("original")
+        if action is Action.reassign:
+            extra["previous_owner"] = before.owner
+        return case_event(
+            self._routing.webhooks,
+            kind,
+            case,
+            self._clock.now(),
+            actor=actor,
+            previous=before.status,
+            reason=reason if isinstance(reason, str) else None,
+            note=note if isinstance(note, str) else None,
+            extra=extra,
+        )
 
     async def _announce(self, tx: CaseTransaction, case: Case, line: str) -> None:
         stamp = self._stamp()

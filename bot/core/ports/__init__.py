@@ -23,7 +23,7 @@ from bot.core.ports.cases import (
 from bot.core.ports.clock import Clock
 from bot.core.ports.directory import Directory, DirectoryCache, Reach
 from bot.core.ports.notices import Notices
-from bot.core.ports.outbox import Outbox
+from bot.core.ports.outbox import Outbox, Platforms
 from bot.core.ports.timers import TimerQueue
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "DirectoryCache",
     "Notices",
     "Outbox",
+    "Platforms",
     "Reach",
     "ReportWithCase",
     "TimerQueue",

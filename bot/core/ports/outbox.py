@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core.models import OutboundMessage
 
 
+@dataclass(frozen=True)
+class Platforms:
+    """Which outbox messages a delivery loop takes: those for `names`, or with `others`, all but
+    those (so a slow webhook receiver never holds up chat messages, each has its own loop)."""
+
+    names: frozenset[str]
+    others: bool = False
+
+
 class Outbox(Protocol):
     async def claim_due(
-        self, now: datetime, lease: timedelta, limit: int = 50
+        self, now: datetime, lease: timedelta, limit: int = 50, platforms: Platforms | None = None
     ) -> list[OutboundMessage]:
-        """Claim undelivered messages that are due, oldest first.
+        """Claim undelivered messages that are due (for `platforms` only, if given), oldest first.
 
         Claiming pushes each message's next attempt to `now + lease` and counts an attempt,
         so another worker (or replica) does not take it while this one is sending.

@@ -1,0 +1,1 @@
+"""The webhook edge: signing and POSTing case events to the receivers routing.yaml names."""
