@@ -168,7 +168,14 @@ class FakeSlack:
 
     def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self.messages.get(str(args.get("channel")), {})
-        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
+        try:  # Slack answers a ts that is not a number with an error, as here
+            oldest = float(args.get("oldest") or 0)
+        except ValueError:
+            return {"ok": False, "error": "invalid_ts_oldest"}
+        try:
+            latest = float(args.get("latest") or "inf")
+        except ValueError:
+            return {"ok": False, "error": "invalid_ts_latest"}
         found = [
             m
             for m in channel.values()
