@@ -22,6 +22,8 @@ async def post_digest(settings: Settings, routing: Routing, digest: Digest, week
             )
         # Delivering what is due also sends anything else waiting: it was due as well.
         await runtime.dispatcher.drain()
+        if runtime.webhooks is not None:  # digest.posted, for the receivers that want it
+            await runtime.webhooks.drain()
         pending = await runtime.store.undelivered(queued)
     finally:
         await runtime.close()
