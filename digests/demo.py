@@ -1,11 +1,12 @@
 """Demo feedback for `loopkeeper demo`: weeks of realistic, clearly marked cases to digest.
 
 Everything it writes is marked: cases' output keys start with 'demo:', reporters are
-'demo:user-N', comments start with '[demo]', and the outcome DMs' outbox keys contain ':demo:'
-(all already delivered, so a running bot never sends them). The data follow the routing file:
-its systems, categories, owners and SLA targets. One category rises week after week, a critical
-one flares up in the last week, some acknowledgements miss their SLA, and a few reporters are
-never told how their case ended, so the digest has something to say.
+'demo:user-N', comments start with '[demo]'. No message is queued, so a running bot sends
+nothing about them; which reporters were told is written as receipts
+(bot/core/reporters_told.py). The data follow the routing file: its systems, categories, owners
+and SLA targets. One category rises week after week, a critical one flares up in the last week,
+some acknowledgements miss their SLA, and a few reporters are never told how their case ended,
+so the digest has something to say.
 """
 
 from __future__ import annotations
@@ -15,15 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
 from bot.config.routing import Category, Routing, System
 from bot.core.models import CaseStatus, Severity
-from bot.core.ports import CaseStore
 from digests.history import (
     CaseHistory,
     Event,
+    HistoryStore,
     ReplayClock,
     acknowledged,
     closed,
@@ -33,11 +31,10 @@ from digests.history import (
     sla_breached,
     write_history,
 )
+from digests.reads import DemoData
 from digests.week import IsoWeek, Zone, zone
-from storage.tables import CaseRow, OutboxRow, TimelineRow
 
 DEMO_KEY_PREFIX = "demo:"
-DEMO_DM_SUFFIX = "demo"
 DEMO_REPORTERS = 40
 SEED = 20260216
 
@@ -82,72 +79,18 @@ class DemoSummary:
     systems: int
 
 
-async def demo_case_count(engine: AsyncEngine) -> int:
+async def demo_case_count(data: DemoData) -> int:
     """How many demo cases the database holds."""
-    async with engine.connect() as connection:
-        count = await connection.scalar(
-            select(func.count()).where(CaseRow.output_key.like(DEMO_KEY_PREFIX + "%"))
-        )
-    return int(count or 0)
+    return await data.count_cases(DEMO_KEY_PREFIX)
 
 
-async def delete_demo(engine: AsyncEngine) -> int:
-    """Remove every demo case (reports, timeline, timers) and its outbox rows; the count.
-
-    The case timeline is append-only (triggers, migration 0003). Demo cases' whole chains are
-    removed in one transaction during which those triggers are suspended and then restored, so
-    no other session ever sees the table unguarded, and every other case's chain is untouched.
-    """
-    demo_ids = select(CaseRow.id).where(CaseRow.output_key.like(DEMO_KEY_PREFIX + "%"))
-    async with engine.begin() as connection:
-        restore = await _suspend_timeline_guard(connection)
-        await connection.execute(delete(TimelineRow).where(TimelineRow.case_id.in_(demo_ids)))
-        result = await connection.execute(
-            delete(CaseRow).where(CaseRow.output_key.like(DEMO_KEY_PREFIX + "%"))
-        )
-        await connection.execute(
-            delete(OutboxRow).where(
-                OutboxRow.dedupe_key.like(f"slack:outcome:%:{DEMO_DM_SUFFIX}:%")
-            )
-        )
-        for statement in restore:
-            await connection.execute(text(statement))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def _suspend_timeline_guard(connection: AsyncConnection) -> list[str]:
-    """Disable the timeline's append-only triggers; the statements that restore them."""
-    if connection.dialect.name == "postgresql":
-        names = (
-            await connection.execute(
-                text(
-                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'case_timeline'::regclass "
-                    "AND NOT tgisinternal AND tgenabled <> 'D'"
-                )
-            )
-        ).scalars()
-        restore = []
-        for name in names:
-            quoted = '"' + name.replace('"', '""') + '"'
-            await connection.execute(text(f"ALTER TABLE case_timeline DISABLE TRIGGER {quoted}"))
-            restore.append(f"ALTER TABLE case_timeline ENABLE TRIGGER {quoted}")
-        return restore
-    triggers = (
-        await connection.execute(
-            text(
-                "SELECT name, sql FROM sqlite_master "
-                "WHERE type = 'trigger' AND tbl_name = 'case_timeline'"
-            )
-        )
-    ).all()
-    for name, _ in triggers:
-        quoted = '"' + name.replace('"', '""') + '"'
-        await connection.execute(text(f"DROP TRIGGER {quoted}"))
-    return [sql for _, sql in triggers]
+async def delete_demo(data: DemoData) -> int:
+    """Remove every demo case with everything recorded about it; the count."""
+    return await data.delete_cases(DEMO_KEY_PREFIX)
 
 
 async def seed_demo(
-    store: CaseStore,
+    store: HistoryStore,
     clock: ReplayClock,
     routing: Routing,
     *,
@@ -309,7 +252,6 @@ def _demo_case(
         output_excerpt=f"[demo] An answer from {system.name} that someone flagged.",
         acknowledge_within=sla.acknowledge,
         resolve_within=sla.resolve,
-        dm_suffix=DEMO_DM_SUFFIX,
     )
 
 

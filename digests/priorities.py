@@ -7,30 +7,28 @@ severity weight × (reports this week × how fast they rose, capped at 4×, + SL
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
-from bot.config.routing import Routing
 from bot.core.models import Severity
 from digests.model import SEVERITY_WEIGHT, Priority
-from digests.queries import WEEKS_IN_SERIES
+from digests.names import Names
+from digests.reads import SeriesCount
 from digests.text import plural, times
+from digests.window import LAST_WEEK, THIS_WEEK
 
 MAX_PRIORITIES = 5
 MAX_TREND_BOOST = 4.0
 
 
 def suggest_priorities(
-    series_rows: Sequence[Any],
+    series_rows: Sequence[SeriesCount],
     breaches: Mapping[tuple[str, str], int],
     open_cases: Mapping[tuple[str, str], int],
-    names: Mapping[str, str],
-    category_label: Callable[[str], str],
-    routing: Routing,
+    names: Names,
 ) -> list[Priority]:
     """What to fix first: each system × category scored by severity weight × (this week's
     reports × how fast they rose, capped at 4×, + SLA breaches), with a one-line reason."""
-    this, last = WEEKS_IN_SERIES - 1, WEEKS_IN_SERIES - 2
+    this, last = THIS_WEEK, LAST_WEEK
     current: dict[tuple[str, str], int] = defaultdict(int)
     previous: dict[tuple[str, str], int] = defaultdict(int)
     group_cases: dict[tuple[str, str], int] = defaultdict(int)
@@ -38,17 +36,17 @@ def suggest_priorities(
     for row in series_rows:
         group = (row.system_id, row.category_id)
         if row.bucket == this:
-            current[group] += int(row.reports)
-            group_cases[group] += int(row.cases)
-            found = Severity(row.severity)
+            current[group] += row.reports
+            group_cases[group] += row.cases
+            found = row.severity
             severity[group] = Severity.highest(found, severity.get(group, found))
         elif row.bucket == last:
-            previous[group] += int(row.reports)
+            previous[group] += row.reports
     candidates = []
     for group in {*current, *(g for g, n in breaches.items() if n)}:
         system_id, category_id = group
         if group not in severity:
-            category = routing.category(category_id)
+            category = names.routing.category(category_id)
             severity[group] = category.severity if category else Severity.medium
         reports, before, breached = (
             current.get(group, 0),
@@ -61,9 +59,9 @@ def suggest_priorities(
             Priority(
                 rank=0,
                 system_id=system_id,
-                system_name=names.get(system_id, system_id),
+                system_name=names.system(system_id),
                 category_id=category_id,
-                category_label=category_label(category_id),
+                category_label=names.category(category_id),
                 severity=severity[group],
                 reports=reports,
                 previous_reports=before,

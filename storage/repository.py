@@ -26,9 +26,11 @@ from bot.core.models import (
     Timer,
 )
 from bot.core.ports import Clock, ReportWithCase
+from bot.core.reporters_told import ReporterTold
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
 from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN, create_engine
 from storage.group_commit import GroupCommit
+from storage.reporters_told import record_told, told_rows
 from storage.statements import (
     CASES,
     DIGEST_RUNS,
@@ -331,6 +333,10 @@ class SqlCaseTransaction:
         )
         return result.first() is not None
 
+    async def reporters_told(self, told: Sequence[ReporterTold], at: datetime) -> None:
+        if told:
+            await self._execute(record_told(self._dialect), told_rows(told, at))
+
     async def enqueue(self, message: OutboundMessage) -> bool:
         """Add a message to the outbox; False when one with the same dedupe key exists."""
         return await self.enqueue_all([message]) == 1
@@ -398,6 +404,11 @@ class SqlCaseStore:
             tx = SqlCaseTransaction(session, self._clock, self._write_lock)
             yield tx
             await tx.flush()
+
+    async def reporters_told(self, told: Sequence[ReporterTold], at: datetime) -> None:
+        """Record reporters told how their case ended (bot/core/reporters_told.py)."""
+        async with self.transaction() as tx:
+            await tx.reporters_told(told, at)
 
     async def get_case(self, case_id: int) -> Case | None:
         row = await self._read_first(self._sql.case_by_id, {"case_id": case_id})

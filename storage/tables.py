@@ -324,3 +324,22 @@ class InboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     dead_at: Mapped[datetime | None]
     """When filing it was given up on; `loopkeeper inbox retry` files it again."""
+
+
+class ReporterToldRow(Base):
+    """A reporter told how one closing of their case ended, written when the outcome notice
+    is delivered (bot/core/reporters_told.py). A closing is all told when it has `owed` rows."""
+
+    __tablename__ = "reporters_told"
+    __table_args__ = (
+        UniqueConstraint("case_id", "report_id", "closed_at", name="uq_reporters_told_case_id"),
+        Index("ix_reporters_told_closed_at", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(IdType, ForeignKey("cases.id", ondelete="CASCADE"))
+    report_id: Mapped[int] = mapped_column(IdType)
+    closed_at: Mapped[datetime]
+    owed: Mapped[int] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String)
+    told_at: Mapped[datetime]

@@ -26,7 +26,7 @@ import pytest
 
 from bot.config.routing import Routing, parse_routing
 from bot.core.models import CaseStatus, Role, Severity
-from digests.aggregate import build_digest, percentile
+from digests.aggregate import build_digest
 from digests.history import (
     CaseHistory,
     Event,
@@ -39,8 +39,10 @@ from digests.history import (
     write_history,
 )
 from digests.model import WeeklyDigest
+from digests.percentile import percentile
 from digests.week import IsoWeek
 from storage.database import create_engine
+from storage.digest_reads import SqlDigestReads
 from storage.repository import SqlCaseStore
 
 ROUTING_YAML = """
@@ -103,7 +105,6 @@ def case(
         owner_role=role,
         events=events,
         slack_card=("C0TRIAGE", f"1770000000.{number:06d}"),
-        dm_suffix="fixture",
     )
 
 
@@ -160,7 +161,7 @@ async def digest_of(database_url: str, week: IsoWeek = W07, now: datetime = NOW)
     rules = routing()
     engine = create_engine(database_url)
     try:
-        return await build_digest(engine, rules, rules.digests[0], week, now)
+        return await build_digest(SqlDigestReads(engine), rules, rules.digests[0], week, now)
     finally:
         await engine.dispose()
 
@@ -370,7 +371,7 @@ async def test_a_digest_limited_to_some_systems(database_url: str) -> None:
     digest = rules.digests[0].model_copy(update={"systems": [H]})
     engine = create_engine(database_url)
     try:
-        d = await build_digest(engine, rules, digest, W07, NOW)
+        d = await build_digest(SqlDigestReads(engine), rules, digest, W07, NOW)
     finally:
         await engine.dispose()
     assert [s.id for s in d.systems] == [H]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 from bot.app.cli import app
 from digests.week import IsoWeek
 from storage.database import create_engine
-from storage.tables import CaseRow, OutboxRow, ReportRow, TimelineRow
+from storage.tables import CaseRow, OutboxRow, ReporterToldRow, ReportRow, TimelineRow
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 from tests.test_digest import FIXTURE, ROUTING_YAML, seed
 
@@ -202,15 +202,23 @@ async def demo_marks(database_url: str) -> dict[str, int]:
                     select(count).where(ReportRow.comment.like("[demo] %"))
                 )
                 or 0,
-                "outcome DMs": await c.scalar(
-                    select(count).where(OutboxRow.dedupe_key.like("slack:outcome:%:demo:%"))
-                )
-                or 0,
-                "delivered": await c.scalar(
-                    select(count).where(
-                        OutboxRow.dedupe_key.like("slack:outcome:%:demo:%"),
-                        OutboxRow.delivered_at.is_not(None),
+                # Reporters told (receipts of demo cases), plus anything the outbox would
+                # still send: demo data must leave nothing for a running bot to deliver.
+                "outcome DMs": (
+                    await c.scalar(
+                        select(count)
+                        .select_from(ReporterToldRow)
+                        .join(CaseRow, CaseRow.id == ReporterToldRow.case_id)
+                        .where(CaseRow.output_key.like("demo:%"))
                     )
+                    or 0
+                )
+                + (await c.scalar(select(count).where(OutboxRow.delivered_at.is_(None))) or 0),
+                "delivered": await c.scalar(
+                    select(count)
+                    .select_from(ReporterToldRow)
+                    .join(CaseRow, CaseRow.id == ReporterToldRow.case_id)
+                    .where(CaseRow.output_key.like("demo:%"))
                 )
                 or 0,
             }

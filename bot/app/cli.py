@@ -416,8 +416,9 @@ def digest_command(
 
             return await post_digest(settings, routing, digest, chosen)
         from digests.aggregate import build_digest
+        from storage.digest_reads import SqlDigestReads
 
-        weekly = await build_digest(engine, routing, digest, chosen, now)
+        weekly = await build_digest(SqlDigestReads(engine), routing, digest, chosen, now)
         return _render_digest(weekly, output_format)
 
     result = _on_database(settings.database_url, work)
@@ -462,6 +463,7 @@ def demo(
     from digests.history import ReplayClock
     from storage.connect_errors import upgrade_or_refuse
     from storage.database import create_engine, redact_url
+    from storage.demo_data import SqlDemoData
     from storage.repository import SqlCaseStore
 
     settings = _settings()
@@ -479,10 +481,10 @@ def demo(
         clock = ReplayClock()
         store = SqlCaseStore(engine, clock=clock)
         try:
-            existing = await demo_case_count(engine)
+            existing = await demo_case_count(SqlDemoData(engine))
             if existing and not yes:
                 return existing, 0, None
-            removed = await delete_demo(engine) if existing else 0
+            removed = await delete_demo(SqlDemoData(engine)) if existing else 0
             summary = await seed_demo(
                 store, clock, routing, now=datetime.now(UTC), tz=timezone, weeks=weeks
             )

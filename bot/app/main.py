@@ -58,6 +58,7 @@ from handlers.slack.triage import SlackTriage
 from handlers.slack.unfiled import unfiled_reaction_notice, unfiled_report_notice
 from handlers.status import StatusSources, status_route
 from storage.database import create_engine
+from storage.digest_reads import digest_reads
 from storage.faults import is_transient
 from storage.health import SqlHealth
 from storage.migrate import is_up_to_date
@@ -337,7 +338,7 @@ async def build_runtime(
     # Under a burst: acks first (Slack waits for them), then filing, then delivery.
     delivery_gives_way = GiveWay(arrivals.calm, inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS)
     dispatcher = OutboxDispatcher(
-        store, senders, clock, batch=8, give_way=delivery_gives_way, events=events
+        store, senders, clock, batch=8, give_way=delivery_gives_way, events=events, receipts=store
     )
     wake.append(dispatcher.wake)
     refreshes = (
@@ -353,7 +354,9 @@ async def build_runtime(
         intake=intake,
         triage=triage,
         timers=timers,
-        digests=DigestJob(routing, store, clock, publishers, on_enqueued, events=events),
+        digests=DigestJob(
+            routing, store, clock, publishers, on_enqueued, events=events, reads=digest_reads(store)
+        ),
         inbox=inbox,
         dispatcher=dispatcher,
         web_app=build_http_app(routes),

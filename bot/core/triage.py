@@ -10,6 +10,7 @@ from bot.config.routing import Routing
 from bot.core.lifecycle import Action, IllegalTransition, NotAllowed, apply, authorise
 from bot.core.models import Case, CaseStatus, OutboundMessage, Report, Role, Severity, TimelineEntry
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices
+from bot.core.reporters_told import ReporterTold, stamped
 from bot.core.telemetry import NO_EVENTS, Events
 
 RESOLUTION_REASONS = {
@@ -261,14 +262,24 @@ class TriageService:
             CaseStatus.wont_fix: "was closed as won't fix",
             CaseStatus.duplicate: "was merged into another case",
         }[case.status]
-        for report in reports:
-            text = f"Case #{case.id} that you reported {outcome}. {line}"
-            await self._enqueue(
-                tx,
-                self._notices.reporter(
-                    report, text, case, key=f"outcome:{case.id}:{report.id}:{self._stamp()}"
-                ),
+        text = f"Case #{case.id} that you reported {outcome}. {line}"
+        notices = [
+            (report, message)
+            for report in reports
+            for message in self._notices.reporter(
+                report, text, case, key=f"outcome:{case.id}:{report.id}:{self._stamp()}"
             )
+        ]
+        assert case.closed_at is not None  # a closed case has its closing time
+        for report, message in notices:
+            told = ReporterTold(
+                case_id=_id(case),
+                report_id=_id_of(report),
+                closed_at=case.closed_at,
+                owed=len(notices),
+                platform=message.platform,
+            )
+            await tx.enqueue(stamped(message, told))
 
     async def _move_reports(self, tx: CaseTransaction, duplicate: Case, original: Case) -> int:
         """Reports of the duplicate join the original, except a reporter's second report."""
@@ -316,3 +327,9 @@ def _id(case: Case) -> int:
     if case.id is None:
         raise RuntimeError("case was not stored")
     return case.id
+
+
+def _id_of(report: Report) -> int:
+    if report.id is None:
+        raise RuntimeError("report was not stored")
+    return report.id
