@@ -170,7 +170,8 @@ class Runtime:
                 log.exception("digest tick failed; retrying on the next tick")
 
     async def _prune(self) -> None:
-        # The digest counts delivered outcome messages for loop closure: keep them five weeks.
+        # Loop closure no longer needs delivered messages (reporters told are recorded on
+        # delivery); KEEP_DELIVERED only bounds how long platform retries and sends are remembered.
         with self._round():
             try:
                 await self.store.prune(self.clock.now() - KEEP_DELIVERED)
