@@ -13,13 +13,17 @@ from datetime import datetime
 from bot.config.routing import Digest, Routing
 from digests import casework, counts
 from digests.counts import sum_by
-from digests.model import Totals, Week, WeeklyDigest
+from digests.model import Change, Totals, Week, WeeklyDigest
 from digests.names import Names
 from digests.priorities import suggest_priorities
 from digests.reads import DigestReads, WeekRows
-from digests.text import plural, quiet_line, trend
+from digests.text import beside, plural, quiet_line
 from digests.week import IsoWeek
 from digests.window import Window
+
+
+class WeekNotStarted(ValueError):
+    """A digest of a week that has not begun: there is nothing to count yet."""
 
 
 async def build_digest(
@@ -27,6 +31,12 @@ async def build_digest(
 ) -> WeeklyDigest:
     """The digest `digest` for `week` (counted in the digest's time zone), as of `now`."""
     window = Window.of(week, digest.schedule.timezone, now)
+    if window.not_started:
+        starts = window.start.astimezone(window.tz)
+        raise WeekNotStarted(
+            f"{week} has not started yet (it starts {starts:%a %d %b %Y} in "
+            f"{digest.schedule.timezone}): pick this week or an earlier one."
+        )
     rows = await reads.week(window, _system_filter(routing, digest))
     return assemble(routing, digest, window, rows)
 
@@ -58,13 +68,15 @@ def assemble(routing: Routing, digest: Digest, window: Window, rows: WeekRows) -
     return WeeklyDigest(
         digest=digest.name,
         generated_at=window.now,
+        demo=rows.demo,
+        so_far=window.in_progress,
         week=_week(window, digest),
         systems=names.systems,
         quiet=quiet,
         headline=(
             quiet_line([s.name for s in names.systems], str(window.week))
             if quiet
-            else _headline(totals)
+            else _headline(totals, so_far=window.in_progress)
         ),
         totals=totals,
         by_system=counts.by_system(rows.series, names),
@@ -96,14 +108,25 @@ def _week(window: Window, digest: Digest) -> Week:
     )
 
 
-def _headline(totals: Totals) -> str:
-    """ "16 reports on 8 cases from 11 people (up from 4 last week); 6 new, 1 reopened, …"."""
-    return (
-        f"{plural(totals.reports.current, 'report')} on {plural(totals.cases.current, 'case')} "
-        f"from {plural(totals.reporters.current, 'person', 'people')} "
-        f"({trend(totals.reports)}); {totals.new_cases} new, {totals.reopened_cases} reopened, "
-        f"{totals.closed_cases} closed."
+def _headline(totals: Totals, *, so_far: bool) -> str:
+    """ "16 reports (up from 4 last week) on 8 cases (up from 3) from 11 people (up from 4);
+    6 new, 1 reopened, 4 closed.": each comparison right beside its own number."""
+
+    def counted(value: Change, one: str, many: str | None = None, first: bool = False) -> str:
+        was = beside(value, so_far=so_far)
+        if first and so_far:
+            was = was.replace(" last week", " in all of last week")
+        elif first and was.startswith(("up", "down")):
+            was += " last week"
+        return f"{plural(value.current, one, many)} ({was})"
+
+    line = (
+        f"{counted(totals.reports, 'report', first=True)} "
+        f"on {counted(totals.cases, 'case')} "
+        f"from {counted(totals.reporters, 'person', 'people')}; "
+        f"{totals.new_cases} new, {totals.reopened_cases} reopened, {totals.closed_cases} closed."
     )
+    return f"So far this week: {line}" if so_far else line
 
 
-__all__ = ["assemble", "build_digest"]
+__all__ = ["WeekNotStarted", "assemble", "build_digest"]

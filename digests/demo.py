@@ -31,10 +31,9 @@ from digests.history import (
     sla_breached,
     write_history,
 )
-from digests.reads import DemoData
+from digests.reads import DEMO_KEY_PREFIX, DemoData
 from digests.week import IsoWeek, Zone, zone
 
-DEMO_KEY_PREFIX = "demo:"
 DEMO_REPORTERS = 40
 SEED = 20260216
 

@@ -197,6 +197,10 @@ class Priority(_Model):
 class WeeklyDigest(_Model):
     digest: str = Field(description="name of the `digests:` entry")
     generated_at: datetime
+    demo: bool = Field(default=False, description="the week's cases include demo data")
+    so_far: bool = Field(
+        default=False, description="the week is still in progress: its numbers are so far"
+    )
     week: Week
     systems: list[SystemRef] = Field(description="systems covered")
     quiet: bool = Field(description="no reports and no case activity during the week")

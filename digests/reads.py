@@ -133,6 +133,9 @@ class VolumeCount:
     count: int
 
 
+DEMO_KEY_PREFIX = "demo:"
+"""Demo cases' output keys start with this (digests/demo.py): a digest over them says so."""
+
 VersionKey = tuple[str, str | None, str | None]
 """(system id, prompt version, model)."""
 
@@ -153,6 +156,8 @@ class WeekRows:
     versions_seen_before: frozenset[VersionKey] = frozenset()
     """Versions with reports in the eight weeks before the series: not new in it."""
     volume: Sequence[VolumeCount] = ()
+    demo: bool = False
+    """Some of the window's cases are demo cases."""
 
 
 class DigestReads(Protocol):

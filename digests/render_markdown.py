@@ -102,7 +102,14 @@ def render_markdown(digest: WeeklyDigest, *, permalink_base: str | None = None) 
 
 
 def title(digest: WeeklyDigest) -> str:
-    return f"Weekly AI feedback digest · {digest.week.iso}"
+    """ "Weekly AI feedback digest · 2026-W07", marked "(so far)" while the week runs and
+    "DEMO DATA" over demo cases, so no reader takes either for a finished, real week."""
+    text = f"Weekly AI feedback digest · {digest.week.iso}"
+    if digest.so_far:
+        text += " (so far)"
+    if digest.demo:
+        text += " · DEMO DATA"
+    return text
 
 
 def subtitle(digest: WeeklyDigest) -> str:

@@ -326,6 +326,18 @@ class DigestQueries:
             *keys, func.count().label("reports"), func.min(rows.c.created_at).label("first_at")
         ).group_by(*keys)
 
+    def demo_cases(self, prefix: str) -> AnySelect:
+        """A demo case opened in the window, if there is one."""
+        w = self.window
+        return self._scoped(
+            select(CaseRow.id)
+            .where(
+                _within(CaseRow.created_at, w.bounds[0], w.end),
+                CaseRow.output_key.startswith(prefix, autoescape=True),
+            )
+            .limit(1)
+        )
+
     def versions_before(self) -> AnySelect:
         """The versions flagged in the weeks before the series: not new in it."""
         w = self.window

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.core.models import CaseStatus, Severity
 from digests.percentile import percentile
 from digests.reads import (
+    DEMO_KEY_PREFIX,
     CaseFlow,
     ClosureCount,
     Durations,
@@ -45,6 +46,7 @@ class SqlDigestReads:
                 for name, statement in queries.statements().items()
             }
             volume = await self._volume(connection, window, system_ids)
+            demo = bool(await _all(connection, queries.demo_cases(DEMO_KEY_PREFIX)))
         return WeekRows(
             series=[
                 SeriesCount(
@@ -108,6 +110,7 @@ class SqlDigestReads:
                 (r.system_id, r.prompt_version, r.model) for r in rows["versions_before"]
             ),
             volume=volume,
+            demo=demo,
         )
 
     async def _volume(

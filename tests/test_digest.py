@@ -26,7 +26,7 @@ import pytest
 
 from bot.config.routing import Routing, parse_routing
 from bot.core.models import CaseStatus, Role, Severity
-from digests.aggregate import build_digest
+from digests.aggregate import WeekNotStarted, build_digest
 from digests.history import (
     CaseHistory,
     Event,
@@ -199,9 +199,13 @@ async def test_week_and_totals(fixture_digest: WeeklyDigest) -> None:
     assert t.sla_breaches == 3
     # opened 6 + reported 16 + reopened 1 + acknowledge 5 + resolve 3 + wont_fix 1 + breach 3
     assert t.activity == 35
+    # Each comparison stands beside its own number (issue #13: "(up from 4 last week)" after
+    # the people read as if the number of people had gone down).
     assert d.headline == (
-        "16 reports on 8 cases from 11 people (up from 4 last week); 6 new, 1 reopened, 4 closed."
+        "16 reports (up from 4 last week) on 8 cases (up from 3) from 11 people (up from 4); "
+        "6 new, 1 reopened, 4 closed."
     )
+    assert not d.demo and not d.so_far
 
 
 async def test_breakdowns(fixture_digest: WeeklyDigest) -> None:
@@ -384,6 +388,10 @@ async def test_a_digest_limited_to_some_systems(database_url: str) -> None:
 async def test_week_in_progress_measures_backlog_now(database_url: str) -> None:
     await seed(database_url, FIXTURE)
     d = await digest_of(database_url, W07, now=at(12, 12))
+    assert d.so_far
+    assert d.headline.startswith(
+        "So far this week: 16 reports (4 in all of last week) on 8 cases (3 last week) from "
+    )
     assert d.backlog.as_of == at(12, 12)
     # open then: #7 23h, #8 3h; #1 1d2h, #5 6d1h; #2 15d3h (#9–#11 not yet opened)
     total = d.backlog.total
@@ -401,6 +409,11 @@ async def test_reporters_told_in_teams_count_too(database_url: str) -> None:
     await seed(database_url, teams)
     closure = (await digest_of(database_url)).loop_closure
     assert (closure.closed_cases, closure.all_told) == (2, 1)
+
+
+async def test_a_week_that_has_not_started_is_refused(database_url: str) -> None:
+    with pytest.raises(WeekNotStarted, match=r"^2026-W08 has not started yet \(it starts Mon 16 Feb"):
+        await digest_of(database_url, IsoWeek(2026, 8), now=at(15, 23))
 
 
 def test_percentile_interpolates_like_postgresql() -> None:

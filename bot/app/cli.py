@@ -411,14 +411,18 @@ def digest_command(
         raise typer.Exit(1)
 
     async def work(engine: AsyncEngine) -> str:
-        if post:
-            from digests.post import post_digest
-
-            return await post_digest(settings, routing, digest, chosen)
-        from digests.aggregate import build_digest
+        from digests.aggregate import WeekNotStarted, build_digest
         from storage.digest_reads import SqlDigestReads
 
-        weekly = await build_digest(SqlDigestReads(engine), routing, digest, chosen, now)
+        try:
+            if post:
+                from digests.post import post_digest
+
+                return await post_digest(settings, routing, digest, chosen)
+            weekly = await build_digest(SqlDigestReads(engine), routing, digest, chosen, now)
+        except WeekNotStarted as error:
+            err.print(escape(str(error)), highlight=False)
+            raise typer.Exit(2) from None
         return _render_digest(weekly, output_format)
 
     result = _on_database(settings.database_url, work)
