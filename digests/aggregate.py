@@ -120,6 +120,14 @@ def _headline(totals: Totals, *, so_far: bool) -> str:
             was += " last week"
         return f"{plural(value.current, one, many)} ({was})"
 
+    if totals.reports.previous == totals.cases.previous == totals.reporters.previous == 0:
+        line = (
+            f"{plural(totals.reports.current, 'report')} on {plural(totals.cases.current, 'case')}"
+            f" from {plural(totals.reporters.current, 'person', 'people')} (none last week); "
+            f"{totals.new_cases} new, {totals.reopened_cases} reopened, "
+            f"{totals.closed_cases} closed."
+        )
+        return f"So far this week: {line}" if so_far else line
     line = (
         f"{counted(totals.reports, 'report', first=True)} "
         f"on {counted(totals.cases, 'case')} "
