@@ -8,12 +8,13 @@ per section (digests/counts.py, digests/casework.py, digests/priorities.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.config.routing import Digest, Routing
 from digests import casework, counts
 from digests.counts import sum_by
-from digests.model import Change, Totals, Week, WeeklyDigest
+from digests.model import Change, Theme, Totals, Week, WeeklyDigest
 from digests.names import Names
 from digests.priorities import suggest_priorities
 from digests.reads import DigestReads, WeekRows
@@ -27,9 +28,16 @@ class WeekNotStarted(ValueError):
 
 
 async def build_digest(
-    reads: DigestReads, routing: Routing, digest: Digest, week: IsoWeek, now: datetime
+    reads: DigestReads,
+    routing: Routing,
+    digest: Digest,
+    week: IsoWeek,
+    now: datetime,
+    *,
+    themes: Sequence[Theme] = (),
 ) -> WeeklyDigest:
-    """The digest `digest` for `week` (counted in the digest's time zone), as of `now`."""
+    """The digest `digest` for `week` (counted in the digest's time zone), as of `now`, with
+    the week's `themes` (digests/themes computes them)."""
     window = Window.of(week, digest.schedule.timezone, now)
     if window.not_started:
         starts = window.start.astimezone(window.tz)
@@ -38,7 +46,7 @@ async def build_digest(
             f"{digest.schedule.timezone}): pick this week or an earlier one."
         )
     rows = await reads.week(window, _system_filter(routing, digest))
-    return assemble(routing, digest, window, rows)
+    return assemble(routing, digest, window, rows, themes)
 
 
 def _system_filter(routing: Routing, digest: Digest) -> list[str] | None:
@@ -48,7 +56,13 @@ def _system_filter(routing: Routing, digest: Digest) -> list[str] | None:
     return [s.id for s in routing.digest_systems(digest)]
 
 
-def assemble(routing: Routing, digest: Digest, window: Window, rows: WeekRows) -> WeeklyDigest:
+def assemble(
+    routing: Routing,
+    digest: Digest,
+    window: Window,
+    rows: WeekRows,
+    themes: Sequence[Theme] = (),
+) -> WeeklyDigest:
     """The digest from the week's grouped rows, section by section."""
     seen = [
         *(r.system_id for r in rows.series),
@@ -90,8 +104,19 @@ def assemble(routing: Routing, digest: Digest, window: Window, rows: WeekRows) -
         backlog=casework.backlog(rows.cases, window, names),
         loop_closure=casework.loop_closure(totals, rows.loop_closure),
         priorities=suggest_priorities(
-            rows.series, breaches, casework.open_by_group(rows.cases), names
+            rows.series,
+            breaches,
+            casework.open_by_group(rows.cases),
+            names,
+            oldest_breach={
+                (r.system_id, r.category_id): r.oldest_breach
+                for r in rows.cases
+                if r.oldest_breach is not None
+            },
+            as_of=window.as_of,
+            themes=themes,
         ),
+        themes=list(themes),
     )
 
 

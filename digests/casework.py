@@ -17,10 +17,13 @@ from digests.reads import (
 )
 from digests.window import Window
 
+TOP_CASES = 5
+
 
 def top_cases(rows: Sequence[TopCaseCount], names: Names) -> list[TopCase]:
-    """The week's most reported cases, by reports × severity weight."""
-    ordered = rows
+    """The week's most reported cases (by reports × severity weight), open ones first: those
+    the reader can still act on."""
+    ordered = sorted(rows, key=lambda r: r.status.is_closed)[:TOP_CASES]  # stable: by score
     return [
         TopCase(
             rank=rank,

@@ -133,6 +133,10 @@ class VolumeCount:
     count: int
 
 
+TOP_CASE_CANDIDATES = 20
+"""How many of the week's highest-scoring cases `top_cases` holds: the digest shows five,
+open ones first, so it needs more than five to choose from."""
+
 DEMO_KEY_PREFIX = "demo:"
 """Demo cases' output keys start with this (digests/demo.py): a digest over them says so."""
 

@@ -37,10 +37,10 @@ from sqlalchemy import (
 
 from bot.core.models import Severity
 from digests.model import SEVERITY_WEIGHT
+from digests.reads import TOP_CASE_CANDIDATES
 from digests.window import Window
 from storage.tables import CaseRow, ReporterToldRow, ReportRow, TimelineRow
 
-TOP_CASES = 5
 VERSION_LOOKBACK = timedelta(weeks=8)
 """How far before the series a version's reports count as "seen before" (it is not new)."""
 
@@ -140,7 +140,7 @@ class DigestQueries:
             rows.c.bucket, func.count(distinct(rows.c.reporter_id)).label("reporters")
         ).group_by(rows.c.bucket)
 
-    def top_cases(self, limit: int = TOP_CASES) -> AnySelect:
+    def top_cases(self, limit: int = TOP_CASE_CANDIDATES) -> AnySelect:
         """The cases with the highest reports-this-week × severity weight."""
         w = self.window
         weight = case(*((CaseRow.severity == s, SEVERITY_WEIGHT[s]) for s in Severity), else_=1)

@@ -246,17 +246,19 @@ async def test_eight_week_series(fixture_digest: WeeklyDigest) -> None:
 
 async def test_top_cases_by_reports_times_severity(fixture_digest: WeeklyDigest) -> None:
     top = fixture_digest.top_cases
-    # scores: #6 5×8=40, #10 2×8=16, #7 3×4=12, #8 2×4=8, #1 1×4=4 (then #5, #11: 2; #9: 1)
+    # scores: #6 5×8=40, #10 2×8=16, #7 3×4=12, #8 2×4=8, #1 1×4=4 (then #5, #11: 2; #9: 1);
+    # open cases come first (issue #13: a table of resolved cases gives nothing to act on), so
+    # the resolved #6 and #7 give way to the open #5 and #11.
     assert [(c.case_id, c.reports, c.score) for c in top] == [
-        (6, 5, 40), (10, 2, 16), (7, 3, 12), (8, 2, 8), (1, 1, 4)
+        (10, 2, 16), (8, 2, 8), (1, 1, 4), (5, 1, 2), (11, 1, 2)
     ]  # fmt: skip
     first = top[0]
-    assert (first.rank, first.system_id, first.system_name) == (1, S, "Support Assistant")
-    assert (first.category_id, first.category_label) == ("unsafe", "Unsafe or harmful")
-    assert (first.severity, first.status) == (Severity.critical, CaseStatus.resolved)
-    assert (first.total_reports, first.owner, first.owner_name) == (5, "bob", "Bob")
-    assert (first.slack_card_channel, first.slack_card_ts) == ("C0TRIAGE", "1770000000.000006")
-    reopened_case = top[4]
+    assert (first.rank, first.system_id, first.system_name) == (1, H, "HR Bot")
+    assert (first.category_id, first.category_label) == ("pii_leak", "Leaked personal data")
+    assert (first.severity, first.status) == (Severity.critical, CaseStatus.new)
+    assert (first.total_reports, first.owner, first.owner_name) == (2, "bob", "Bob")
+    assert (first.slack_card_channel, first.slack_card_ts) == ("C0TRIAGE", "1770000000.000010")
+    reopened_case = top[2]
     assert reopened_case.total_reports == 3
     assert reopened_case.opened_at == at(11, 10)  # its reopening
     assert reopened_case.status == CaseStatus.acknowledged
@@ -366,7 +368,7 @@ async def test_previous_week_counts_from_its_own_window(database_url: str) -> No
     assert d.week.iso == "2026-W06"
     assert (d.totals.reports.current, d.totals.reports.previous) == (4, 3)
     assert d.totals.sla_breaches == 2  # #4 and #5
-    assert [c.case_id for c in d.top_cases] == [3, 4, 5]
+    assert [c.case_id for c in d.top_cases] == [5, 3, 4]  # open first
 
 
 async def test_a_digest_limited_to_some_systems(database_url: str) -> None:

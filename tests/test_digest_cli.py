@@ -42,7 +42,7 @@ async def test_digest_as_json_for_a_given_week(env: dict[str, str], database_url
     assert data["week"]["iso"] == "2026-W07"
     assert data["quiet"] is False
     assert data["totals"]["reports"]["current"] == 16
-    assert [c["case_id"] for c in data["top_cases"]] == [6, 10, 7, 8, 1]
+    assert [c["case_id"] for c in data["top_cases"]] == [10, 8, 1, 5, 11]  # open first
     assert data["priorities"][0]["reason"] == "5 reports, critical, new this week, 1 SLA breach"
 
 
