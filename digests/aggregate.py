@@ -19,6 +19,7 @@ from digests.names import Names
 from digests.priorities import suggest_priorities
 from digests.reads import DigestReads, WeekRows
 from digests.text import beside, plural, quiet_line
+from digests.versions import versions
 from digests.week import IsoWeek
 from digests.window import Window
 
@@ -117,6 +118,7 @@ def assemble(
             themes=themes,
         ),
         themes=list(themes),
+        versions=versions(rows.versions, rows.versions_seen_before, rows.volume, window),
     )
 
 

@@ -50,11 +50,23 @@ class Event:
     status: CaseStatus | None = None
     delivered: tuple[bool, ...] | None = None
     sla: str | None = None
+    prompt_version: str | None = None
+    model: str | None = None
 
 
-def reported(at: datetime, reporter: str, comment: str | None = None) -> Event:
-    """A report by `reporter` (the first one opens the case)."""
-    return Event("reported", at, actor=reporter, text=comment)
+def reported(
+    at: datetime,
+    reporter: str,
+    comment: str | None = None,
+    *,
+    prompt_version: str | None = None,
+    model: str | None = None,
+) -> Event:
+    """A report by `reporter` (the first one opens the case) on an output of that prompt
+    version and model."""
+    return Event(
+        "reported", at, actor=reporter, text=comment, prompt_version=prompt_version, model=model
+    )
 
 
 def acknowledged(at: datetime, by: str | None = None) -> Event:
@@ -193,6 +205,8 @@ class _Writer:
                 category_id=self.history.category_id,
                 severity=self.history.severity,
                 comment=event.text,
+                prompt_version=event.prompt_version,
+                model=event.model,
                 created_at=event.at,
                 updated_at=event.at,
             )

@@ -27,6 +27,7 @@ from digests.reads import (
 from digests.window import Window
 from storage.digest_queries import AnySelect, DigestQueries
 from storage.repository import SqlCaseStore
+from storage.volume import volume_between
 
 
 class SqlDigestReads:
@@ -116,7 +117,9 @@ class SqlDigestReads:
     async def _volume(
         self, connection: AsyncConnection, window: Window, system_ids: Sequence[str] | None
     ) -> list[VolumeCount]:
-        return []
+        first = window.bounds[0].astimezone(window.tz).date()
+        last = window.as_of.astimezone(window.tz).date()
+        return await volume_between(connection, first, last, system_ids)
 
 
 async def _all(connection: AsyncConnection, statement: AnySelect) -> list[Row[Any]]:

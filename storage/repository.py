@@ -27,6 +27,7 @@ from bot.core.models import (
 )
 from bot.core.ports import Clock, ReportWithCase
 from bot.core.reporters_told import ReporterTold
+from bot.core.volume import OutputVolume
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
 from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN, create_engine
 from storage.group_commit import GroupCommit
@@ -61,6 +62,7 @@ from storage.tables import (
     TimelineRow,
     TimerRow,
 )
+from storage.volume import record_volume, volume_row
 
 if TYPE_CHECKING:
     from bot.core.ports import CaseStore, CaseTransaction, Outbox, TeamsStore
@@ -409,6 +411,15 @@ class SqlCaseStore:
         """Record reporters told how their case ended (bot/core/reporters_told.py)."""
         async with self.transaction() as tx:
             await tx.reporters_told(told, at)
+
+    async def record_volume(self, volume: OutputVolume) -> None:
+        """Store an AI app's output count for a day (storage/volume.py)."""
+        async with self._write_session() as connection:
+            await self._direct.execute(
+                connection,
+                record_volume(self.engine.dialect.name),
+                volume_row(volume, self._clock.now()),
+            )
 
     async def get_case(self, case_id: int) -> Case | None:
         row = await self._read_first(self._sql.case_by_id, {"case_id": case_id})

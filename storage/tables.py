@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Enum,
@@ -343,3 +344,23 @@ class ReporterToldRow(Base):
     owed: Mapped[int] = mapped_column(Integer)
     platform: Mapped[str] = mapped_column(String)
     told_at: Mapped[datetime]
+
+
+class OutputVolumeRow(Base):
+    """Outputs an AI app served on one day (bot/core/volume.py); '' for no version or model."""
+
+    __tablename__ = "output_volume"
+    __table_args__ = (
+        UniqueConstraint(
+            "system_id", "prompt_version", "model", "day", name="uq_output_volume_system_id"
+        ),
+        Index("ix_output_volume_day", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    system_id: Mapped[str] = mapped_column(String)
+    prompt_version: Mapped[str] = mapped_column(String)
+    model: Mapped[str] = mapped_column(String)
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(BigInteger)
+    reported_at: Mapped[datetime]

@@ -34,6 +34,7 @@ from bot.core.woken import Arrivals, GiveWay
 from digests.job import DigestJob, Publisher
 from handlers.api import reports_route
 from handlers.api_openapi import openapi_route
+from handlers.api_volume import volume_route
 from handlers.http import Routes, build_http_app
 from handlers.metrics import PrometheusEvents, health_gauges, process_metrics
 from handlers.slack.app import build_bolt_app, build_web_client, events_route
@@ -328,14 +329,16 @@ async def build_runtime(
         senders["teams"] = teams.sender
         publishers.append(teams.publisher)
     if settings.ingest_token is not None:
+        token = settings.ingest_token.get_secret_value()
         routes.ingest_reports = reports_route(
-            settings.ingest_token.get_secret_value(),
+            token,
             routing,
             intake,
             clock,
             is_transient=is_transient,
         )
         routes.ingest_openapi = openapi_route(routing)
+        routes.ingest_volume = volume_route(token, routing, store, clock, is_transient=is_transient)
     # Under a burst: acks first (Slack waits for them), then filing, then delivery.
     delivery_gives_way = GiveWay(arrivals.calm, inbox.caught_up, patience=OUTBOX_PATIENCE_SECONDS)
     dispatcher = OutboxDispatcher(

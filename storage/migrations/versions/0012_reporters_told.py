@@ -6,7 +6,7 @@ weeks): for each closed case, the notices queued with its latest closing. This i
 that reads those keys, once.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011 (in this branch; 0008 on main: the lead re-chains)
 Create Date: 2026-11-28 00:00:00
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0008"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
