@@ -30,6 +30,7 @@ from bot.app.cli_serve import (
     refusals,
     refuse,
 )
+from bot.app.cli_versions import list_versions
 from bot.config.routing import Routing, RoutingError, load_routing
 from bot.config.settings import Settings
 
@@ -518,6 +519,8 @@ def demo(
         highlight=False,
     )
 
+
+app.command("versions")(list_versions)  # bot/app/cli_versions.py
 
 # --- Teams: the app package ---------------------------------------------------------------------
 
