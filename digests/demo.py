@@ -36,6 +36,10 @@ from digests.week import IsoWeek, Zone, zone
 
 DEMO_REPORTERS = 40
 SEED = 20260216
+NEW_PROMPT_AFTER = timedelta(days=1, hours=9)
+"""When in the last week the busiest system's new prompt version goes live: Tuesday 09:00."""
+REGRESSION_CASES = 14
+"""Extra cases on the busiest system after its new prompt version: a regression to call out."""
 
 COMMENTS: dict[str, Sequence[str]] = {
     "hallucination": (
@@ -130,6 +134,12 @@ def plan_demo(
     flaring = _pick(categories, "unsafe", lambda c: c.severity is Severity.critical)
     histories: list[CaseHistory] = []
     number = 0
+    # The busiest system gets a new prompt version on the last week's Tuesday morning, and
+    # more reports from then on: the digest's versions section has a regression to call out.
+    new_prompt_at = last.start_utc(local) + NEW_PROMPT_AFTER
+    releases = {
+        system.id: _releases(rank, new_prompt_at) for rank, system in enumerate(routing.systems)
+    }
     for index in range(weeks):
         week = last.shift(index - weeks + 1)
         start = week.start_utc(local)
@@ -149,9 +159,35 @@ def plan_demo(
                     number += 1
                     opened = start + timedelta(seconds=rng.uniform(0, 7 * 86_400 - 3600))
                     histories.append(
-                        _demo_case(rng, routing, system, category, number, opened, horizon)
-                    )
+                        _demo_case(
+                            rng, routing, system, category, number, opened, horizon,
+                            releases[system.id],
+                        )
+                    )  # fmt: skip
+    if routing.systems and rising is not None:
+        # Drawn from their own generator, so the weeks above stay as they were.
+        extra = random.Random(seed + 1)
+        system = routing.systems[0]
+        for _ in range(REGRESSION_CASES):
+            number += 1
+            opened = new_prompt_at + timedelta(
+                seconds=extra.uniform(0, (horizon - new_prompt_at).total_seconds() - 3600)
+            )
+            histories.append(
+                _demo_case(
+                    extra, routing, system, rising, number, opened, horizon, releases[system.id]
+                )
+            )
     return histories
+
+
+def _releases(rank: int, new_prompt_at: datetime) -> Callable[[datetime], tuple[str, str]]:
+    """The prompt version and model a system's answer at a given time came from."""
+    if rank == 0:
+        return lambda at: ("v8" if at >= new_prompt_at else "v7", "gpt-4o")
+    if rank == 1:
+        return lambda at: ("v3", "gpt-4o")
+    return lambda at: ("v2", "gpt-4o-mini")
 
 
 def _pick(
@@ -181,6 +217,7 @@ def _demo_case(
     number: int,
     opened: datetime,
     horizon: datetime,
+    release: Callable[[datetime], tuple[str, str]],
 ) -> CaseHistory:
     severity = category.severity
     sla = routing.sla[severity]
@@ -195,7 +232,16 @@ def _demo_case(
         if moment >= horizon:
             break
         comment = f"[demo] {rng.choice(comments)}" if rng.random() < 0.7 else None
-        events.append(reported(moment, f"demo:user-{reporter}", comment))
+        prompt_version, model = release(moment)
+        events.append(
+            reported(
+                moment,
+                f"demo:user-{reporter}",
+                comment,
+                prompt_version=prompt_version,
+                model=model,
+            )
+        )
 
     def happens(at: datetime) -> bool:
         return at < horizon

@@ -32,3 +32,17 @@ async def test_a_week_that_has_not_started_is_refused_in_one_line(env: dict[str,
         "2030-W01 has not started yet (it starts Mon 31 Dec 2029 in Europe/London): pick this "
         "week or an earlier one."
     ]
+
+
+async def test_the_demo_digest_calls_out_a_prompt_regression_and_names_owners(
+    env: dict[str, str],  # noqa: F811
+) -> None:
+    assert (await run_cli(env, "demo")).exit_code == 0
+
+    data = json.loads((await run_cli(env, "digest", "--format", "json")).stdout)
+    [regression] = [v["regression"] for v in data["versions"] if v["regression"]]
+    assert regression.startswith("support-assistant prompt v8: ")
+    assert regression.endswith("the flags per day of v7, since Tue")
+    for priority in data["priorities"]:
+        assert priority["owner"]["person"] and priority["owner"]["role"]
+        assert priority["next_step"].startswith(("ask ", "check with "))
