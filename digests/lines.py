@@ -48,10 +48,14 @@ def version_name(row: VersionRow) -> str:
 
 
 def version_rate(row: VersionRow) -> str:
-    """ "3.2 a day" or "1.4 per 1,000 outputs"."""
+    """ "3.2 a day" or "1.4 per 1,000 outputs" (two significant digits: a rate, not a count)."""
     if row.rate_per_1k is not None:
-        return f"{row.rate_per_1k:g} per 1,000 outputs"
-    return f"{row.rate:g} a day"
+        return f"{_rate(row.rate_per_1k)} per 1,000 outputs"
+    return f"{_rate(row.rate)} a day"
+
+
+def _rate(value: float) -> str:
+    return f"{value:.0f}" if value >= 100 else f"{value:.2g}"
 
 
 def version_line(row: VersionRow, digest: WeeklyDigest) -> str:
