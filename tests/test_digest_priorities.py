@@ -88,3 +88,23 @@ async def test_a_priority_names_the_theme_behind_it(database_url: str) -> None:
         (C, "edge_case"): None,
     }
     assert digest.themes == themes
+
+
+def test_a_priority_nobody_owns_asks_for_an_owner_in_the_routing_file() -> None:
+    from digests.model import Owner, Priority
+    from digests.priorities import next_step
+
+    priority = Priority(
+        rank=1, system_id=S, system_name="Support Assistant", category_id="unsafe",
+        category_label="Unsafe", severity=Severity.critical, reports=4, previous_reports=0,
+        cases=2, open_cases=2, sla_breaches=1, score=64.0, reason="4 reports",
+    )  # fmt: skip
+    nobody = Owner(person=None, name="nobody", role="governance")
+    assert next_step(priority, nobody, 3 * 86_400 + 60) == (
+        "name a governance owner for Support Assistant in routing.yaml: 2 open, oldest breached 3 d"
+    )
+    assert next_step(priority, None, None) == (
+        "name an owner for Support Assistant in routing.yaml: 2 open"
+    )
+    hours = next_step(priority, Owner(person="bob", name="Bob", role="governance"), 5 * 3600 + 59)
+    assert hours == "ask Bob (governance) for a fix date: 2 open, oldest breached 5 h"
