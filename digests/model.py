@@ -12,6 +12,10 @@ Counting rules (digests/aggregate.py computes them):
   acknowledgement, for cases acknowledged during the week; time to resolve runs to its closing
   (resolved, won't fix or duplicate: what the resolve SLA counts), for cases closed during the week.
 - Reporters are counted (distinct reporter ids), never named.
+- Loop closure: of the cases closed during the week, those whose every reporter was told how
+  that closing ended, counted from the receipts recorded when each notice was delivered.
+- Versions: reports count under the prompt version and model the flagged output came from
+  (digests/versions.py says how rates and regressions are worked out).
 """
 
 from __future__ import annotations
