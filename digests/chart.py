@@ -58,7 +58,10 @@ def render_chart(
             0.5, 0.5, "No reports in these 8 weeks", ha="center", va="center",
             transform=axes.transAxes, color="#616061",
         )  # fmt: skip
-    axes.set_title(f"Reports per week by system · {digest.week.iso}", fontsize=11, loc="left")
+    marks = (" (so far)" if digest.so_far else "") + (" · DEMO DATA" if digest.demo else "")
+    axes.set_title(
+        f"Reports per week by system · {digest.week.iso}{marks}", fontsize=11, loc="left"
+    )
     axes.set_ylabel("reports")
     axes.spines[["top", "right"]].set_visible(False)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -1,11 +1,12 @@
 """Demo feedback for `loopkeeper demo`: weeks of realistic, clearly marked cases to digest.
 
 Everything it writes is marked: cases' output keys start with 'demo:', reporters are
-'demo:user-N', comments start with '[demo]', and the outcome DMs' outbox keys contain ':demo:'
-(all already delivered, so a running bot never sends them). The data follow the routing file:
-its systems, categories, owners and SLA targets. One category rises week after week, a critical
-one flares up in the last week, some acknowledgements miss their SLA, and a few reporters are
-never told how their case ended, so the digest has something to say.
+'demo:user-N', comments start with '[demo]'. No message is queued, so a running bot sends
+nothing about them; which reporters were told is written as receipts
+(bot/core/reporters_told.py). The data follow the routing file: its systems, categories, owners
+and SLA targets. One category rises week after week, a critical one flares up in the last week,
+some acknowledgements miss their SLA, and a few reporters are never told how their case ended,
+so the digest has something to say.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from sqlalchemy import delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import CaseStatus, Severity
 from bot.core.routing_rules import Category, Routing, System
@@ -34,13 +32,15 @@ from digests.history import (
     sla_breached,
     write_history,
 )
+from digests.reads import DEMO_KEY_PREFIX, DemoData
 from digests.week import IsoWeek, Zone, zone
-from storage.tables import CaseRow, OutboxRow, TimelineRow
 
-DEMO_KEY_PREFIX = "demo:"
-DEMO_DM_SUFFIX = "demo"
 DEMO_REPORTERS = 40
 SEED = 20260216
+NEW_PROMPT_AFTER = timedelta(days=1, hours=9)
+"""When in the last week the busiest system's new prompt version goes live: Tuesday 09:00."""
+REGRESSION_CASES = 14
+"""Extra cases on the busiest system after its new prompt version: a regression to call out."""
 
 
 @dataclass(frozen=True)
@@ -52,68 +52,14 @@ class DemoSummary:
     systems: int
 
 
-async def demo_case_count(engine: AsyncEngine) -> int:
+async def demo_case_count(data: DemoData) -> int:
     """How many demo cases the database holds."""
-    async with engine.connect() as connection:
-        count = await connection.scalar(
-            select(func.count()).where(CaseRow.output_key.like(DEMO_KEY_PREFIX + "%"))
-        )
-    return int(count or 0)
+    return await data.count_cases(DEMO_KEY_PREFIX)
 
 
-async def delete_demo(engine: AsyncEngine) -> int:
-    """Remove every demo case (reports, timeline, timers) and its outbox rows; the count.
-
-    The case timeline is append-only (triggers, migration 0003). Demo cases' whole chains are
-    removed in one transaction during which those triggers are suspended and then restored, so
-    no other session ever sees the table unguarded, and every other case's chain is untouched.
-    """
-    demo_ids = select(CaseRow.id).where(CaseRow.output_key.like(DEMO_KEY_PREFIX + "%"))
-    async with engine.begin() as connection:
-        restore = await _suspend_timeline_guard(connection)
-        await connection.execute(delete(TimelineRow).where(TimelineRow.case_id.in_(demo_ids)))
-        result = await connection.execute(
-            delete(CaseRow).where(CaseRow.output_key.like(DEMO_KEY_PREFIX + "%"))
-        )
-        await connection.execute(
-            delete(OutboxRow).where(
-                OutboxRow.dedupe_key.like(f"slack:outcome:%:{DEMO_DM_SUFFIX}:%")
-            )
-        )
-        for statement in restore:
-            await connection.execute(text(statement))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def _suspend_timeline_guard(connection: AsyncConnection) -> list[str]:
-    """Disable the timeline's append-only triggers; the statements that restore them."""
-    if connection.dialect.name == "postgresql":
-        names = (
-            await connection.execute(
-                text(
-                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'case_timeline'::regclass "
-                    "AND NOT tgisinternal AND tgenabled <> 'D'"
-                )
-            )
-        ).scalars()
-        restore = []
-        for name in names:
-            quoted = '"' + name.replace('"', '""') + '"'
-            await connection.execute(text(f"ALTER TABLE case_timeline DISABLE TRIGGER {quoted}"))
-            restore.append(f"ALTER TABLE case_timeline ENABLE TRIGGER {quoted}")
-        return restore
-    triggers = (
-        await connection.execute(
-            text(
-                "SELECT name, sql FROM sqlite_master "
-                "WHERE type = 'trigger' AND tbl_name = 'case_timeline'"
-            )
-        )
-    ).all()
-    for name, _ in triggers:
-        quoted = '"' + name.replace('"', '""') + '"'
-        await connection.execute(text(f"DROP TRIGGER {quoted}"))
-    return [sql for _, sql in triggers]
+async def delete_demo(data: DemoData) -> int:
+    """Remove every demo case with everything recorded about it; the count."""
+    return await data.delete_cases(DEMO_KEY_PREFIX)
 
 
 async def seed_demo(
@@ -158,6 +104,12 @@ def plan_demo(
     flaring = _pick(categories, "unsafe", lambda c: c.severity is Severity.critical)
     histories: list[CaseHistory] = []
     number = 0
+    # The busiest system gets a new prompt version on the last week's Tuesday morning, and
+    # more reports from then on: the digest's versions section has a regression to call out.
+    new_prompt_at = last.start_utc(local) + NEW_PROMPT_AFTER
+    releases = {
+        system.id: _releases(rank, new_prompt_at) for rank, system in enumerate(routing.systems)
+    }
     for index in range(weeks):
         week = last.shift(index - weeks + 1)
         start = week.start_utc(local)
@@ -177,9 +129,35 @@ def plan_demo(
                     number += 1
                     opened = start + timedelta(seconds=rng.uniform(0, 7 * 86_400 - 3600))
                     histories.append(
-                        _demo_case(rng, routing, system, category, number, opened, horizon)
-                    )
+                        _demo_case(
+                            rng, routing, system, category, number, opened, horizon,
+                            releases[system.id],
+                        )
+                    )  # fmt: skip
+    if routing.systems and rising is not None:
+        # Drawn from their own generator, so the weeks above stay as they were.
+        extra = random.Random(seed + 1)
+        system = routing.systems[0]
+        for _ in range(REGRESSION_CASES):
+            number += 1
+            opened = new_prompt_at + timedelta(
+                seconds=extra.uniform(0, (horizon - new_prompt_at).total_seconds() - 3600)
+            )
+            histories.append(
+                _demo_case(
+                    extra, routing, system, rising, number, opened, horizon, releases[system.id]
+                )
+            )
     return histories
+
+
+def _releases(rank: int, new_prompt_at: datetime) -> Callable[[datetime], tuple[str, str]]:
+    """The prompt version and model a system's answer at a given time came from."""
+    if rank == 0:
+        return lambda at: ("v8" if at >= new_prompt_at else "v7", "gpt-4o")
+    if rank == 1:
+        return lambda at: ("v3", "gpt-4o")
+    return lambda at: ("v2", "gpt-4o-mini")
 
 
 def _pick(
@@ -209,6 +187,7 @@ def _demo_case(
     number: int,
     opened: datetime,
     horizon: datetime,
+    release: Callable[[datetime], tuple[str, str]],
 ) -> CaseHistory:
     severity = category.severity
     sla = routing.sla[severity]
@@ -223,7 +202,16 @@ def _demo_case(
         if moment >= horizon:
             break
         comment = f"[demo] {rng.choice(topic.comments)}" if rng.random() < 0.7 else None
-        events.append(reported(moment, f"demo:user-{reporter}", comment))
+        prompt_version, model = release(moment)
+        events.append(
+            reported(
+                moment,
+                f"demo:user-{reporter}",
+                comment,
+                prompt_version=prompt_version,
+                model=model,
+            )
+        )
 
     def happens(at: datetime) -> bool:
         return at < horizon
@@ -283,7 +271,6 @@ def _demo_case(
         output_excerpt=f"[demo] {topic.output}",
         acknowledge_within=sla.acknowledge,
         resolve_within=sla.resolve,
-        dm_suffix=DEMO_DM_SUFFIX,
     )
 
 

@@ -1,9 +1,9 @@
-"""Write a case's past through the core's storage port, stamped at the times it happened.
+"""Write a case's past through the core's storage ports, stamped at the times it happened.
 
 Demo data (`loopkeeper demo`) and the digest's fixture tests describe each case as a list of
-events: reports, triage moves, SLA breaches and the outcome DMs its reporters got. `write_history`
-stores them the way the bot would have (case, reports, hash-chained timeline, outbox rows),
-moving a `ReplayClock` along so every row carries the event's time.
+events: reports, triage moves, SLA breaches and which reporters were told how it ended.
+`write_history` stores them the way the bot would have (case, reports, hash-chained timeline,
+reporters-told receipts), moving a `ReplayClock` along so every row carries the event's time.
 """
 
 from __future__ import annotations
@@ -17,16 +17,14 @@ from bot.core.models import (
     Case,
     CaseStatus,
     Channel,
-    OutboundMessage,
     Report,
     Role,
     Severity,
     TimelineEntry,
 )
-from bot.core.ports import CardLocations, CaseStore, CaseTransaction
+from bot.core.ports import CaseStore, CaseTransaction
+from bot.core.reporters_told import ReporterReceipts, ReporterTold
 
-REPORTER_DM = {"slack": "loopkeeper.reporter", "teams": "loopkeeper.teams.reporter"}
-"""The outbox method of a direct message to a reporter, per platform (handlers/*/notices.py)."""
 DELIVERY_DELAY = timedelta(seconds=20)
 CLOSING = frozenset({CaseStatus.resolved, CaseStatus.wont_fix, CaseStatus.duplicate})
 
@@ -52,11 +50,23 @@ class Event:
     status: CaseStatus | None = None
     delivered: tuple[bool, ...] | None = None
     sla: str | None = None
+    prompt_version: str | None = None
+    model: str | None = None
 
 
-def reported(at: datetime, reporter: str, comment: str | None = None) -> Event:
-    """A report by `reporter` (the first one opens the case)."""
-    return Event("reported", at, actor=reporter, text=comment)
+def reported(
+    at: datetime,
+    reporter: str,
+    comment: str | None = None,
+    *,
+    prompt_version: str | None = None,
+    model: str | None = None,
+) -> Event:
+    """A report by `reporter` (the first one opens the case) on an output of that prompt
+    version and model."""
+    return Event(
+        "reported", at, actor=reporter, text=comment, prompt_version=prompt_version, model=model
+    )
 
 
 def acknowledged(at: datetime, by: str | None = None) -> Event:
@@ -70,8 +80,8 @@ def closed(
     delivered: Sequence[bool] | None = None,
     note: str | None = None,
 ) -> Event:
-    """Resolved, won't fix or duplicate. `delivered`: one outcome DM per reporter (in report
-    order) marked delivered or not; None → every reporter told; () → nobody was sent one."""
+    """Resolved, won't fix or duplicate. `delivered`: one outcome notice per reporter (in report
+    order) delivered or not; None → every reporter told; () → nobody was sent one."""
     if status not in CLOSING:
         raise ValueError(f"{status} does not close a case")
     told = None if delivered is None else tuple(delivered)
@@ -106,17 +116,16 @@ class CaseHistory:
     acknowledge_within: timedelta | None = None
     resolve_within: timedelta | None = None
     dm_platform: str = "slack"
-    """Where reporters are told how it ended: outcome DMs are '{platform}:outcome:…' rows."""
-    dm_suffix: str = "history"
-    """Part of each outcome DM's dedupe key: 'slack:outcome:{case}:{report}:{suffix}:{time}'."""
+    """Where reporters are told how it ended."""
 
 
-class HistoryStore(CaseStore, CardLocations, Protocol):
-    """Where a history is written: the case, and where its Slack card is."""
+class HistoryStore(CaseStore, ReporterReceipts, Protocol):
+    """What writing a case's past needs: the case store, and where reporters told go."""
 
 
 async def write_history(store: HistoryStore, clock: ReplayClock, history: CaseHistory) -> Case:
-    """Store one case and everything that happened to it, in one transaction."""
+    """Store one case and everything that happened to it (one transaction, then its
+    reporters-told receipts, each stamped when its notice was delivered)."""
     events = sorted(history.events, key=lambda e: e.at)
     if not events or events[0].kind != "reported":
         raise ValueError(f"{history.output_key}: a case opens with a report")
@@ -164,8 +173,8 @@ async def write_history(store: HistoryStore, clock: ReplayClock, history: CaseHi
             }
         )
         case = await tx.save_case(case)
-    if history.slack_card is not None:
-        await store.record_card(case_id, "slack", *history.slack_card)
+    for told_at, told in writer.told:
+        await store.reporters_told(told, told_at)
     return case
 
 
@@ -175,6 +184,7 @@ class _Writer:
         self.history = history
         self.case_id = case_id
         self.reports: list[Report] = []
+        self.told: list[tuple[datetime, list[ReporterTold]]] = []
 
     async def entry(self, at: datetime, actor: str, kind: str, detail: dict[str, object]) -> None:
         await self.tx.append_timeline(
@@ -193,6 +203,8 @@ class _Writer:
                 category_id=self.history.category_id,
                 severity=self.history.severity,
                 comment=event.text,
+                prompt_version=event.prompt_version,
+                model=event.model,
                 created_at=event.at,
                 updated_at=event.at,
             )
@@ -264,25 +276,17 @@ class _Writer:
         delivered = event.delivered
         if delivered is None:
             delivered = tuple(True for _ in self.reports)
-        for report, done in zip(self.reports, delivered, strict=False):
-            await self.tx.enqueue(
-                OutboundMessage(
-                    dedupe_key=(
-                        f"{self.history.dm_platform}:outcome:{self.case_id}:{report.id}:"
-                        f"{self.history.dm_suffix}"
-                        f":{event.at:%Y%m%dT%H%M%S}"
-                    ),
-                    platform=self.history.dm_platform,
-                    method=REPORTER_DM.get(self.history.dm_platform, REPORTER_DM["slack"]),
-                    payload={
-                        "case_id": self.case_id,
-                        "slack_id": None,
-                        "email": None,
-                        "text": f"Case #{self.case_id} that you reported was {event.kind}.",
-                        "ask": False,
-                    },
-                    attempts=1 if done else 0,
-                    next_attempt_at=event.at,
-                    delivered_at=event.at + DELIVERY_DELAY if done else None,
-                )
+        owed = min(len(delivered), len(self.reports))
+        told = [
+            ReporterTold(
+                case_id=self.case_id,
+                report_id=report.stored_id,
+                closed_at=event.at,
+                owed=owed,
+                platform=self.history.dm_platform,
             )
+            for report, done in zip(self.reports, delivered, strict=False)
+            if done
+        ]
+        if told:
+            self.told.append((event.at + DELIVERY_DELAY, told))

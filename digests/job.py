@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from bot.core.case_events import digest_event
 from bot.core.models import DigestRun, OutboundMessage
@@ -14,9 +16,9 @@ from bot.core.routing_rules import Digest, Routing
 from bot.core.telemetry import NO_EVENTS, Events
 from digests.aggregate import build_digest
 from digests.publisher import Publisher
+from digests.reads import DigestReads
 from digests.schedule import latest_due
 from digests.week import IsoWeek
-from storage.repository import SqlCaseStore
 
 log = logging.getLogger(__name__)
 
@@ -24,21 +26,45 @@ LATE_AFTER = timedelta(hours=1)
 LATE_NOTE = "⏰ Posted late: loopkeeper was not running at the scheduled time."
 
 
+class RunTransaction(Protocol):
+    async def finish_digest_run(self, run_id: int, at: datetime, *, late: bool) -> bool:
+        """Mark the run posted; False when another replica did first."""
+        ...
+
+    async def enqueue(self, message: OutboundMessage) -> bool: ...
+
+    async def enqueue_all(self, messages: Sequence[OutboundMessage]) -> int: ...
+
+
+class DigestRuns(Protocol):
+    """Where digest runs are kept and claimed, and their messages queued."""
+
+    async def has_cases_before(self, moment: datetime) -> bool: ...
+
+    async def ensure_digest_run(self, digest: str, week: str, due_at: datetime) -> None: ...
+
+    async def claim_digest_runs(self, now: datetime, lease: timedelta) -> list[DigestRun]: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[RunTransaction]: ...
+
+
 class DigestJob:
     def __init__(
         self,
         routing: Routing,
-        store: SqlCaseStore,
+        store: DigestRuns,
         clock: Clock,
         publishers: Sequence[Publisher],
         on_enqueued: Callable[[], None] | None = None,
         *,
+        reads: DigestReads,
         lease: timedelta = timedelta(minutes=5),
         events: Events = NO_EVENTS,
     ) -> None:
         self._events = events
         self._routing = routing
         self._store = store
+        self._reads = reads
         self._clock = clock
         self._publishers = publishers
         self._on_enqueued = on_enqueued
@@ -71,7 +97,7 @@ class DigestJob:
         messages: list[OutboundMessage] = []
         if digest is not None:
             weekly = await build_digest(
-                self._store.reading_engine, self._routing, digest, IsoWeek.parse(run.week), now
+                self._reads, self._routing, digest, IsoWeek.parse(run.week), now
             )
             key = f"digest:{run.digest}:{run.week}"
             note = LATE_NOTE if late else None
@@ -122,7 +148,7 @@ class DigestJob:
     async def post_now(self, digest: Digest, week: IsoWeek) -> list[str]:
         """Queue a digest on demand (`loopkeeper digest --post`); returns the messages' keys."""
         now = self._clock.now()
-        weekly = await build_digest(self._store.reading_engine, self._routing, digest, week, now)
+        weekly = await build_digest(self._reads, self._routing, digest, week, now)
         key = f"digest:{digest.name}:{week}:manual:{now.isoformat()}"
         messages: list[OutboundMessage] = []
         for publish in self._publishers:

@@ -12,6 +12,10 @@ Counting rules (digests/aggregate.py computes them):
   acknowledgement, for cases acknowledged during the week; time to resolve runs to its closing
   (resolved, won't fix or duplicate: what the resolve SLA counts), for cases closed during the week.
 - Reporters are counted (distinct reporter ids), never named.
+- Loop closure: of the cases closed during the week, those whose every reporter was told how
+  that closing ended, counted from the receipts recorded when each notice was delivered.
+- Versions: reports count under the prompt version and model the flagged output came from
+  (digests/versions.py says how rates and regressions are worked out).
 """
 
 from __future__ import annotations
@@ -178,6 +182,14 @@ class LoopClosure(_Model):
         return None if self.closed_cases == 0 else self.all_told / self.closed_cases
 
 
+class Owner(_Model):
+    """Who answers for a priority: the person the routing file names for its role."""
+
+    person: str | None = Field(description="person id; None when the routing names nobody")
+    name: str
+    role: str = Field(description="the role the category routes to, e.g. 'validation'")
+
+
 class Priority(_Model):
     rank: int
     system_id: str
@@ -192,11 +204,62 @@ class Priority(_Model):
     sla_breaches: int
     score: float
     reason: str = Field(description='one line, e.g. "14 reports, critical, up 3× on last week"')
+    owner: Owner | None = None
+    oldest_breach_at: datetime | None = Field(
+        default=None, description="the earliest SLA deadline one of its open cases has missed"
+    )
+    theme: str | None = Field(default=None, description="label of the theme behind it, if any")
+    next_step: str = Field(
+        default="",
+        description='one action, e.g. "ask Alice (validation) for a fix date: 9 open, oldest '
+        'breached 3 d"',
+    )
+
+
+class Theme(_Model):
+    """One recurring theme of the week (DESIGN.md "Digest JSON": `themes`), computed by
+    digests/themes; the digest only carries and renders it."""
+
+    label: str
+    terms: list[str]
+    reports: int
+    cases: int = Field(description="distinct cases: a case counts once per theme")
+    systems: list[str]
+    categories: list[str]
+    change: Change
+    case_numbers: list[int] = Field(description="its three most-reported cases this week")
+
+
+class VersionRow(_Model):
+    """Reports on one system × prompt version × model (DESIGN.md "Digest JSON": `versions`)."""
+
+    system_id: str
+    prompt_version: str | None
+    model: str | None
+    reports: int = Field(description="reports this week")
+    previous: int = Field(description="reports last week")
+    rate: float = Field(description="reports per day it was live in the 8-week window")
+    rate_per_1k: float | None = Field(
+        description="reports per 1,000 outputs served, where the AI app reported its volume"
+    )
+    regression: str | None = Field(
+        description="set when it is flagged clearly more than its predecessor, e.g. "
+        '"support-assistant prompt v8: 3.1× the flags per day of v7, since Tue"'
+    )
+    predecessor: str | None = Field(
+        default=None, description="the version first seen before it on the same system"
+    )
+    first_seen: datetime | None = Field(default=None, description="its first report in the window")
+    series: list[int] = Field(default_factory=list, description="reports per week, oldest first")
 
 
 class WeeklyDigest(_Model):
     digest: str = Field(description="name of the `digests:` entry")
     generated_at: datetime
+    demo: bool = Field(default=False, description="the week's cases include demo data")
+    so_far: bool = Field(
+        default=False, description="the week is still in progress: its numbers are so far"
+    )
     week: Week
     systems: list[SystemRef] = Field(description="systems covered")
     quiet: bool = Field(description="no reports and no case activity during the week")
@@ -213,6 +276,10 @@ class WeeklyDigest(_Model):
     backlog: Backlog
     loop_closure: LoopClosure
     priorities: list[Priority] = Field(description="what to fix first, at most 5")
+    themes: list[Theme] = Field(default_factory=list, description="recurring themes")
+    versions: list[VersionRow] = Field(
+        default_factory=list, description="reports per prompt version and model"
+    )
 
     def system_name(self, system_id: str) -> str:
         return next((s.name for s in self.systems if s.id == system_id), system_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.core.mrkdwn import escape, link, shorten
+from digests.lines import backlog_label, backlog_line, next_step_line, theme_line, version_line
 from digests.links import card_link
 from digests.model import Response, WeeklyDigest
 from digests.render_markdown import footer, loop_closure_line, title
@@ -31,6 +32,8 @@ Block = dict[str, Any]
 
 MAX_NAME = 60
 """Names and labels are cut to this length so every listed case keeps its line and link."""
+MAX_STEP = 300
+"""A next step, theme or version line is cut to this length, so a list of them fits a section."""
 
 
 def esc(text: str, limit: int | None = None) -> str:
@@ -121,11 +124,22 @@ def render_blocks(
         blocks.append(image)
     blocks.append({"type": "divider"})
     if digest.priorities:
-        lines = [
-            f"{p.rank}. *{name(p.system_name)} · {name(p.category_label)}*: {esc(p.reason)}"
-            for p in digest.priorities
-        ]
+        lines = []
+        for p in digest.priorities:
+            lines.append(
+                f"{p.rank}. *{name(p.system_name)} · {name(p.category_label)}*: {esc(p.reason)}"
+            )
+            step = next_step_line(p)
+            if step:
+                lines.append(f"      {esc(step, MAX_STEP)}")
         blocks.append(_section("*🎯 Suggested priorities*\n" + "\n".join(lines)))
+    b = digest.backlog.total
+    blocks.append(_section(f"*📥 {backlog_label(digest)}*: {esc(backlog_line(b))}"))
+    if digest.themes:
+        lines = [
+            f"*{name(t.label)}*: {esc(theme_line(t, digest), MAX_STEP)}" for t in digest.themes
+        ]
+        blocks.append(_section("*🧩 Recurring themes*\n" + "\n".join(_limited(lines, "themes"))))
     if digest.top_cases:
         lines = []
         for c in digest.top_cases:
@@ -136,6 +150,15 @@ def render_blocks(
                 f"{plural(c.reports, 'report')} this week · {c.status.value.replace('_', ' ')}"
             )
         blocks.append(_section("*🔥 Top cases*\n" + "\n".join(lines)))
+    if digest.versions:
+        lines = [f"⚠ *{esc(v.regression, MAX_STEP)}*" for v in digest.versions if v.regression]
+        lines += [esc(version_line(v, digest), MAX_STEP) for v in digest.versions if v.reports]
+        if lines:
+            blocks.append(
+                _section(
+                    "*🧪 Prompt versions and models*\n" + "\n".join(_limited(lines, "versions"))
+                )
+            )
     system_lines = [
         f"{name(r.label)}: {r.reports.current} {arrow(r.reports)} {esc(change(r.reports))}"
         for r in digest.by_system
@@ -161,14 +184,7 @@ def render_blocks(
         if owners:
             text.append("*By owner*\n" + "\n".join(_limited(owners, "owners")))
         blocks.append(_section("\n\n".join(text)))
-    b = digest.backlog.total
-    blocks.append(
-        _section(
-            f"*📥 Open at week end*: {b.total} — {b.under_1d} under a day · "
-            f"{b.from_1d_to_7d} 1–7 days · {b.over_7d} over a week\n"
-            f"*🔁 Loop closure*: {esc(loop_closure_line(digest))}"
-        )
-    )
+    blocks.append(_section(f"*🔁 Loop closure*: {esc(loop_closure_line(digest))}"))
     blocks.append(_context(esc(footer(digest))))
     return {"text": esc(digest.headline), "blocks": blocks[:MAX_BLOCKS]}
 

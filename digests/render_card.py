@@ -11,6 +11,14 @@ from typing import Any
 
 from bot.core.card_markdown import inert
 from bot.core.limits import shortened
+from digests.lines import (
+    backlog_label,
+    backlog_line,
+    next_step_line,
+    theme_line,
+    version_name,
+    version_rate,
+)
 from digests.links import card_link
 from digests.model import WeeklyDigest
 from digests.render_markdown import footer, loop_closure_line, title
@@ -19,6 +27,8 @@ from digests.text import change, duration, join_names, plural, relative, trend
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 MAX_ROWS = 8
 NAME_CHARS = 80
+STEP_CHARS = 300
+"""A next step, theme or version line is cut to this length."""
 
 Element = dict[str, Any]
 
@@ -104,13 +114,28 @@ def render_card(
         )
     if digest.priorities:
         body.append(_heading("Suggested priorities"))
-        body += [
-            _rich(
-                _run(f"{p.rank}. "),
-                _run(f"{name(p.system_name)} · {name(p.category_label)}", weight="Bolder"),
-                _run(f": {p.reason}"),
+        for p in digest.priorities:
+            body.append(
+                _rich(
+                    _run(f"{p.rank}. "),
+                    _run(f"{name(p.system_name)} · {name(p.category_label)}", weight="Bolder"),
+                    _run(f": {p.reason}"),
+                )
             )
-            for p in digest.priorities
+            step = next_step_line(p)
+            if step:
+                body.append(_rich(_run(shortened(step, STEP_CHARS), isSubtle=True)))
+    b = digest.backlog.total
+    body += [_heading(backlog_label(digest)), _text(backlog_line(b), spacing="Small")]
+    if digest.themes:
+        body += [
+            _heading("Recurring themes"),
+            _facts(
+                [
+                    (name(t.label), shortened(theme_line(t, digest), STEP_CHARS))
+                    for t in digest.themes
+                ]
+            ),
         ]
     if digest.top_cases:
         body.append(_heading("Top cases"))
@@ -129,6 +154,25 @@ def render_card(
                     ),
                 )
             )
+    if any(v.reports or v.regression for v in digest.versions):
+        body.append(_heading("Prompt versions and models"))
+        body += [
+            _text(f"⚠ {shortened(v.regression, STEP_CHARS)}", color="Warning", spacing="Small")
+            for v in digest.versions
+            if v.regression
+        ]
+        body.append(
+            _facts(
+                [
+                    (
+                        name(f"{digest.system_name(v.system_id)} {version_name(v)}"),
+                        f"{v.reports} this week ({v.previous} last week), {version_rate(v)}",
+                    )
+                    for v in digest.versions
+                    if v.reports
+                ]
+            )
+        )
     systems = [
         (name(r.label), f"{r.reports.current} ({change(r.reports)})")
         for r in digest.by_system
@@ -161,19 +205,9 @@ def render_card(
     ]
     if responses:
         body += [_heading("Owner response (median)"), _facts(responses)]
-    b = digest.backlog.total
     body += [
-        _heading("Backlog and loop closure"),
-        _facts(
-            [
-                (
-                    "Open at week end",
-                    f"{b.total}: {b.under_1d} < 1 day · {b.from_1d_to_7d} 1–7 days · "
-                    f"{b.over_7d} > 7 days",
-                ),
-                ("Loop closure", loop_closure_line(digest)),
-            ]
-        ),
+        _heading("Loop closure"),
+        _text(loop_closure_line(digest), spacing="Small"),
         _text(footer(digest), isSubtle=True, size="Small", spacing="Medium"),
     ]
     return card

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from bot.core.card_markdown import plain
+from digests.lines import next_step_line, version_rate
 from digests.links import card_link
 from digests.model import Breakdown, Response, WeeklyDigest
-from digests.render_markdown import footer, loop_closure_line, subtitle, title
-from digests.text import change, duration, relative, signed
+from digests.render_markdown import MAX_VERSIONS, footer, loop_closure_line, subtitle, title
+from digests.text import change, duration, join_names, relative, signed, trend
 
 STYLE = """
 body{font:15px/1.45 -apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1d1c1d;
@@ -22,7 +23,8 @@ table{border-collapse:collapse;margin:4px 0 8px}
 th,td{padding:4px 10px;border-bottom:1px solid #e8e8e8;text-align:left}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .critical{color:#b42318;font-weight:600}.high{color:#b54708}
-ol li{margin:2px 0}img{max-width:100%}
+ol li{margin:2px 0}img{max-width:100%}.step{color:#1264a3;font-size:14px}
+.alert{color:#b42318;font-weight:600;padding-left:20px}
 """
 
 
@@ -52,15 +54,19 @@ def render_html(
     ]
     if digest.priorities:
         items = "".join(
-            f"<li><strong>{e(p.system_name)} · {e(p.category_label)}</strong>: {e(p.reason)}</li>"
+            f"<li><strong>{e(p.system_name)} · {e(p.category_label)}</strong>: {e(p.reason)}"
+            + (f'<br><span class="step">{e(next_step_line(p))}</span>' if next_step_line(p) else "")
+            + "</li>"
             for p in digest.priorities
         )
         parts += ["<h2>Suggested priorities</h2>", f"<ol>{items}</ol>"]
+    parts += _backlog(digest)
     if chart_png:
         data = base64.b64encode(chart_png).decode("ascii")
         parts.append(
             f'<img alt="Reports per system, last 8 weeks" src="data:image/png;base64,{data}">'
         )
+    parts += _themes(digest)
     if digest.top_cases:
         rows = []
         for c in digest.top_cases:
@@ -85,6 +91,7 @@ def render_html(
                 numeric={0, 5},
             ),
         ]
+    parts += _versions(digest)
     parts += _breakdown("Reports by system", "System", digest.by_system)
     if digest.movers:
         items = "".join(
@@ -108,9 +115,18 @@ def render_html(
     ]
     parts += _responses("Owner response by system", "System", digest.response_by_system)
     parts += _responses("Owner response by owner", "Owner", digest.response_by_owner)
-    backlog = digest.backlog
     parts += [
-        "<h2>Open backlog at week end</h2>",
+        "<h2>Loop closure</h2>",
+        f"<p>{e(loop_closure_line(digest))}</p>",
+        f'<p class="foot">{e(footer(digest))}</p>',
+    ]
+    return _page(digest, "\n".join(parts))
+
+
+def _backlog(digest: WeeklyDigest) -> list[str]:
+    backlog = digest.backlog
+    return [
+        f"<h2>Open backlog {'now' if digest.so_far else 'at week end'}</h2>",
         _table(
             ["", "&lt; 1 day", "1–7 days", "&gt; 7 days", "Open"],
             [
@@ -126,11 +142,49 @@ def render_html(
             numeric={1, 2, 3, 4},
             escape_head=False,
         ),
-        "<h2>Loop closure</h2>",
-        f"<p>{e(loop_closure_line(digest))}</p>",
-        f'<p class="foot">{e(footer(digest))}</p>',
     ]
-    return _page(digest, "\n".join(parts))
+
+
+def _themes(digest: WeeklyDigest) -> list[str]:
+    if not digest.themes:
+        return []
+    rows = [
+        [
+            (e(t.label), False),
+            (str(t.reports), True),
+            (str(t.cases), True),
+            (e(trend(t.change)), False),
+            (e(join_names([digest.system_name(s) for s in t.systems])), False),
+            (e(" ".join(f"#{n}" for n in t.case_numbers)), False),
+        ]
+        for t in digest.themes
+    ]
+    head = ["Theme", "Reports", "Cases", "Last week", "Systems", "Top cases"]
+    return ["<h2>Recurring themes</h2>", _table(head, rows, numeric={1, 2})]
+
+
+def _versions(digest: WeeklyDigest) -> list[str]:
+    if not digest.versions:
+        return []
+    called = "".join(f"<li>⚠ {e(v.regression)}</li>" for v in digest.versions if v.regression)
+    rows = [
+        [
+            (e(digest.system_name(v.system_id)), False),
+            (e(v.prompt_version or "—"), False),
+            (e(v.model or "—"), False),
+            (str(v.reports), True),
+            (str(v.previous), True),
+            (e(" ".join(str(n) for n in v.series)), False),
+            (e(version_rate(v)), False),
+        ]
+        for v in digest.versions[:MAX_VERSIONS]
+    ]
+    head = ["System", "Prompt", "Model", "This week", "Last week", "8 weeks", "Rate"]
+    return [
+        "<h2>Prompt versions and models</h2>",
+        *([f'<ul class="alert">{called}</ul>'] if called else []),
+        _table(head, rows, numeric={3, 4}),
+    ]
 
 
 def _page(digest: WeeklyDigest, body: str) -> str:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 
 from bot.core.card_markdown import plain
+from digests.lines import next_step_line, theme_line, version_line
 from digests.links import card_link
 from digests.model import Breakdown, Response, WeeklyDigest
 from digests.text import change, duration, percent, plural, relative, signed
+
+MAX_VERSIONS = 8
+"""Version rows listed (regressions always are); JSON and `loopkeeper versions` list them all."""
 
 _SPECIAL = re.compile(r"([\\`*_~\[\]<>|#])")
 # An `&` only matters where it starts an entity ("&amp;" would show as "&").
@@ -41,11 +45,16 @@ def render_markdown(digest: WeeklyDigest, *, permalink_base: str | None = None) 
     ]
     if digest.priorities:
         lines += ["## Suggested priorities", ""]
-        lines += [
-            f"{p.rank}. **{md(p.system_name)} · {md(p.category_label)}**: {md(p.reason)}"
-            for p in digest.priorities
-        ]
+        for p in digest.priorities:
+            lines.append(
+                f"{p.rank}. **{md(p.system_name)} · {md(p.category_label)}**: {md(p.reason)}"
+            )
+            step = next_step_line(p)
+            if step:
+                lines.append(f"   {md(step)}")
         lines.append("")
+    lines += _backlog(digest)
+    lines += _themes(digest)
     if digest.top_cases:
         lines += [
             "## Top cases",
@@ -62,6 +71,7 @@ def render_markdown(digest: WeeklyDigest, *, permalink_base: str | None = None) 
                 f"{c.status.value.replace('_', ' ')} |"
             )
         lines.append("")
+    lines += _versions(digest)
     lines += _breakdown("Reports by system", "System", digest.by_system)
     if digest.movers:
         lines += ["## Categories that moved most", ""]
@@ -84,25 +94,20 @@ def render_markdown(digest: WeeklyDigest, *, permalink_base: str | None = None) 
     ]
     lines += _responses("Owner response by system", "System", digest.response_by_system)
     lines += _responses("Owner response by owner", "Owner", digest.response_by_owner)
-    backlog = digest.backlog
-    lines += [
-        "## Open backlog at week end",
-        "",
-        "| | < 1 day | 1–7 days | > 7 days | Open |",
-        "|---|--:|--:|--:|--:|",
-    ]
-    for row in [backlog.total, *backlog.by_system]:
-        name = f"**{md(row.name)}**" if row is backlog.total else md(row.name)
-        lines.append(
-            f"| {name} | {row.under_1d} | {row.from_1d_to_7d} | {row.over_7d} | {row.total} |"
-        )
-    lines += ["", "## Loop closure", "", md(loop_closure_line(digest)), ""]
+    lines += ["## Loop closure", "", md(loop_closure_line(digest)), ""]
     lines.append(f"_{md(footer(digest))}_")
     return "\n".join(lines) + "\n"
 
 
 def title(digest: WeeklyDigest) -> str:
-    return f"Weekly AI feedback digest · {digest.week.iso}"
+    """ "Weekly AI feedback digest · 2026-W07", marked "(so far)" while the week runs and
+    "DEMO DATA" over demo cases, so no reader takes either for a finished, real week."""
+    text = f"Weekly AI feedback digest · {digest.week.iso}"
+    if digest.so_far:
+        text += " (so far)"
+    if digest.demo:
+        text += " · DEMO DATA"
+    return text
 
 
 def subtitle(digest: WeeklyDigest) -> str:
@@ -127,6 +132,41 @@ def loop_closure_line(digest: WeeklyDigest) -> str:
         f"{closure.all_told} of {plural(closure.closed_cases, 'case')} closed this week told "
         f"every reporter how it ended ({percent(closure.ratio)})."
     )
+
+
+def _backlog(digest: WeeklyDigest) -> list[str]:
+    backlog = digest.backlog
+    lines = [
+        f"## Open backlog {'now' if digest.so_far else 'at week end'}",
+        "",
+        "| | < 1 day | 1–7 days | > 7 days | Open |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for row in [backlog.total, *backlog.by_system]:
+        name = f"**{md(row.name)}**" if row is backlog.total else md(row.name)
+        lines.append(
+            f"| {name} | {row.under_1d} | {row.from_1d_to_7d} | {row.over_7d} | {row.total} |"
+        )
+    return [*lines, ""]
+
+
+def _themes(digest: WeeklyDigest) -> list[str]:
+    if not digest.themes:
+        return []
+    lines = ["## Recurring themes", ""]
+    lines += [f"- **{md(t.label)}**: {md(theme_line(t, digest))}" for t in digest.themes]
+    return [*lines, ""]
+
+
+def _versions(digest: WeeklyDigest) -> list[str]:
+    if not digest.versions:
+        return []
+    lines = ["## Prompt versions and models", ""]
+    lines += [f"- ⚠ **{md(v.regression)}**" for v in digest.versions if v.regression]
+    lines += [
+        f"- {md(version_line(v, digest))}" for v in digest.versions[:MAX_VERSIONS] if v.reports
+    ]
+    return [*lines, ""]
 
 
 def _breakdown(heading: str, column: str, rows: list[Breakdown]) -> list[str]:

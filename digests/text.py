@@ -59,6 +59,19 @@ def trend(value: Change) -> str:
     return f"{'up' if value.delta > 0 else 'down'} from {value.previous} last week"
 
 
+def beside(value: Change, *, so_far: bool = False) -> str:
+    """What a count was last week, to stand right beside it: "up from 4", "down from 9",
+    "as many as last week", "none last week"; for a week still running, only last week's
+    count ("4 last week"): a part of a week is not up or down on a whole one."""
+    if so_far:
+        return f"{value.previous} last week"
+    if value.previous == 0:
+        return "none last week"
+    if value.delta == 0:
+        return "as many as last week"
+    return f"{'up' if value.delta > 0 else 'down'} from {value.previous}"
+
+
 def arrow(value: Change) -> str:
     """▲, ▼ or · for a change, for tight tables."""
     return "▲" if value.delta > 0 else "▼" if value.delta < 0 else "·"

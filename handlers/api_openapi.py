@@ -16,6 +16,7 @@ from aiohttp import web
 
 from bot.core.routing_rules import Routing
 from handlers.api_schema import EMAIL, SLACK_USER, TEAMS_USER, ApiReport
+from handlers.api_volume import ApiVolume
 from handlers.webhooks import openapi as webhook_openapi
 
 _ERROR = {
@@ -58,7 +59,8 @@ _FILED = {
 
 
 def openapi_document(routing: Routing) -> dict[str, Any]:
-    """OpenAPI 3.1 for POST /api/v1/reports, with this routing's categories and systems."""
+    """OpenAPI 3.1 for POST /api/v1/reports and /api/v1/volume, with this routing's categories
+    and systems."""
     schema = ApiReport.model_json_schema(ref_template="#/components/schemas/{model}")
     components = schema.pop("$defs", {})
     properties = schema["properties"]
@@ -84,6 +86,10 @@ def openapi_document(routing: Routing) -> dict[str, Any]:
         {"required": [name], "properties": {name: {"type": "string"}}}
         for name in ("slack_id", "teams_id", "email")
     ]
+    volume = ApiVolume.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(volume.pop("$defs", {}))
+    volume["properties"]["system"] = {"enum": [s.id for s in routing.systems]}
+    components["ApiVolume"] = volume
     components["Error"] = _ERROR
     components["Filed"] = _FILED
     components.update(webhook_openapi.SCHEMAS)
@@ -119,6 +125,34 @@ def openapi_document(routing: Routing) -> dict[str, Any]:
                         "201": {"description": "a new case", "content": filed},
                         "200": {"description": "joined a case, or a duplicate", "content": filed},
                         "400": error("the body is not a JSON object (or too deeply nested)"),
+                        "401": error("missing or wrong bearer token"),
+                        "413": error("the body is too large"),
+                        "422": error("invalid fields, every one listed"),
+                        "503": error("the database is unavailable: try again (Retry-After)"),
+                    },
+                }
+            },
+            "/api/v1/volume": {
+                "post": {
+                    "summary": "Say how many outputs were served on a day (flag rates per 1,000)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ApiVolume"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "stored; it replaces that day's earlier count",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/ApiVolume"}
+                                }
+                            },
+                        },
+                        "400": error("the body is not a JSON object"),
                         "401": error("missing or wrong bearer token"),
                         "413": error("the body is too large"),
                         "422": error("invalid fields, every one listed"),

@@ -32,6 +32,7 @@ class Routes:
     slack_events: Handler | None = None
     ingest_reports: Handler | None = None
     ingest_openapi: Handler | None = None
+    ingest_volume: Handler | None = None  # POST /api/v1/volume (handlers/api_volume.py)
     teams_messages: Handler | None = None
     status: Handler | None = None  # GET /status (handlers/status.py)
     refresh_metrics: Callable[[], Awaitable[None]] | None = None
@@ -86,6 +87,9 @@ def build_http_app(routes: Routes) -> web.Application:
     app.router.add_post("/slack/events", routes.slack_events or _off("Slack", _SLACK_HINT))
     app.router.add_post(
         "/api/v1/reports", routes.ingest_reports or _off("The ingest API", _INGEST_HINT)
+    )
+    app.router.add_post(
+        "/api/v1/volume", routes.ingest_volume or _off("The ingest API", _INGEST_HINT)
     )
     if routes.ingest_openapi:
         app.router.add_get("/api/v1/openapi.json", routes.ingest_openapi)

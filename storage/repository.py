@@ -19,6 +19,7 @@ from storage.digest_runs import SqlDigestRuns
 from storage.directory_cache import SqlDirectoryCache
 from storage.inbox_store import SqlInbox
 from storage.outbox_store import SqlOutbox
+from storage.receipts_store import SqlReceipts
 from storage.retention import SqlRetention
 from storage.sessions import Sessions
 from storage.teams_records import SqlTeamsRecords
@@ -48,6 +49,7 @@ class SqlCaseStore(
     SqlDirectoryCache,
     SqlTeamsRecords,
     SqlRetention,
+    SqlReceipts,
 ):
     """Every concept store over one database: SQLite (one process) or PostgreSQL (any
     number). Do not open a transaction (or call an outbox method) while holding one: on

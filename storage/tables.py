@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Enum,
@@ -333,3 +334,42 @@ class InboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     dead_at: Mapped[datetime | None]
     """When filing it was given up on; `loopkeeper inbox retry` files it again."""
+
+
+class ReporterToldRow(Base):
+    """A reporter told how one closing of their case ended, written when the outcome notice
+    is delivered (bot/core/reporters_told.py). A closing is all told when it has `owed` rows."""
+
+    __tablename__ = "reporters_told"
+    __table_args__ = (
+        UniqueConstraint("case_id", "report_id", "closed_at", name="uq_reporters_told_case_id"),
+        Index("ix_reporters_told_closed_at", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(IdType, ForeignKey("cases.id", ondelete="CASCADE"))
+    report_id: Mapped[int] = mapped_column(IdType)
+    closed_at: Mapped[datetime]
+    owed: Mapped[int] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String)
+    told_at: Mapped[datetime]
+
+
+class OutputVolumeRow(Base):
+    """Outputs an AI app served on one day (bot/core/volume.py); '' for no version or model."""
+
+    __tablename__ = "output_volume"
+    __table_args__ = (
+        UniqueConstraint(
+            "system_id", "prompt_version", "model", "day", name="uq_output_volume_system_id"
+        ),
+        Index("ix_output_volume_day", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
+    system_id: Mapped[str] = mapped_column(String)
+    prompt_version: Mapped[str] = mapped_column(String)
+    model: Mapped[str] = mapped_column(String)
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(BigInteger)
+    reported_at: Mapped[datetime]

@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.core.burst_priorities import WriterTurns
 from bot.core.models import Case, OutboundMessage, Report, TimelineEntry, Timer
 from bot.core.ports import Clock
+from bot.core.reporters_told import ReporterTold
 from storage.audit import GENESIS_HASH, entry_hash, stored_detail
+from storage.reporters_told import record_told, told_rows
 from storage.rows import case_values, report_values, require_id, to_case, to_report
 from storage.sessions import Sessions
 from storage.statements import CASES, direct_statements, prefixed, statements
@@ -232,6 +234,10 @@ class SqlCaseTransaction:
             .returning(DigestRunRow.id)
         )
         return result.first() is not None
+
+    async def reporters_told(self, told: Sequence[ReporterTold], at: datetime) -> None:
+        if told:
+            await self._execute(record_told(self._dialect), told_rows(told, at))
 
     async def enqueue(self, message: OutboundMessage) -> bool:
         """Add a message to the outbox; False when one with the same dedupe key exists."""

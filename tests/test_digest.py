@@ -27,7 +27,7 @@ import pytest
 from bot.config.loading import parse_routing
 from bot.core.models import CaseStatus, Role, Severity
 from bot.core.routing_rules import Routing
-from digests.aggregate import build_digest, percentile
+from digests.aggregate import WeekNotStarted, build_digest
 from digests.history import (
     CaseHistory,
     Event,
@@ -40,8 +40,10 @@ from digests.history import (
     write_history,
 )
 from digests.model import WeeklyDigest
+from digests.percentile import percentile
 from digests.week import IsoWeek
 from storage.database import create_engine
+from storage.digest_reads import SqlDigestReads
 from storage.repository import SqlCaseStore
 
 ROUTING_YAML = """
@@ -104,7 +106,6 @@ def case(
         owner_role=role,
         events=events,
         slack_card=("C0TRIAGE", f"1770000000.{number:06d}"),
-        dm_suffix="fixture",
     )
 
 
@@ -161,7 +162,7 @@ async def digest_of(database_url: str, week: IsoWeek = W07, now: datetime = NOW)
     rules = routing()
     engine = create_engine(database_url)
     try:
-        return await build_digest(engine, rules, rules.digests[0], week, now)
+        return await build_digest(SqlDigestReads(engine), rules, rules.digests[0], week, now)
     finally:
         await engine.dispose()
 
@@ -199,9 +200,13 @@ async def test_week_and_totals(fixture_digest: WeeklyDigest) -> None:
     assert t.sla_breaches == 3
     # opened 6 + reported 16 + reopened 1 + acknowledge 5 + resolve 3 + wont_fix 1 + breach 3
     assert t.activity == 35
+    # Each comparison stands beside its own number (issue #13: "(up from 4 last week)" after
+    # the people read as if the number of people had gone down).
     assert d.headline == (
-        "16 reports on 8 cases from 11 people (up from 4 last week); 6 new, 1 reopened, 4 closed."
+        "16 reports (up from 4 last week) on 8 cases (up from 3) from 11 people (up from 4); "
+        "6 new, 1 reopened, 4 closed."
     )
+    assert not d.demo and not d.so_far
 
 
 async def test_breakdowns(fixture_digest: WeeklyDigest) -> None:
@@ -242,17 +247,19 @@ async def test_eight_week_series(fixture_digest: WeeklyDigest) -> None:
 
 async def test_top_cases_by_reports_times_severity(fixture_digest: WeeklyDigest) -> None:
     top = fixture_digest.top_cases
-    # scores: #6 5×8=40, #10 2×8=16, #7 3×4=12, #8 2×4=8, #1 1×4=4 (then #5, #11: 2; #9: 1)
+    # scores: #6 5×8=40, #10 2×8=16, #7 3×4=12, #8 2×4=8, #1 1×4=4 (then #5, #11: 2; #9: 1);
+    # open cases come first (issue #13: a table of resolved cases gives nothing to act on), so
+    # the resolved #6 and #7 give way to the open #5 and #11.
     assert [(c.case_id, c.reports, c.score) for c in top] == [
-        (6, 5, 40), (10, 2, 16), (7, 3, 12), (8, 2, 8), (1, 1, 4)
+        (10, 2, 16), (8, 2, 8), (1, 1, 4), (5, 1, 2), (11, 1, 2)
     ]  # fmt: skip
     first = top[0]
-    assert (first.rank, first.system_id, first.system_name) == (1, S, "Support Assistant")
-    assert (first.category_id, first.category_label) == ("unsafe", "Unsafe or harmful")
-    assert (first.severity, first.status) == (Severity.critical, CaseStatus.resolved)
-    assert (first.total_reports, first.owner, first.owner_name) == (5, "bob", "Bob")
-    assert (first.slack_card_channel, first.slack_card_ts) == ("C0TRIAGE", "1770000000.000006")
-    reopened_case = top[4]
+    assert (first.rank, first.system_id, first.system_name) == (1, H, "HR Bot")
+    assert (first.category_id, first.category_label) == ("pii_leak", "Leaked personal data")
+    assert (first.severity, first.status) == (Severity.critical, CaseStatus.new)
+    assert (first.total_reports, first.owner, first.owner_name) == (2, "bob", "Bob")
+    assert (first.slack_card_channel, first.slack_card_ts) == ("C0TRIAGE", "1770000000.000010")
+    reopened_case = top[2]
     assert reopened_case.total_reports == 3
     assert reopened_case.opened_at == at(11, 10)  # its reopening
     assert reopened_case.status == CaseStatus.acknowledged
@@ -362,7 +369,7 @@ async def test_previous_week_counts_from_its_own_window(database_url: str) -> No
     assert d.week.iso == "2026-W06"
     assert (d.totals.reports.current, d.totals.reports.previous) == (4, 3)
     assert d.totals.sla_breaches == 2  # #4 and #5
-    assert [c.case_id for c in d.top_cases] == [3, 4, 5]
+    assert [c.case_id for c in d.top_cases] == [5, 3, 4]  # open first
 
 
 async def test_a_digest_limited_to_some_systems(database_url: str) -> None:
@@ -371,7 +378,7 @@ async def test_a_digest_limited_to_some_systems(database_url: str) -> None:
     digest = rules.digests[0].model_copy(update={"systems": [H]})
     engine = create_engine(database_url)
     try:
-        d = await build_digest(engine, rules, digest, W07, NOW)
+        d = await build_digest(SqlDigestReads(engine), rules, digest, W07, NOW)
     finally:
         await engine.dispose()
     assert [s.id for s in d.systems] == [H]
@@ -384,6 +391,10 @@ async def test_a_digest_limited_to_some_systems(database_url: str) -> None:
 async def test_week_in_progress_measures_backlog_now(database_url: str) -> None:
     await seed(database_url, FIXTURE)
     d = await digest_of(database_url, W07, now=at(12, 12))
+    assert d.so_far
+    assert d.headline.startswith(
+        "So far this week: 16 reports (4 in all of last week) on 8 cases (3 last week) from "
+    )
     assert d.backlog.as_of == at(12, 12)
     # open then: #7 23h, #8 3h; #1 1d2h, #5 6d1h; #2 15d3h (#9–#11 not yet opened)
     total = d.backlog.total
@@ -401,6 +412,11 @@ async def test_reporters_told_in_teams_count_too(database_url: str) -> None:
     await seed(database_url, teams)
     closure = (await digest_of(database_url)).loop_closure
     assert (closure.closed_cases, closure.all_told) == (2, 1)
+
+
+async def test_a_week_that_has_not_started_is_refused(database_url: str) -> None:
+    with pytest.raises(WeekNotStarted, match=r"^2026-W08 has not started yet \(it starts Mon 16"):
+        await digest_of(database_url, IsoWeek(2026, 8), now=at(15, 23))
 
 
 def test_percentile_interpolates_like_postgresql() -> None:

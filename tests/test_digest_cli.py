@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 from bot.app.cli import app
 from digests.week import IsoWeek
 from storage.database import create_engine
-from storage.tables import CaseRow, OutboxRow, ReportRow, TimelineRow
+from storage.tables import CaseRow, OutboxRow, ReporterToldRow, ReportRow, TimelineRow
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.test_digest import FIXTURE, ROUTING_YAML, seed
 
@@ -42,7 +42,7 @@ async def test_digest_as_json_for_a_given_week(env: dict[str, str], database_url
     assert data["week"]["iso"] == "2026-W07"
     assert data["quiet"] is False
     assert data["totals"]["reports"]["current"] == 16
-    assert [c["case_id"] for c in data["top_cases"]] == [6, 10, 7, 8, 1]
+    assert [c["case_id"] for c in data["top_cases"]] == [10, 8, 1, 5, 11]  # open first
     assert data["priorities"][0]["reason"] == "5 reports, critical, new this week, 1 SLA breach"
 
 
@@ -202,15 +202,23 @@ async def demo_marks(database_url: str) -> dict[str, int]:
                     select(count).where(ReportRow.comment.like("[demo] %"))
                 )
                 or 0,
-                "outcome DMs": await c.scalar(
-                    select(count).where(OutboxRow.dedupe_key.like("slack:outcome:%:demo:%"))
-                )
-                or 0,
-                "delivered": await c.scalar(
-                    select(count).where(
-                        OutboxRow.dedupe_key.like("slack:outcome:%:demo:%"),
-                        OutboxRow.delivered_at.is_not(None),
+                # Reporters told (receipts of demo cases), plus anything the outbox would
+                # still send: demo data must leave nothing for a running bot to deliver.
+                "outcome DMs": (
+                    await c.scalar(
+                        select(count)
+                        .select_from(ReporterToldRow)
+                        .join(CaseRow, CaseRow.id == ReporterToldRow.case_id)
+                        .where(CaseRow.output_key.like("demo:%"))
                     )
+                    or 0
+                )
+                + (await c.scalar(select(count).where(OutboxRow.delivered_at.is_(None))) or 0),
+                "delivered": await c.scalar(
+                    select(count)
+                    .select_from(ReporterToldRow)
+                    .join(CaseRow, CaseRow.id == ReporterToldRow.case_id)
+                    .where(CaseRow.output_key.like("demo:%"))
                 )
                 or 0,
             }

@@ -81,9 +81,10 @@ async def test_every_format_of_the_fixture_week(database_url: str) -> None:
     markdown = render_markdown(digest)
     assert markdown.startswith("# Weekly AI feedback digest · 2026-W07\n")
     assert "1. **Support Assistant · Unsafe or harmful**: 5 reports, critical, " in markdown
+    # Top cases list open ones first (issue #13), so the resolved #6 gives way.
     assert (
-        "| 1 | [#6](https://slack.com/app_redirect?channel=C0TRIAGE&message_ts=1770000000.000006)"
-        " | Support Assistant | Unsafe or harmful | critical | 5 of 5 | resolved |"
+        "| 1 | [#10](https://slack.com/app_redirect?channel=C0TRIAGE&message_ts=1770000000.000010)"
+        " | HR Bot | Leaked personal data | critical | 2 of 2 | new |"
     ) in markdown
     assert "- Made-up or wrong facts: 2 → 6 (+4, 3×)" in markdown
     assert "| Code Helper | 3 | 3h | 3d 5h | 1 | 2d | 2d | 1 |" in markdown
@@ -94,7 +95,7 @@ async def test_every_format_of_the_fixture_week(database_url: str) -> None:
     payload = render_blocks(digest, chart_file_id="F0CHART")
     assert block_kit_problems(payload) == []
     texts = json.dumps(payload, ensure_ascii=False)
-    for case_id, ts in ((6, "000006"), (10, "000010"), (7, "000007"), (8, "000008")):
+    for case_id, ts in ((10, "000010"), (8, "000008"), (1, "000001"), (5, "000005")):
         assert f"message_ts=1770000000.{ts}|#{case_id}>" in texts
     assert {"type": "image", "slack_file": {"id": "F0CHART"}}.items() <= payload["blocks"][
         3
@@ -102,7 +103,9 @@ async def test_every_format_of_the_fixture_week(database_url: str) -> None:
     assert "u1" not in texts and "u10" not in texts
 
     with_base = render_blocks(digest, permalink_base="https://acme.slack.com/archives/")
-    assert "https://acme.slack.com/archives/C0TRIAGE/p1770000000000006|#6>" in json.dumps(with_base)
+    assert "https://acme.slack.com/archives/C0TRIAGE/p1770000000000010|#10>" in json.dumps(
+        with_base
+    )
 
     card = render_card(digest)
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
@@ -113,7 +116,7 @@ async def test_every_format_of_the_fixture_week(database_url: str) -> None:
         for run in element["inlines"]
     ]
     linked = [run for run in runs if "selectAction" in run]
-    assert [run["text"] for run in linked] == ["#6", "#10", "#7", "#8", "#1"]
+    assert [run["text"] for run in linked] == ["#10", "#8", "#1", "#5", "#11"]
     assert len(json.dumps(card)) < 28_000  # Teams' message size limit
 
     png = render_chart(digest)

@@ -9,6 +9,7 @@ from bot.core.routing_rules import DigestSchedule
 from digests.job import DigestJob
 from digests.schedule import latest_due
 from handlers.slack.digest import publish_to_slack
+from storage.digest_reads import digest_reads
 from tests.harness import BotUnderTest
 
 LONDON_MONDAY_9 = DigestSchedule(day="mon", time="09:00", timezone="Europe/London")
@@ -69,7 +70,13 @@ async def test_digest_is_posted_once_at_its_hour_with_its_chart(bot: BotUnderTes
 async def test_two_schedulers_racing_post_one_digest(bot: BotUnderTest) -> None:
     await flag_in_week(bot, datetime(2026, 3, 18, 10, 0, tzinfo=UTC), "1700000000.000300")
     bot.clock.set(datetime(2026, 3, 23, 9, 1, tzinfo=UTC))
-    other = DigestJob(bot.routing, bot.runtime.store, bot.clock, [publish_to_slack])
+    other = DigestJob(
+        bot.routing,
+        bot.runtime.store,
+        bot.clock,
+        [publish_to_slack],
+        reads=digest_reads(bot.runtime.store),
+    )
 
     results = await asyncio.gather(bot.runtime.digests.tick(), other.tick())
 

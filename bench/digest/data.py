@@ -4,7 +4,8 @@ Six systems, the example routing's six categories, 1,000,000 reports in 200,000 
 default, spread evenly over 52 weeks up to NOW. Reports per case follow a heavy tail (most cases
 have one to three, a few hundreds). Cases are acknowledged after a log-normal delay, most are
 closed within days, 2 % are reopened, 10 % breach an SLA; every closed case has one outcome DM
-per report in the outbox (95 % delivered). Timeline entries carry real hash chains.
+per report in the outbox (95 % delivered) and a reporters-told receipt per delivered one.
+Timeline entries carry real hash chains.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ OUTBOX_COLUMNS = (
     "id", "dedupe_key", "platform", "method", "payload", "attempts", "next_attempt_at",
     "delivered_at", "created_at",
 )  # fmt: skip
+TOLD_COLUMNS = ("id", "case_id", "report_id", "closed_at", "owed", "platform", "told_at")
 JSON_COLUMNS = {"detail", "payload"}
 
 
@@ -97,6 +99,7 @@ class Chunk:
     reports: list[tuple[Any, ...]] = field(default_factory=list)
     timeline: list[tuple[Any, ...]] = field(default_factory=list)
     outbox: list[tuple[Any, ...]] = field(default_factory=list)
+    told: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ def generate(spec: Spec, chunk_cases: int = 5000) -> Iterator[Chunk]:
     step = SPAN / spec.cases
     categories = list(CATEGORY_WEIGHTS)
     weights = list(CATEGORY_WEIGHTS.values())
-    ids = {"report": 0, "timeline": 0, "outbox": 0}
+    ids = {"report": 0, "timeline": 0, "outbox": 0, "told": 0}
     chunk = Chunk()
     for index in range(spec.cases):
         case_id = index + 1
@@ -194,6 +197,12 @@ def generate(spec: Spec, chunk_cases: int = 5000) -> Iterator[Chunk]:
                          "loopkeeper.reporter", {"case_id": case_id}, 1, closed,
                          closed + timedelta(seconds=20) if delivered else None, closed)
                     )  # fmt: skip
+                    if delivered:
+                        ids["told"] += 1
+                        chunk.told.append(
+                            (ids["told"], case_id, report_id, closed, len(report_ids), "slack",
+                             closed + timedelta(seconds=20))
+                        )  # fmt: skip
                 reopen = closed + timedelta(days=rng.uniform(1, 10))
                 if rng.random() < 0.02 and reopen < NOW:
                     status, closed_at, acknowledged_at, reopened_at = "new", None, None, reopen

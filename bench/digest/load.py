@@ -17,6 +17,7 @@ from bench.digest.data import (
     OUTBOX_COLUMNS,
     REPORT_COLUMNS,
     TIMELINE_COLUMNS,
+    TOLD_COLUMNS,
     Spec,
     as_json,
     generate,
@@ -28,6 +29,7 @@ TABLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("reports", "reports", REPORT_COLUMNS),
     ("timeline", "case_timeline", TIMELINE_COLUMNS),
     ("outbox", "outbox", OUTBOX_COLUMNS),
+    ("told", "reporters_told", TOLD_COLUMNS),
 )
 
 Progress = Callable[[str], None]
@@ -76,7 +78,7 @@ async def load_postgres(url: str, spec: Spec, progress: Progress) -> dict[str, i
                     )
                     counts[name] += len(rows)
             _report(progress, counts, spec, started)
-        for table in ("cases", "reports", "case_timeline", "outbox"):
+        for table in ("cases", "reports", "case_timeline", "outbox", "reporters_told"):
             await connection.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT coalesce(max(id), 1) FROM {table}))"

@@ -22,8 +22,10 @@ from sqlalchemy.engine import make_url
 from bench.digest.data import NOW, WEEK, bench_routing
 from bench.digest.load import asyncpg_dsn, sqlite_path
 from digests.aggregate import build_digest
-from digests.queries import DigestQueries, Window
+from digests.window import Window
 from storage.database import create_engine
+from storage.digest_queries import DigestQueries
+from storage.digest_reads import SqlDigestReads
 
 
 def bare_statements(dialect: Any, dialect_name: str) -> dict[str, str]:
@@ -50,7 +52,7 @@ async def measure(url: str, repeat: int) -> dict[str, Any]:
     per_query: dict[str, list[float]] = {name: [] for name in statements}
     try:
         started = time.perf_counter()
-        result = await build_digest(engine, routing, digest, WEEK, NOW)
+        result = await build_digest(SqlDigestReads(engine), routing, digest, WEEK, NOW)
         cold = time.perf_counter() - started
         await bare.run(statements, per_query)  # warm the raw connection too
         for values in per_query.values():
@@ -60,7 +62,7 @@ async def measure(url: str, repeat: int) -> dict[str, Any]:
             await bare.run(statements, per_query)
             bares.append(time.perf_counter() - started)
             started = time.perf_counter()
-            result = await build_digest(engine, routing, digest, WEEK, NOW)
+            result = await build_digest(SqlDigestReads(engine), routing, digest, WEEK, NOW)
             builds.append(time.perf_counter() - started)
     finally:
         await bare.close()

@@ -20,6 +20,7 @@ from bot.app.cli_queues import inbox_app, outbox_app
 from bot.app.cli_serve import environment_help, serve
 from bot.app.cli_teams import teams_package
 from bot.app.cli_themes import list_themes
+from bot.app.cli_versions import list_versions
 
 app = typer.Typer(
     help="loopkeeper: flag bad AI outputs in chat, route them to their owners, close the loop.",
@@ -58,6 +59,7 @@ app.command("cases")(list_cases)
 app.command("digest")(digest_command)
 app.command()(demo)
 app.command("themes")(list_themes)  # bot/app/cli_themes.py
+app.command("versions")(list_versions)  # bot/app/cli_versions.py
 app.command("teams-package")(teams_package)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")

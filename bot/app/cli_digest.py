@@ -34,7 +34,7 @@ class DigestFormat(enum.StrEnum):
     html = "html"
 
 
-def _chosen_digest(routing: Routing, name: str | None) -> Digest:
+def chosen_digest(routing: Routing, name: str | None) -> Digest:
     from bot.core.routing_rules import Digest, DigestSchedule
 
     if name is not None:
@@ -76,7 +76,7 @@ def digest_command(
 
     settings = settings_or_exit()
     routing = routing_or_exit(settings, err)
-    digest = _chosen_digest(routing, name)
+    digest = chosen_digest(routing, name)
     now = datetime.now(UTC)
     try:
         zone = digest.schedule.timezone
@@ -89,13 +89,18 @@ def digest_command(
         raise typer.Exit(1)
 
     async def work(engine: AsyncEngine) -> str:
-        if post:
-            from bot.app.post_digest import post_digest
+        from digests.aggregate import WeekNotStarted, build_digest
+        from storage.digest_reads import SqlDigestReads
 
-            return await post_digest(settings, routing, digest, chosen)
-        from digests.aggregate import build_digest
+        try:
+            if post:
+                from bot.app.post_digest import post_digest
 
-        weekly = await build_digest(engine, routing, digest, chosen, now)
+                return await post_digest(settings, routing, digest, chosen)
+            weekly = await build_digest(SqlDigestReads(engine), routing, digest, chosen, now)
+        except WeekNotStarted as error:
+            err.print(escape(str(error)), highlight=False)
+            raise typer.Exit(2) from None
         return _render_digest(weekly, output_format)
 
     result = on_database(settings.database_url, work)
@@ -139,6 +144,7 @@ def demo(
     from digests.history import ReplayClock
     from storage.connect_errors import upgrade_or_refuse
     from storage.database import create_engine, redact_url
+    from storage.demo_data import SqlDemoData
     from storage.repository import SqlCaseStore
 
     settings = settings_or_exit()
@@ -156,10 +162,10 @@ def demo(
         clock = ReplayClock()
         store = SqlCaseStore(engine, clock=clock)
         try:
-            existing = await demo_case_count(engine)
+            existing = await demo_case_count(SqlDemoData(engine))
             if existing and not yes:
                 return existing, 0, None
-            removed = await delete_demo(engine) if existing else 0
+            removed = await delete_demo(SqlDemoData(engine)) if existing else 0
             summary = await seed_demo(
                 store, clock, routing, now=datetime.now(UTC), tz=timezone, weeks=weeks
             )

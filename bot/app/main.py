@@ -35,6 +35,7 @@ from digests.job import DigestJob
 from digests.publisher import Publisher
 from handlers.api import reports_route
 from handlers.api_openapi import openapi_route
+from handlers.api_volume import volume_route
 from handlers.http import Routes, build_http_app
 from handlers.metrics import PrometheusEvents, health_gauges, process_metrics
 from handlers.slack.app import build_web_client
@@ -44,6 +45,7 @@ from handlers.slack.directory import SlackDirectory
 from handlers.slack.notices import SlackNotices
 from handlers.status import StatusSources, status_route
 from storage.database import create_engine
+from storage.digest_reads import digest_reads
 from storage.faults import is_transient
 from storage.health import SqlHealth
 from storage.queues import SqlQueues
@@ -164,14 +166,16 @@ async def build_runtime(
         senders["teams"] = teams.sender
         publishers.append(teams.publisher)
     if settings.ingest_token is not None:
+        token = settings.ingest_token.get_secret_value()
         routes.ingest_reports = reports_route(
-            settings.ingest_token.get_secret_value(),
+            token,
             routing,
             intake,
             clock,
             is_transient=is_transient,
             confirm_in_slack=confirmation,
         )
+        routes.ingest_volume = volume_route(token, routing, store, clock, is_transient=is_transient)
         routes.ingest_openapi = openapi_route(routing)
     dispatcher = OutboxDispatcher(
         store,
@@ -181,6 +185,7 @@ async def build_runtime(
         give_way=priorities.delivery_gives_way(),
         events=events,
         platforms=chat_platforms(routing),
+        receipts=store,
     )
     wake.append(dispatcher.wake)
     webhooks = webhook_dispatcher(
@@ -206,7 +211,9 @@ async def build_runtime(
         intake=intake,
         triage=triage,
         timers=timers,
-        digests=DigestJob(routing, store, clock, publishers, on_enqueued, events=events),
+        digests=DigestJob(
+            routing, store, clock, publishers, on_enqueued, events=events, reads=digest_reads(store)
+        ),
         inbox=inbox,
         dispatcher=dispatcher,
         web_app=build_http_app(routes),

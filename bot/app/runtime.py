@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 DIGEST_TICK_SECONDS = 30
 KEEP_DELIVERED = timedelta(weeks=5)
+"""How long delivered messages are kept: platform retries and sends are remembered this long
+(loop closure reads reporters-told receipts, not these rows)."""
 ROUND_GRACE_SECONDS = 10.0
 """How long closing waits for a timer, digest or prune round in flight before cancelling it."""
 

@@ -184,6 +184,13 @@ class Report(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def stored_id(self) -> int:
+        """The id of a report that has been stored; one built but never stored has none."""
+        if self.id is None:
+            raise RuntimeError("report was not stored")
+        return self.id
+
 
 class Case(BaseModel):
     id: int | None = None

@@ -13,6 +13,7 @@ from bot.core.drain_loop import DrainLoop
 from bot.core.log_context import bound
 from bot.core.models import OutboundMessage
 from bot.core.ports import Clock, Outbox, Platforms
+from bot.core.reporters_told import ReporterReceipts, receipt_of
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events
 
 log = logging.getLogger(__name__)
@@ -66,9 +67,11 @@ class OutboxDispatcher(DrainLoop):
         max_attempts: int = MAX_ATTEMPTS,
         events: Events = NO_EVENTS,
         platforms: Platforms | None = None,
+        receipts: ReporterReceipts | None = None,
     ) -> None:
         self._events = events
         self._platforms = platforms
+        self._receipts = receipts
         self._outbox = outbox
         self._senders = senders
         self._clock = clock
@@ -117,12 +120,27 @@ class OutboxDispatcher(DrainLoop):
                     assert message.id is not None
                     sent.append(message.id)
         finally:
-            await self._outbox.mark_delivered(sent, self._clock.now())
+            now = self._clock.now()
+            # Receipts first: should the process die between the two writes, the notice is
+            # sent again (harmless) rather than delivered and never counted as told.
+            await self._record_receipts([m for m in lane if m.id in sent], now)
+            await self._outbox.mark_delivered(sent, now)
         for message in lane:
             if message.id in sent:
                 self._count_delivered(message)
         self.delivered += len(sent)
         return len(sent)
+
+    async def _record_receipts(self, delivered: list[OutboundMessage], now: datetime) -> None:
+        if self._receipts is None:
+            return
+        told = [r for r in map(receipt_of, delivered) if r is not None]
+        if not told:
+            return
+        try:
+            await self._receipts.reporters_told(told, now)
+        except Exception:  # loop closure undercounts; the notices themselves went out
+            log.warning("recording %s reporters told failed", len(told), exc_info=True)
 
     def _count_delivered(self, message: OutboundMessage) -> None:
         self._events.notice_delivered(message.platform)

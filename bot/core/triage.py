@@ -10,6 +10,7 @@ from bot.core.case_events import ACTION_EVENTS, case_event
 from bot.core.lifecycle import Action, IllegalTransition, NotAllowed, apply, authorise
 from bot.core.models import Case, CaseStatus, OutboundMessage, Report, Role, Severity, TimelineEntry
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices
+from bot.core.reporters_told import ReporterTold, stamped
 from bot.core.routing_rules import Routing
 from bot.core.telemetry import NO_EVENTS, Events
 
@@ -308,14 +309,24 @@ class TriageService:
             CaseStatus.wont_fix: "was closed as won't fix",
             CaseStatus.duplicate: "was merged into another case",
         }[case.status]
-        for report in reports:
-            text = f"Case #{case.id} that you reported {outcome}. {line}"
-            await self._enqueue(
-                tx,
-                self._notices.reporter(
-                    report, text, case, key=f"outcome:{case.id}:{report.id}:{self._stamp()}"
-                ),
+        text = f"Case #{case.id} that you reported {outcome}. {line}"
+        notices = [
+            (report, message)
+            for report in reports
+            for message in self._notices.reporter(
+                report, text, case, key=f"outcome:{case.id}:{report.id}:{self._stamp()}"
             )
+        ]
+        assert case.closed_at is not None  # a closed case has its closing time
+        for report, message in notices:
+            told = ReporterTold(
+                case_id=case.stored_id,
+                report_id=report.stored_id,
+                closed_at=case.closed_at,
+                owed=len(notices),
+                platform=message.platform,
+            )
+            await tx.enqueue(stamped(message, told))
 
     async def _move_reports(self, tx: CaseTransaction, duplicate: Case, original: Case) -> int:
         """Reports of the duplicate join the original, except a reporter's second report."""

@@ -1,30 +1,28 @@
-"""The SQL of one weekly digest: seven GROUP BY statements over one week's window.
+"""The SQL of one weekly digest: a few GROUP BY statements over one week's window.
 
 Each statement returns a few grouped rows at most (per week × system × category × severity, per
 case for the top cases, per system and owner for response times), whatever the number of
-reports. `digests.aggregate` runs them and assembles the digest; the bench (bench/digest) runs
-the very same statements bare, through the raw driver, to compare.
+reports. `storage.digest_reads` runs them and turns the rows into the digest's typed read model
+(digests/reads.py); the bench (bench/digest) runs the very same statements bare, through the raw
+driver, to compare.
 
 Percentiles: on PostgreSQL `percentile_cont` computes the median and 90th percentile in SQL
 (grouping sets: per system and per owner in one pass). SQLite has no percentile function, so
 there the `response` statement returns one row per case acknowledged or closed during the week,
-which are few (a week's worth of triage, not of reports), and `digests.aggregate.percentile`
-interpolates the same way in Python.
+which are few (a week's worth of triage, not of reports), and `digests.percentile` interpolates
+the same way in Python.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Float,
-    Integer,
     Select,
-    String,
     and_,
     case,
     cast,
@@ -36,66 +34,37 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.models import Severity
 from digests.model import SEVERITY_WEIGHT
-from digests.week import IsoWeek, zone
-from storage.tables import CardLocationRow, CaseRow, OutboxRow, ReportRow, TimelineRow
+from digests.reads import TOP_CASE_CANDIDATES
+from digests.window import Window
+from storage.tables import CardLocationRow, CaseRow, ReporterToldRow, ReportRow, TimelineRow
 
-WEEKS_IN_SERIES = 8
-TOP_CASES = 5
-OUTCOME_PREFIXES = ("slack:outcome:", "teams:outcome:")
-"""Reporters' outcome DMs, '{platform}:outcome:{case_id}:{report_id}:…': each reporter is told on
-the platform they reported from (handlers/slack/notices.py, handlers/teams/notices.py)."""
-OUTCOME_SLACK = timedelta(hours=1)
-"""Outcome messages are enqueued in the transaction that closes the case; this much either side
-of the week is searched for them, however the clock moved inside that transaction."""
+VERSION_LOOKBACK = timedelta(weeks=8)
+"""How far before the series a version's reports count as "seen before" (it is not new)."""
 
 AnySelect = Select[*tuple[Any, ...]]
 _Statement = TypeVar("_Statement", bound=AnySelect)
 
 
-@dataclass(frozen=True)
-class Window:
-    """The instants a digest counts between, all UTC."""
-
-    week: IsoWeek
-    tz: tzinfo
-    bounds: tuple[datetime, ...]
-    """WEEKS_IN_SERIES + 1 instants: bounds[i] starts week `week - 7 + i`; the last ends `week`."""
-    now: datetime
-
-    @classmethod
-    def of(cls, week: IsoWeek, tz: tzinfo | str, now: datetime) -> Window:
-        if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError(f"naive datetime {now!r}: pass an aware `now`")
-        local = zone(tz)
-        first = week.shift(-(WEEKS_IN_SERIES - 1))
-        bounds = tuple(first.shift(i).start_utc(local) for i in range(WEEKS_IN_SERIES + 1))
-        return cls(week=week, tz=local, bounds=bounds, now=now.astimezone(UTC))
-
-    @property
-    def start(self) -> datetime:
-        return self.bounds[-2]
-
-    @property
-    def end(self) -> datetime:
-        return self.bounds[-1]
-
-    @property
-    def previous_start(self) -> datetime:
-        return self.bounds[-3]
-
-    @property
-    def as_of(self) -> datetime:
-        """When the backlog is measured: the week's end, or now for the week in progress."""
-        return min(self.end, self.now)
-
-
 def _opened() -> ColumnElement[datetime]:
     """When a case's current round of triage began: its creation or its latest reopening."""
     return func.coalesce(CaseRow.reopened_at, CaseRow.created_at)
+
+
+def _missed_deadline(as_of: Any) -> ColumnElement[Any]:
+    """The deadline an open case has missed by `as_of`: acknowledging it, else resolving it."""
+    missed_ack = and_(
+        CaseRow.acknowledge_due_at < as_of,
+        or_(
+            CaseRow.acknowledged_at.is_(None), CaseRow.acknowledged_at > CaseRow.acknowledge_due_at
+        ),
+    )
+    return case(
+        (missed_ack, CaseRow.acknowledge_due_at),
+        (CaseRow.resolve_due_at < as_of, CaseRow.resolve_due_at),
+    )
 
 
 def _within(column: Any, start: datetime, end: datetime) -> ColumnElement[bool]:
@@ -107,7 +76,7 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 class DigestQueries:
-    """The statements one digest needs, by name; `build_digest` runs them in this order."""
+    """The statements one digest needs, by name; `SqlDigestReads` runs them in this order."""
 
     def __init__(self, dialect: str, window: Window, system_ids: Sequence[str] | None) -> None:
         self.dialect = dialect
@@ -123,6 +92,8 @@ class DigestQueries:
             "timeline": self.timeline(),
             "response": self.response(),
             "loop_closure": self.loop_closure(),
+            "versions": self.versions(),
+            "versions_before": self.versions_before(),
         }
 
     def _scoped(self, statement: _Statement) -> _Statement:
@@ -165,11 +136,11 @@ class DigestQueries:
         if self.system_ids is not None:
             statement = self._scoped(statement.join(CaseRow, CaseRow.id == ReportRow.case_id))
         rows = statement.subquery()
-        return select(rows.c.bucket, func.count(distinct(rows.c.reporter_id))).group_by(
-            rows.c.bucket
-        )
+        return select(
+            rows.c.bucket, func.count(distinct(rows.c.reporter_id)).label("reporters")
+        ).group_by(rows.c.bucket)
 
-    def top_cases(self, limit: int = TOP_CASES) -> AnySelect:
+    def top_cases(self, limit: int = TOP_CASE_CANDIDATES) -> AnySelect:
         """The cases with the highest reports-this-week × severity weight."""
         w = self.window
         weight = case(*((CaseRow.severity == s, SEVERITY_WEIGHT[s]) for s in Severity), else_=1)
@@ -230,6 +201,7 @@ class DigestQueries:
                         "from_1d_to_7d"
                     ),
                     _count_if(and_(open_then, opened < week_old)).label("over_7d"),
+                    func.min(case((open_then, _missed_deadline(as_of)))).label("oldest_breach"),
                 ).where(
                     CaseRow.created_at < w.end,
                     or_(CaseRow.closed_at.is_(None), CaseRow.closed_at >= w.start),
@@ -300,59 +272,86 @@ class DigestQueries:
         ).group_by(func.grouping_sets(tuple_(rows.c.system_id), tuple_(rows.c.owner)))
 
     def loop_closure(self) -> AnySelect:
-        """Per system: cases closed this week whose every outcome DM was delivered.
+        """Per system: cases closed this week whose every reporter was told how it ended.
 
-        (How many were closed comes from `cases`.) Driven from this week's outcome messages,
-        grouped per case, then joined to their cases by id: a hash join on PostgreSQL, rowid
-        look-ups on SQLite.
+        (How many were closed comes from `cases`.) Counted from the reporters-told receipts of
+        this week's closings (bot/core/reporters_told.py): all told when a closing has as many
+        receipts as it owed notices.
         """
         w = self.window
-        key = OutboxRow.dedupe_key
-        if self.dialect == "postgresql":
-            case_key: ColumnElement[str] = func.split_part(key, ":", 3)
-        else:  # the text between ':outcome:' and the next ':'
-            start = func.instr(key, ":outcome:") + len(":outcome:")
-            case_key = func.substr(key, start, func.instr(func.substr(key, start), ":") - 1)
-        messages = (
-            select(case_key.label("case_key"), OutboxRow.delivered_at)
-            .where(
-                or_(*(key.like(prefix + "%") for prefix in OUTCOME_PREFIXES)),
-                _within(OutboxRow.created_at, w.start - OUTCOME_SLACK, w.end + OUTCOME_SLACK),
-            )
-            .subquery()
-        )
-        outcomes = (
+        told = ReporterToldRow
+        closings = (
             select(
-                messages.c.case_key,
-                func.count().label("messages"),
-                func.count(messages.c.delivered_at).label("delivered"),
+                told.case_id,
+                told.closed_at,
+                func.count().label("told"),
+                func.max(told.owed).label("owed"),
             )
-            .group_by(messages.c.case_key)
+            .where(_within(told.closed_at, w.start, w.end))
+            .group_by(told.case_id, told.closed_at)
             .subquery()
         )
-        if self.dialect == "postgresql":
-            same_case = cast(CaseRow.id, String) == outcomes.c.case_key
-        else:
-            same_case = CaseRow.id == cast(outcomes.c.case_key, Integer)
         return (
             self._scoped(
                 select(CaseRow.system_id, func.count().label("all_told"))
-                .select_from(outcomes)
-                .join(CaseRow, same_case)
-                .where(
-                    _within(CaseRow.closed_at, w.start, w.end),
-                    outcomes.c.messages == outcomes.c.delivered,
+                .select_from(closings)
+                .join(
+                    CaseRow,
+                    and_(
+                        CaseRow.id == closings.c.case_id, CaseRow.closed_at == closings.c.closed_at
+                    ),
                 )
+                .where(closings.c.told >= closings.c.owed)
             )
         ).group_by(CaseRow.system_id)
 
+    def versions(self) -> AnySelect:
+        """Reports per week of the series × case system × report prompt version × model, with
+        the first of each group (when a version was first flagged that week)."""
+        w = self.window
+        last = len(w.bounds) - 2
+        bucket = case(
+            *((ReportRow.created_at >= w.bounds[i], i) for i in range(last, 0, -1)), else_=0
+        )
+        rows = self._scoped(
+            select(
+                bucket.label("bucket"),
+                CaseRow.system_id,
+                ReportRow.prompt_version,
+                ReportRow.model,
+                ReportRow.created_at,
+            )
+            .join(CaseRow, CaseRow.id == ReportRow.case_id)
+            .where(
+                _within(ReportRow.created_at, w.bounds[0], w.end),
+                or_(ReportRow.prompt_version.is_not(None), ReportRow.model.is_not(None)),
+            )
+        ).subquery()
+        keys = (rows.c.bucket, rows.c.system_id, rows.c.prompt_version, rows.c.model)
+        return select(
+            *keys, func.count().label("reports"), func.min(rows.c.created_at).label("first_at")
+        ).group_by(*keys)
 
-QueryResults = Mapping[str, Sequence[Any]]
+    def demo_cases(self, prefix: str) -> AnySelect:
+        """A demo case opened in the window, if there is one."""
+        w = self.window
+        return self._scoped(
+            select(CaseRow.id)
+            .where(
+                _within(CaseRow.created_at, w.bounds[0], w.end),
+                CaseRow.output_key.startswith(prefix, autoescape=True),
+            )
+            .limit(1)
+        )
 
-
-async def run_queries(connection: AsyncConnection, queries: DigestQueries) -> dict[str, list[Any]]:
-    """Execute every statement and fetch its rows (the bare SQL a digest needs)."""
-    results: dict[str, list[Any]] = {}
-    for name, statement in queries.statements().items():
-        results[name] = list((await connection.execute(statement)).all())
-    return results
+    def versions_before(self) -> AnySelect:
+        """The versions flagged in the weeks before the series: not new in it."""
+        w = self.window
+        return self._scoped(
+            select(CaseRow.system_id, ReportRow.prompt_version, ReportRow.model)
+            .join(CaseRow, CaseRow.id == ReportRow.case_id)
+            .where(
+                _within(ReportRow.created_at, w.bounds[0] - VERSION_LOOKBACK, w.bounds[0]),
+                or_(ReportRow.prompt_version.is_not(None), ReportRow.model.is_not(None)),
+            )
+        ).group_by(CaseRow.system_id, ReportRow.prompt_version, ReportRow.model)
