@@ -22,7 +22,7 @@ from bot.core.models import (
     Severity,
     TimelineEntry,
 )
-from bot.core.ports import CaseStore, CaseTransaction
+from bot.core.ports import CardLocations, CaseStore, CaseTransaction
 from bot.core.reporters_told import ReporterReceipts, ReporterTold
 
 DELIVERY_DELAY = timedelta(seconds=20)
@@ -119,8 +119,9 @@ class CaseHistory:
     """Where reporters are told how it ended."""
 
 
-class HistoryStore(CaseStore, ReporterReceipts, Protocol):
-    """What writing a case's past needs: the case store, and where reporters told go."""
+class HistoryStore(CaseStore, CardLocations, ReporterReceipts, Protocol):
+    """What writing a case's past needs: the case store, where its card was, and where
+    reporters told go."""
 
 
 async def write_history(store: HistoryStore, clock: ReplayClock, history: CaseHistory) -> Case:
@@ -173,6 +174,8 @@ async def write_history(store: HistoryStore, clock: ReplayClock, history: CaseHi
             }
         )
         case = await tx.save_case(case)
+    if history.slack_card is not None:
+        await store.record_card(case_id, "slack", *history.slack_card)
     for told_at, told in writer.told:
         await store.reporters_told(told, told_at)
     return case
