@@ -8,7 +8,6 @@ and only a passing database fault answers 5xx, so a client retries exactly when 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -25,6 +24,13 @@ from bot.core.models import Channel, FlaggedOutput, OutboundMessage, ReportDraft
 from bot.core.output_place import parse_slack_permalink, slack_output_key
 from bot.core.ports import Clock
 from bot.core.routing_rules import Routing
+from handlers.api_common import (
+    INVALID,
+    RETRY_AFTER_SECONDS,
+    IsTransient,
+    authorized,
+    error_response,
+)
 from handlers.api_schema import ApiReport, Problems, validate_report
 
 log = logging.getLogger(__name__)
@@ -35,38 +41,9 @@ MAX_BODY = 1024 * 1024
 MAX_DEPTH = 16
 """Levels of nesting: a report is an object holding a reporter object, and no more."""
 
-RETRY_AFTER_SECONDS = 5
-
-INVALID = 422
-"""Well-formed JSON with invalid fields (README's contract; a body that is no JSON is 400)."""
-
-IsTransient = Callable[[BaseException], bool]
 SlackConfirmation = Callable[[FiledReport, str, str | None, datetime], OutboundMessage]
 """The reporter's confirmation in Slack (user, channel, now): given by the composition root, so
 this edge imports no other."""
-
-
-def _error(status: int, message: str, field: str | None = None) -> web.Response:
-    body: dict[str, Any] = {"error": message}
-    if field:
-        body["field"] = field
-        body["fields"] = {field: message}
-    return web.json_response(body, status=status)
-
-
-def _authorized(header: str | None, token: bytes) -> bool:
-    """Whether `Authorization` is `Bearer <token>`, compared in constant time.
-
-    aiohttp hands header bytes that are not UTF-8 over as surrogate escapes; such a header
-    can never carry our token, and encoding it must not crash the route."""
-    scheme, _, given = (header or "").partition(" ")
-    if scheme.lower() != "bearer":
-        return False
-    try:
-        candidate = given.strip().encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return hmac.compare_digest(candidate, token)
 
 
 def reports_route(
@@ -85,20 +62,20 @@ def reports_route(
             return await _handle(request)
 
     async def _handle(request: web.Request) -> web.Response:
-        if not _authorized(request.headers.get("Authorization"), expected):
-            return _error(401, "missing or wrong bearer token")
+        if not authorized(request.headers.get("Authorization"), expected):
+            return error_response(401, "missing or wrong bearer token")
         if request.content_length is not None and request.content_length > MAX_BODY:
-            return _error(413, f"the body is larger than {MAX_BODY} bytes")
+            return error_response(413, f"the body is larger than {MAX_BODY} bytes")
         try:
             raw = parse_json(await request.read(), max_depth=MAX_DEPTH)
         except web.HTTPRequestEntityTooLarge:  # chunked, so no Content-Length to check first
-            return _error(413, f"the body is larger than {MAX_BODY} bytes")
+            return error_response(413, f"the body is larger than {MAX_BODY} bytes")
         except web.RequestPayloadError as error:  # e.g. Content-Encoding: gzip, but not gzip
-            return _error(400, f"the body could not be read: {error}")
+            return error_response(400, f"the body could not be read: {error}")
         except BodyError as error:
-            return _error(400, str(error))
+            return error_response(400, str(error))
         if not isinstance(raw, dict):
-            return _error(400, "the body must be a JSON object")
+            return error_response(400, "the body must be a JSON object")
         body, problems = validate_report(raw, routing)
         if body is None:
             return web.json_response(problems.response(), status=INVALID)
@@ -109,9 +86,9 @@ def reports_route(
         try:
             filed = await intake.file_report(draft, _confirm(draft, clock, confirm_in_slack))
         except UnknownSystem as error:
-            return _error(INVALID, str(error), "system")
+            return error_response(INVALID, str(error), "system")
         except IntakeError as error:
-            return _error(INVALID, str(error), "category")
+            return error_response(INVALID, str(error), "category")
         except Exception as error:
             return _failed(error, is_transient)
         if filed is None:
@@ -133,11 +110,11 @@ def _failed(error: Exception, is_transient: IsTransient) -> web.Response:
     request would fail the same way, so a 5xx would only invite retries)."""
     if is_transient(error):
         log.warning("ingest: database unavailable, answered 503: %r", error)
-        response = _error(503, "the database is unavailable; try again shortly")
+        response = error_response(503, "the database is unavailable; try again shortly")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     log.error("ingest: report refused, it could not be filed: %r", error)
-    return _error(INVALID, f"the report could not be filed ({type(error).__name__})")
+    return error_response(INVALID, f"the report could not be filed ({type(error).__name__})")
 
 
 def _draft(body: ApiReport) -> ReportDraft:

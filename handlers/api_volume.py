@@ -21,7 +21,13 @@ from bot.core.log_context import bound
 from bot.core.ports import Clock
 from bot.core.routing_rules import Routing
 from bot.core.volume import OutputVolume, VolumeLog
-from handlers.api import INVALID, RETRY_AFTER_SECONDS, IsTransient, _authorized, _error
+from handlers.api_common import (
+    INVALID,
+    RETRY_AFTER_SECONDS,
+    IsTransient,
+    authorized,
+    error_response,
+)
 from handlers.api_schema import Id, Problems
 
 MAX_BODY = 4096
@@ -51,23 +57,23 @@ def volume_route(
             return await _handle(request)
 
     async def _handle(request: web.Request) -> web.Response:
-        if not _authorized(request.headers.get("Authorization"), expected):
-            return _error(401, "missing or wrong bearer token")
+        if not authorized(request.headers.get("Authorization"), expected):
+            return error_response(401, "missing or wrong bearer token")
         if request.content_length is not None and request.content_length > MAX_BODY:
-            return _error(413, f"the body is larger than {MAX_BODY} bytes")
+            return error_response(413, f"the body is larger than {MAX_BODY} bytes")
         try:
             data = await request.read()
             if len(data) > MAX_BODY:  # chunked, so no Content-Length to check first
-                return _error(413, f"the body is larger than {MAX_BODY} bytes")
+                return error_response(413, f"the body is larger than {MAX_BODY} bytes")
             raw = parse_json(data, max_depth=2)
         except web.HTTPRequestEntityTooLarge:
-            return _error(413, f"the body is larger than {MAX_BODY} bytes")
+            return error_response(413, f"the body is larger than {MAX_BODY} bytes")
         except web.RequestPayloadError as error:
-            return _error(400, f"the body could not be read: {error}")
+            return error_response(400, f"the body could not be read: {error}")
         except BodyError as error:
-            return _error(400, str(error))
+            return error_response(400, str(error))
         if not isinstance(raw, dict):
-            return _error(400, "the body must be a JSON object")
+            return error_response(400, "the body must be a JSON object")
         body, problems = _validated(raw, routing, clock.now().date())
         if body is None:
             return web.json_response(problems.response(), status=INVALID)
@@ -123,8 +129,8 @@ def _day(value: object) -> date | None:
 def _failed(error: Exception, is_transient: IsTransient) -> web.Response:
     if is_transient(error):
         logging.getLogger(__name__).warning("volume: database unavailable, answered 503: %r", error)
-        response = _error(503, "the database is unavailable; try again shortly")
+        response = error_response(503, "the database is unavailable; try again shortly")
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
     logging.getLogger(__name__).error("volume: not stored: %r", error)
-    return _error(INVALID, f"the volume could not be stored ({type(error).__name__})")
+    return error_response(INVALID, f"the volume could not be stored ({type(error).__name__})")

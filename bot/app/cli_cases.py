@@ -59,7 +59,7 @@ def list_cases(
         finally:
             await store.close()
 
-    found = on_database(settings_or_exit().database_url, read)
+    found = on_database(settings_or_exit(), read)
     now = datetime.now(UTC)
     if output_format is CaseFormat.table:
         _print_case_table(found, now)

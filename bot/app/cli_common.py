@@ -109,8 +109,9 @@ def plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
-def on_database(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+def on_database(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     """Run `work` on a migrated database; a missing or outdated one is an error, not a trace."""
+    url = settings.database_url
     from sqlalchemy.exc import SQLAlchemyError
 
     from storage.connect_errors import explain_failure, url_problem
@@ -126,7 +127,7 @@ def on_database(url: str, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
         refuse(f"No database at {shown}: check LOOPKEEPER_DATABASE_URL.")
 
     async def run() -> T:
-        engine = create_engine(url)
+        engine = create_engine(url, sqlite_fast=settings.sqlite_fast == "on")
         try:
             revision = await current_revision(engine)
             if revision != head_revision():

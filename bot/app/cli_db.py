@@ -43,7 +43,7 @@ def audit_verify() -> None:
     """Recompute the hash chain of every case's timeline; exit 1 if any entry was altered."""
     from storage.audit import verify_chain
 
-    result: AuditResult = on_database(settings_or_exit().database_url, verify_chain)
+    result: AuditResult = on_database(settings_or_exit(), verify_chain)
     if result.first_broken is None:
         out.print(
             f"[green]✓[/green] {plural(result.entries, 'timeline entry', 'timeline entries')} "

@@ -103,7 +103,7 @@ def digest_command(
             raise typer.Exit(2) from None
         return _render_digest(weekly, output_format)
 
-    result = on_database(settings.database_url, work)
+    result = on_database(settings, work)
     if post:
         out.print(escape(result), highlight=False)
     else:
@@ -158,7 +158,7 @@ def demo(
         upgrade_or_refuse(settings.database_url)
 
     async def run() -> tuple[int, int, DemoSummary | None]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, sqlite_fast=settings.sqlite_fast == "on")
         clock = ReplayClock()
         store = SqlCaseStore(engine, clock=clock)
         try:

@@ -100,7 +100,7 @@ def export_dataset(
                     _refuse(f"Cannot write {out_file or 'stdout'}: {error.strerror or error}")
                 tally.written += 1
 
-        on_database(settings.database_url, export)
+        on_database(settings, export)
     if tally.reader_gone:
         # Python would report the pipe's last flush failing at exit: point it at devnull
         # (the way the Python docs' "Note on SIGPIPE" does).

@@ -82,7 +82,7 @@ def _run(work: Callable[[SqlQueues], Awaitable[Any]]) -> Any:
     async def on(engine: AsyncEngine) -> Any:
         return await work(SqlQueues(engine))
 
-    return on_database(settings_or_exit().database_url, on)
+    return on_database(settings_or_exit(), on)
 
 
 def _list(queue: str, dead: bool, output: ListFormat) -> None:

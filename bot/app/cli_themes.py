@@ -78,7 +78,7 @@ def list_themes(
         systems = [system] if system else None
         return await themes_for_week(source, chosen, systems, tz=tz, now=now, embedder=embedder)
 
-    themes = on_database(settings.database_url, work)
+    themes = on_database(settings, work)
     so_far = chosen.end_utc(tz) > now
     if output_format is ThemeFormat.json:
         document = {

@@ -69,7 +69,7 @@ def list_versions(
         except WeekNotStarted as error:
             refuse(str(error))
 
-    weekly = on_database(settings.database_url, work)
+    weekly = on_database(settings, work)
     if output_format is VersionFormat.json:
         document = {
             "week": str(chosen),

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.core.attribution import Attribution, attribute
+from bot.core.captured import CAPTURED, captured, redacted
 from bot.core.case_events import case_event
 from bot.core.escalation import schedule
 from bot.core.models import (
@@ -20,14 +21,12 @@ from bot.core.models import (
     TimelineEntry,
 )
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices, Reach
-from bot.core.privacy import excerpt, redact
+from bot.core.privacy import excerpt
 from bot.core.routing_rules import Category, Person, Routing, System
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events, intake_path
 
 EXCERPT_LIMIT = 1000
 COMMENT_LIMIT = 3000
-CAPTURED = ("input", "output")
-"""Report fields an eval dataset is made of, besides the expected answer."""
 
 
 class IntakeError(ValueError):
@@ -339,7 +338,7 @@ class IntakeService:
             "channel": draft.channel,
             "comment": self._redact(excerpt(draft.comment, COMMENT_LIMIT)),
             "expected": self._redact(excerpt(draft.expected, COMMENT_LIMIT)),
-            **self._captured(draft),
+            **captured(draft, self._routing.privacy),
             "trace_id": output.trace_id if output else None,
             "prompt_version": output.prompt_version if output else None,
             "model": output.model if output else None,
@@ -393,24 +392,5 @@ class IntakeService:
             )
         )
 
-    def _captured(self, draft: ReportDraft) -> dict[str, str | None]:
-        """What the AI was asked and its whole answer, as privacy allows: both are kept only
-        with `privacy.store_output_text`, redacted like every stored text."""
-        if not self._routing.privacy.store_output_text:
-            return dict.fromkeys(CAPTURED)
-        output = draft.output
-        asked = draft.input or (output.input if output else None)
-        answer = output.text if output else None
-        return {
-            "input": self._redact(_blank_none(asked)),
-            "output": self._redact(_blank_none(answer)),
-        }
-
     def _redact(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        return redact(text, self._routing.privacy.redact)
-
-
-def _blank_none(text: str | None) -> str | None:
-    return text if text and text.strip() else None
+        return redacted(text, self._routing.privacy)
