@@ -1,4 +1,4 @@
-"""The weekly digest: aggregation in SQL and rendering, no chat SDKs.
+"""The weekly digest: sections built over a read-model port, and renderers; no SQL, no chat SDKs.
 
 - `digests.aggregate.build_digest(reads, routing, digest, week, now) -> WeeklyDigest`, over the
   read-model port `digests.reads.DigestReads` (storage/digest_reads.py implements it)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from digests.themes.embedder import Vectors, unit_rows
+from digests.themes.vectors import Vectors, unit_rows
 
 SAMPLE_SIZE = 2000
 ROUNDS = 3

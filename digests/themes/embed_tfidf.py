@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from digests.themes.embedder import Vectors, unit_rows
 from digests.themes.text import terms
+from digests.themes.vectors import Vectors, unit_rows
 
 DIMENSIONS = 256
 MAX_TERMS = 8192

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from digests.themes.embedder import Vectors, unit_rows
+from digests.themes.vectors import Vectors, unit_rows
 
 CONFIG = "l2_supercat"
 DIMENSIONS = 256

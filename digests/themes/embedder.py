@@ -6,12 +6,9 @@ import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-import numpy as np
-from numpy.typing import NDArray
+from digests.themes.vectors import Vectors
 
 log = logging.getLogger(__name__)
-
-Vectors = NDArray[np.float32]
 
 
 class Embedder(Protocol):
@@ -22,13 +19,6 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> Vectors:
         """One row per text, of unit length; a row of zeros for a text with no words."""
         ...
-
-
-def unit_rows(vectors: Vectors) -> Vectors:
-    """Rows scaled to unit length in place; rows of zeros stay zeros."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    np.divide(vectors, norms, out=vectors, where=norms > 0)
-    return vectors
 
 
 def load_embedder() -> Embedder:

@@ -14,10 +14,11 @@ import numpy as np
 
 from digests.model import Change
 from digests.themes.cluster import UNGROUPED, centroids, group, nearest
-from digests.themes.embedder import Embedder, Vectors, unit_rows
+from digests.themes.embedder import Embedder
 from digests.themes.labels import distinctive_terms, label
 from digests.themes.model import Theme, ThemeInput
 from digests.themes.text import clean, terms
+from digests.themes.vectors import Vectors, unit_rows
 
 PART_WEIGHTS = (1.0, 0.6, 0.4)
 """Comment, "what it should have said", output excerpt: what people say about the output
