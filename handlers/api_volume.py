@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
 from bot.core.json_input import BodyError, invalid_text, parse_json
 from bot.core.log_context import bound
@@ -35,6 +35,16 @@ MAX_BODY = 4096
 MAX_COUNT = 10**12
 
 
+def _iso_text(value: object) -> object:
+    """A day arrives as JSON text (2026-02-12); a number would be read as a Unix time."""
+    if not isinstance(value, str):
+        raise ValueError("expected an ISO date such as 2026-02-12")
+    return value
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_text)]
+
+
 class ApiVolume(BaseModel):
     """Outputs served by one system × prompt version × model on one day (its total so far)."""
 
@@ -43,8 +53,8 @@ class ApiVolume(BaseModel):
     system: Id
     prompt_version: Id | None = None
     model: Id | None = None
-    day: date = Field(description="ISO date, the day in the AI app's own reckoning")
-    count: int = Field(ge=0, le=MAX_COUNT, description="outputs served that day (a total)")
+    day: IsoDay = Field(description="ISO date, the day in the AI app's own reckoning")
+    count: StrictInt = Field(ge=0, le=MAX_COUNT, description="outputs served that day (a total)")
 
 
 def volume_route(
