@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import positive_data_acceptance
+from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
 from handlers.api_openapi import example_document
 from tests.conftest import sqlite_url
@@ -100,8 +100,11 @@ def test_the_served_document_is_the_kept_one(served: ServedBot) -> None:
 def test_the_running_api_answers_as_documented(case: schemathesis.Case, served: ServedBot) -> None:
     # Every check but one: a schema-valid body can still be refused (422) for what JSON Schema
     # does not say here (an id with control characters, a category unknown to the routing).
-    case.call_and_validate(
-        base_url=served.base_url,
-        headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
-        excluded_checks=[positive_data_acceptance],
-    )
+    # And a 413 is a refusal too: a body over 1 MiB is turned away before it is read, however
+    # wrong it is besides (schemathesis counts only 4xx codes about content as refusals).
+    headers = {"Authorization": f"Bearer {INGEST_TOKEN}"}
+    response = case.call(base_url=served.base_url, headers=headers)
+    excluded = [positive_data_acceptance]
+    if response.status_code == 413:
+        excluded.append(negative_data_rejection)
+    case.validate_response(response, headers=headers, excluded_checks=excluded)
