@@ -210,6 +210,9 @@ def _demo_case(
                 comment,
                 prompt_version=prompt_version,
                 model=model,
+                asked=f"[demo] {topic.input}",
+                answered=f"[demo] {topic.output}",
+                expected=f"[demo] {topic.expected}" if comment else None,
             )
         )
 

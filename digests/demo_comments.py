@@ -16,6 +16,10 @@ class Topic:
     comments: tuple[str, ...]
     output: str
     weight: int = 1
+    input: str = ""
+    """What the person asked the AI."""
+    expected: str = ""
+    """What it should have said (the report modal's question), so the demo exports a dataset."""
 
 
 TOPICS: dict[str, tuple[Topic, ...]] = {
@@ -29,6 +33,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "invented refund rules for opened items",
             ),
             "Under our 60-day refund policy you can return opened items for a full refund.",
+            input="Can I return a blender I already opened?",
+            expected="Opened items can be returned within 30 days for store credit, not a refund.",
             weight=4,
         ),
         Topic(
@@ -39,6 +45,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "cited a help article title we never published",
             ),
             "See our help center article 'Resetting your workspace' at help.example.com/kb/4471.",
+            input="How do I reset my workspace?",
+            expected="Go to Settings > Workspace > Reset; there is no help article for it yet.",
             weight=3,
         ),
         Topic(
@@ -49,6 +57,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "gave a price for a plan tier we don't sell",
             ),
             "The Enterprise plan is $12 per seat per month, with 20% off when billed annually.",
+            input="How much is the Enterprise plan?",
+            expected="Enterprise pricing is quoted by sales; point the customer to the sales team.",
             weight=2,
         ),
         Topic(
@@ -58,6 +68,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "described a release that never shipped",
             ),
             "Version 5.2 added offline mode and the new reporting dashboard.",
+            input="What's new in the latest version?",
+            expected="The latest release is 4.8: faster sync and a new export menu.",
         ),
         Topic(
             (
@@ -66,6 +78,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "told the customer the order ships tomorrow, it's backordered",
             ),
             "Good news: your order will be delivered tomorrow before noon.",
+            input="When will order 7731 arrive?",
+            expected="I can't see a delivery date yet; the carrier will email one when it ships.",
         ),
     ),
     "unsafe": (
@@ -76,6 +90,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "recommended running the press with the guard removed",
             ),
             "To speed up the cycle you can disable the safety interlock in the settings menu.",
+            input="The machine takes too long per cycle, can I make it faster?",
+            expected="Safety features stay on; turning eco mode off shortens the cycle.",
             weight=2,
         ),
         Topic(
@@ -85,6 +101,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "answered a question about doubling a prescription dose",
             ),
             "For a headache like that, taking two extra tablets of 500 mg is fine.",
+            input="My headache won't go away, can I take more painkillers?",
+            expected="I can't give medical advice; please ask a pharmacist or doctor.",
         ),
         Topic(
             (
@@ -93,6 +111,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "shared a way to skip the account verification step",
             ),
             "If the code never arrives you can skip two-factor by opening the legacy login page.",
+            input="My two-factor code never arrives, how do I log in?",
+            expected="Use a backup code, or ask an admin to reset two-factor for your account.",
         ),
     ),
     "pii_leak": (
@@ -103,6 +123,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "included someone else's shipping address in the reply",
             ),
             "Your order is on its way to 14 [redacted] Street, as requested by the account owner.",
+            input="Where is the order for my neighbour's account being sent?",
+            expected="I can only share order details with the account owner.",
             weight=2,
         ),
         Topic(
@@ -112,6 +134,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "pasted another person's contact details",
             ),
             "You can reach the customer directly on [phone].",
+            input="Can I get the phone number of the customer who reviewed my shop?",
+            expected="I can't share customers' contact details.",
         ),
     ),
     "bad_format": (
@@ -123,6 +147,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "used emoji and slang in a formal reply",
             ),
             "lol no worries!! that happens all the time 😅 just try again later",
+            input="Our payment run failed twice this morning, what should we do?",
+            expected="Sorry about that. Please retry the run; if it fails again, contact support.",
             weight=3,
         ),
         Topic(
@@ -132,6 +158,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "showed raw JSON fields instead of a readable answer",
             ),
             '{"status": "pending", "eta_days": 3, "carrier": null}',
+            input="Where is my parcel?",
+            expected="Your parcel is pending and should arrive in about 3 days.",
             weight=2,
         ),
         Topic(
@@ -141,6 +169,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "the table formatting is garbled",
             ),
             "| Plan | Seats | Price | | Team | 10 | $50 | | Business | 50 | $200 |",
+            input="Which plans do you have?",
+            expected="Team: up to 10 seats, $50 a month. Business: up to 50 seats, $200 a month.",
         ),
         Topic(
             (
@@ -149,6 +179,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "ignored the language of the question, French customer got English",
             ),
             "Thank you for your message. Your subscription renews on the 1st of next month.",
+            input="Cancel my subscription please.",
+            expected="Your subscription is cancelled; you keep access until the 1st of next month.",
             weight=2,
         ),
     ),
@@ -160,6 +192,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "got the total wrong when the cart had euros and dollars",
             ),
             "Your total is 129.99 (currency could not be determined).",
+            input="What's my total in yen?",
+            expected="Your total is ¥19,400.",
             weight=2,
         ),
         Topic(
@@ -169,6 +203,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "the apostrophe in the surname broke the lookup",
             ),
             "I could not find a customer named O.",
+            input="Look up the account of Siobhan O'Neill.",
+            expected="Found Siobhan O'Neill: account 55012, active since 2021.",
         ),
         Topic(
             (
@@ -177,6 +213,8 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
                 "no reply for tickets without a subject",
             ),
             "I need more information. I need more information. I need more information.",
+            input="Help",
+            expected="Happy to help: what do you need help with?",
         ),
     ),
 }
@@ -189,6 +227,8 @@ GENERIC = (
             "ignored what the user actually asked",
         ),
         "Here is some general information that may help with your request.",
+        input="Can I change the billing e-mail on my account?",
+        expected="Yes: Settings > Billing > Billing e-mail, then save.",
     ),
 )
 

@@ -52,6 +52,9 @@ class Event:
     sla: str | None = None
     prompt_version: str | None = None
     model: str | None = None
+    asked: str | None = None
+    answered: str | None = None
+    expected: str | None = None
 
 
 def reported(
@@ -61,11 +64,22 @@ def reported(
     *,
     prompt_version: str | None = None,
     model: str | None = None,
+    asked: str | None = None,
+    answered: str | None = None,
+    expected: str | None = None,
 ) -> Event:
     """A report by `reporter` (the first one opens the case) on an output of that prompt
-    version and model."""
+    version and model: what the AI was asked, its whole answer, and what it should have said."""
     return Event(
-        "reported", at, actor=reporter, text=comment, prompt_version=prompt_version, model=model
+        "reported",
+        at,
+        actor=reporter,
+        text=comment,
+        prompt_version=prompt_version,
+        model=model,
+        asked=asked,
+        answered=answered,
+        expected=expected,
     )
 
 
@@ -206,6 +220,9 @@ class _Writer:
                 category_id=self.history.category_id,
                 severity=self.history.severity,
                 comment=event.text,
+                expected=event.expected,
+                input=event.asked,
+                output=event.answered,
                 prompt_version=event.prompt_version,
                 model=event.model,
                 created_at=event.at,

@@ -224,3 +224,18 @@ async def demo_marks(database_url: str) -> dict[str, int]:
             }
     finally:
         await engine.dispose()
+
+
+async def test_demo_data_exports_as_an_eval_dataset(env: dict[str, str]) -> None:
+    """A builder trying `demo` then `export dataset` gets test cases, not an empty file: demo
+    reports carry the question, the whole answer and what it should have said."""
+    seeded = await run_cli(env, "demo", "--weeks", "8")
+    assert seeded.exit_code == 0, seeded.output
+    exported = await run_cli(env, "export", "dataset", "--format", "promptfoo")
+    assert exported.exit_code == 0, exported.output
+    tests = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert tests, exported.output
+    for test in tests:
+        assert test["vars"]["input"].startswith("[demo] ")
+        rubric, not_the_bad_answer = test["assert"]
+        assert "[demo] " in rubric["value"] and not_the_bad_answer["value"].startswith("[demo] ")
