@@ -14,7 +14,7 @@ from bot.core.models import DigestRun, OutboundMessage
 from bot.core.ports import Clock
 from bot.core.routing_rules import Digest, Routing
 from bot.core.telemetry import NO_EVENTS, Events
-from digests.aggregate import build_digest
+from digests.aggregate import ThemeFinder, build_digest
 from digests.publisher import Publisher
 from digests.reads import DigestReads
 from digests.schedule import latest_due
@@ -58,6 +58,7 @@ class DigestJob:
         on_enqueued: Callable[[], None] | None = None,
         *,
         reads: DigestReads,
+        themes: ThemeFinder | None = None,
         lease: timedelta = timedelta(minutes=5),
         events: Events = NO_EVENTS,
     ) -> None:
@@ -65,6 +66,7 @@ class DigestJob:
         self._routing = routing
         self._store = store
         self._reads = reads
+        self._themes = themes
         self._clock = clock
         self._publishers = publishers
         self._on_enqueued = on_enqueued
@@ -97,7 +99,12 @@ class DigestJob:
         messages: list[OutboundMessage] = []
         if digest is not None:
             weekly = await build_digest(
-                self._reads, self._routing, digest, IsoWeek.parse(run.week), now
+                self._reads,
+                self._routing,
+                digest,
+                IsoWeek.parse(run.week),
+                now,
+                find_themes=self._themes,
             )
             key = f"digest:{run.digest}:{run.week}"
             note = LATE_NOTE if late else None
@@ -148,7 +155,9 @@ class DigestJob:
     async def post_now(self, digest: Digest, week: IsoWeek) -> list[str]:
         """Queue a digest on demand (`loopkeeper digest --post`); returns the messages' keys."""
         now = self._clock.now()
-        weekly = await build_digest(self._reads, self._routing, digest, week, now)
+        weekly = await build_digest(
+            self._reads, self._routing, digest, week, now, find_themes=self._themes
+        )
         key = f"digest:{digest.name}:{week}:manual:{now.isoformat()}"
         messages: list[OutboundMessage] = []
         for publish in self._publishers:

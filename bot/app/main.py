@@ -33,6 +33,7 @@ from bot.core.startup_errors import StartupError
 from bot.core.triage import TriageService
 from digests.job import DigestJob
 from digests.publisher import Publisher
+from digests.themes.section import WeekThemes
 from handlers.api import reports_route
 from handlers.api_openapi import openapi_route
 from handlers.api_volume import volume_route
@@ -50,6 +51,7 @@ from storage.faults import is_transient
 from storage.health import SqlHealth
 from storage.queues import SqlQueues
 from storage.repository import SqlCaseStore
+from storage.theme_texts import SqlThemeTexts
 
 
 async def build_runtime(
@@ -212,7 +214,17 @@ async def build_runtime(
         triage=triage,
         timers=timers,
         digests=DigestJob(
-            routing, store, clock, publishers, on_enqueued, events=events, reads=digest_reads(store)
+            routing,
+            store,
+            clock,
+            publishers,
+            on_enqueued,
+            events=events,
+            reads=digest_reads(store),
+            # The job keeps the embedding model once loaded: one load per process.
+            themes=WeekThemes(
+                SqlThemeTexts(engine, include_output=routing.privacy.store_output_text)
+            ),
         ),
         inbox=inbox,
         dispatcher=dispatcher,
