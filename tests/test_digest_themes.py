@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -15,9 +16,17 @@ from digests.themes.embedder import Embedder
 from digests.themes.model import ThemeInput
 from digests.week import IsoWeek
 from tests.harness import BotUnderTest
+from tests.test_digest import ROUTING_YAML
 from tests.test_digest_cli import run_cli
-from tests.test_themes_cli import env, fixture_weeks  # noqa: F401  (fixtures)
+from tests.test_themes_cli import fixture_weeks  # noqa: F401  (a fixture)
 from tests.themes_fixture import CURRENT, PREVIOUS, REFUND
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(ROUTING_YAML, encoding="utf-8")
+    return {"LOOPKEEPER_DATABASE_URL": database_url, "LOOPKEEPER_CONFIG": str(routing)}
 
 
 async def digest_json(env: dict[str, str]) -> dict:  # type: ignore[type-arg]
@@ -27,7 +36,7 @@ async def digest_json(env: dict[str, str]) -> dict:  # type: ignore[type-arg]
 
 
 @pytest.mark.usefixtures("fixture_weeks")
-async def test_the_digest_json_carries_the_weeks_themes(env: dict[str, str]) -> None:  # noqa: F811
+async def test_the_digest_json_carries_the_weeks_themes(env: dict[str, str]) -> None:
     data = await digest_json(env)
 
     refund, casual, language = data["themes"]
@@ -50,7 +59,7 @@ async def test_the_digest_json_carries_the_weeks_themes(env: dict[str, str]) -> 
 
 
 @pytest.mark.usefixtures("fixture_weeks")
-async def test_priorities_name_the_theme_behind_them(env: dict[str, str]) -> None:  # noqa: F811
+async def test_priorities_name_the_theme_behind_them(env: dict[str, str]) -> None:
     data = await digest_json(env)
 
     refund_label = data["themes"][0]["label"]
@@ -59,7 +68,7 @@ async def test_priorities_name_the_theme_behind_them(env: dict[str, str]) -> Non
 
 
 @pytest.mark.usefixtures("fixture_weeks")
-async def test_every_format_shows_the_themes(env: dict[str, str]) -> None:  # noqa: F811
+async def test_every_format_shows_the_themes(env: dict[str, str]) -> None:
     label = (await digest_json(env))["themes"][0]["label"]
 
     markdown = await run_cli(env, "digest", "--week", "2026-W07")
