@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from digests.model import WeeklyDigest
+from digests.render_blocks import block_kit_problems, render_blocks
 from digests.themes import section
 from digests.themes.embed_tfidf import TfidfEmbedder
 from digests.themes.embedder import Embedder
 from digests.themes.model import ThemeInput
 from digests.week import IsoWeek
+from handlers.teams.card_budget import ACTIVITY_BUDGET, wire_size
+from handlers.teams.digest import digest_activity
 from tests.harness import BotUnderTest
 from tests.test_digest import ROUTING_YAML
 from tests.test_digest_cli import run_cli
@@ -29,8 +33,8 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str]:
     return {"LOOPKEEPER_DATABASE_URL": database_url, "LOOPKEEPER_CONFIG": str(routing)}
 
 
-async def digest_json(env: dict[str, str]) -> dict:  # type: ignore[type-arg]
-    result = await run_cli(env, "digest", "--week", "2026-W07", "--format", "json")
+async def digest_json(env: dict[str, str], week: str | None = "2026-W07") -> dict:  # type: ignore[type-arg]
+    result = await run_cli(env, "digest", *(["--week", week] if week else []), "--format", "json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
@@ -131,3 +135,26 @@ async def test_a_process_loads_the_model_once(monkeypatch: pytest.MonkeyPatch) -
 
     assert counting.loads == 1
     assert first == again and first[0].cases == 4
+
+
+async def test_the_demo_digest_shows_themes_in_every_format_within_the_limits(
+    env: dict[str, str],
+) -> None:
+    assert (await run_cli(env, "demo")).exit_code == 0
+
+    data = await digest_json(env, week=None)
+    assert len(data["themes"]) >= 3
+    assert any(len(t["systems"]) >= 2 for t in data["themes"])  # across systems
+    assert any(p["theme"] for p in data["priorities"])
+    label = data["themes"][0]["label"]
+    assert "## Recurring themes" in (await run_cli(env, "digest")).stdout
+    assert "Recurring themes" in (await run_cli(env, "digest", "--format", "html")).stdout
+
+    weekly = WeeklyDigest.model_validate(data)
+    slack = render_blocks(weekly, note=None)
+    assert block_kit_problems(slack) == [] and label in json.dumps(slack["blocks"])
+    chart = "https://loopkeeper.example.com/charts/" + "A" * 43 + ".png"
+    teams = digest_activity(weekly, None, chart_url=chart)
+    assert wire_size(teams) <= ACTIVITY_BUDGET
+    card = json.dumps(teams)
+    assert label in card and chart in card
