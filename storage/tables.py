@@ -97,6 +97,10 @@ class CaseRow(Base):
         Index("ix_cases_status", "status"),
         Index("ix_cases_system_id", "system_id"),
         Index("ix_cases_created_at", "created_at"),
+        # The digest's week: cases still open or closed since (backlog), acknowledged or
+        # closed during it (response times), found without reading the older history.
+        Index("ix_cases_closed_at", "closed_at"),
+        Index("ix_cases_acknowledged_at", "acknowledged_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)

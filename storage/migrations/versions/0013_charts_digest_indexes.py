@@ -1,4 +1,6 @@
-"""Chart images: the digest's chart, served to Teams at an unguessable, expiring URL.
+"""Chart images: the digest's chart, served to Teams at an unguessable, expiring URL; and the
+indexes that keep the digest's cost to the size of its week (cases by closed_at and by
+acknowledged_at), not of the whole history.
 
 Revision ID: 0013
 Revises: 0012
@@ -28,8 +30,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("token_hash", name="pk_chart_images"),
     )
     op.create_index("ix_chart_images_expires_at", "chart_images", ["expires_at"])
+    op.create_index("ix_cases_closed_at", "cases", ["closed_at"])
+    op.create_index("ix_cases_acknowledged_at", "cases", ["acknowledged_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_acknowledged_at", table_name="cases")
+    op.drop_index("ix_cases_closed_at", table_name="cases")
     op.drop_index("ix_chart_images_expires_at", table_name="chart_images")
     op.drop_table("chart_images")
