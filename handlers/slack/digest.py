@@ -50,7 +50,8 @@ def publish_to_slack(
                 f"slack:{key}:chart",
                 digest.slack_channel,
                 f"loopkeeper-{weekly.week.iso}.png",
-                f"Reports per week, last {len(weekly.series)} weeks",
+                f"Reports per week, last {len(weekly.series)} weeks"
+                + (", and the top recurring themes" if weekly.themes else ""),
                 render_chart(weekly),
                 now,
                 lane=lane,
