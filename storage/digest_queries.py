@@ -20,10 +20,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     Float,
     Select,
     and_,
+    any_,
     case,
     cast,
     distinct,
@@ -117,7 +120,7 @@ class DigestQueries:
                 ReportRow.case_id,
             )
             .join(CaseRow, CaseRow.id == ReportRow.case_id)
-            .where(_within(ReportRow.created_at, w.bounds[0], w.end))
+            .where(_within(ReportRow.created_at, w.bounds[0], w.end), *self._reported_cases())
         ).subquery()
         keys = (rows.c.bucket, rows.c.system_id, rows.c.category_id, rows.c.severity)
         return select(
@@ -125,6 +128,23 @@ class DigestQueries:
             func.count().label("reports"),
             func.count(distinct(rows.c.case_id)).label("cases"),
         ).group_by(*keys)
+
+    def _reported_cases(self) -> list[ColumnElement[bool]]:
+        """On PostgreSQL, the cases reported in the series' 8 weeks, named up front.
+
+        Joined plainly, PostgreSQL hashes the whole cases table once the series holds more than
+        a few thousand reports: a cost that grows with every case ever filed. Given their ids
+        as one array (an InitPlan), it reads just those cases through the primary key.
+        """
+        if self.dialect != "postgresql":
+            return []  # SQLite looks cases up by primary key anyway
+        w = self.window
+        ids = (
+            select(func.array_agg(distinct(ReportRow.case_id)))
+            .where(_within(ReportRow.created_at, w.bounds[0], w.end))
+            .scalar_subquery()
+        )
+        return [CaseRow.id == any_(cast(ids, ARRAY(BigInteger)))]
 
     def reporters(self) -> AnySelect:
         """Distinct reporters this week (bucket 1) and last week (bucket 0)."""
