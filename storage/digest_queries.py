@@ -36,6 +36,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union,
 )
 
 from bot.core.models import Severity
@@ -222,12 +223,24 @@ class DigestQueries:
                     ),
                     _count_if(and_(open_then, opened < week_old)).label("over_7d"),
                     func.min(case((open_then, _missed_deadline(as_of)))).label("oldest_breach"),
-                ).where(
-                    CaseRow.created_at < w.end,
-                    or_(CaseRow.closed_at.is_(None), CaseRow.closed_at >= w.start),
-                )
+                ).where(CaseRow.created_at < w.end, self._not_closed_before(w.start))
             )
         ).group_by(CaseRow.system_id, CaseRow.category_id)
+
+    def _not_closed_before(self, start: datetime) -> ColumnElement[bool]:
+        """Cases still open, or closed since `start`: found through `ix_cases_closed_at`.
+
+        PostgreSQL reads the OR as two index scans (a BitmapOr). SQLite would scan every case
+        ever filed, so there it is spelled as the union of the two index lookups.
+        """
+        if self.dialect == "postgresql":
+            return or_(CaseRow.closed_at.is_(None), CaseRow.closed_at >= start)
+        return CaseRow.id.in_(
+            union(
+                select(CaseRow.id).where(CaseRow.closed_at.is_(None)),
+                select(CaseRow.id).where(CaseRow.closed_at >= start),
+            )
+        )
 
     def timeline(self) -> AnySelect:
         """Timeline entries this week per kind × system × category × owner."""
