@@ -8,8 +8,10 @@ per section (digests/counts.py, digests/casework.py, digests/priorities.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from bot.core.routing_rules import Digest, Routing
 from digests import casework, counts
@@ -20,12 +22,22 @@ from digests.priorities import suggest_priorities
 from digests.reads import DigestReads, WeekRows
 from digests.text import beside, plural, quiet_line
 from digests.versions import versions
-from digests.week import IsoWeek
+from digests.week import IsoWeek, Zone
 from digests.window import Window
+
+log = logging.getLogger(__name__)
 
 
 class WeekNotStarted(ValueError):
     """A digest of a week that has not begun: there is nothing to count yet."""
+
+
+class ThemeFinder(Protocol):
+    """Finds a week's recurring themes (digests.themes.section.WeekThemes)."""
+
+    async def __call__(
+        self, week: IsoWeek, systems: Sequence[str] | None, *, tz: Zone, now: datetime
+    ) -> list[Theme]: ...
 
 
 async def build_digest(
@@ -36,9 +48,10 @@ async def build_digest(
     now: datetime,
     *,
     themes: Sequence[Theme] = (),
+    find_themes: ThemeFinder | None = None,
 ) -> WeeklyDigest:
     """The digest `digest` for `week` (counted in the digest's time zone), as of `now`, with
-    the week's `themes` (digests/themes computes them)."""
+    the week's `themes`, or those `find_themes` finds (digests/themes computes them)."""
     window = Window.of(week, digest.schedule.timezone, now)
     if window.not_started:
         starts = window.start.astimezone(window.tz)
@@ -46,8 +59,22 @@ async def build_digest(
             f"{week} has not started yet (it starts {starts:%a %d %b %Y} in "
             f"{digest.schedule.timezone}): pick this week or an earlier one."
         )
-    rows = await reads.week(window, _system_filter(routing, digest))
+    systems = _system_filter(routing, digest)
+    rows = await reads.week(window, systems)
+    if find_themes is not None:
+        themes = await _themes(find_themes, week, systems, digest, now)
     return assemble(routing, digest, window, rows, themes)
+
+
+async def _themes(
+    find: ThemeFinder, week: IsoWeek, systems: list[str] | None, digest: Digest, now: datetime
+) -> list[Theme]:
+    # Themes are a section, not the digest: a digest without them beats no digest at all.
+    try:
+        return await find(week, systems, tz=digest.schedule.timezone, now=now)
+    except Exception:
+        log.exception("themes for %s failed: the digest goes out without them", week)
+        return []
 
 
 def _system_filter(routing: Routing, digest: Digest) -> list[str] | None:
@@ -164,4 +191,4 @@ def _headline(totals: Totals, *, so_far: bool) -> str:
     return f"So far this week: {line}" if so_far else line
 
 
-__all__ = ["WeekNotStarted", "assemble", "build_digest"]
+__all__ = ["ThemeFinder", "WeekNotStarted", "assemble", "build_digest"]

@@ -14,7 +14,9 @@ from bot.core.models import DigestRun, OutboundMessage
 from bot.core.ports import Clock
 from bot.core.routing_rules import Digest, Routing
 from bot.core.telemetry import NO_EVENTS, Events
-from digests.aggregate import build_digest
+from digests.aggregate import ThemeFinder, build_digest
+from digests.chart_links import ChartLinks
+from digests.model import WeeklyDigest
 from digests.publisher import Publisher
 from digests.reads import DigestReads
 from digests.schedule import latest_due
@@ -58,6 +60,8 @@ class DigestJob:
         on_enqueued: Callable[[], None] | None = None,
         *,
         reads: DigestReads,
+        themes: ThemeFinder | None = None,
+        charts: ChartLinks | None = None,
         lease: timedelta = timedelta(minutes=5),
         events: Events = NO_EVENTS,
     ) -> None:
@@ -65,6 +69,8 @@ class DigestJob:
         self._routing = routing
         self._store = store
         self._reads = reads
+        self._themes = themes
+        self._charts = charts
         self._clock = clock
         self._publishers = publishers
         self._on_enqueued = on_enqueued
@@ -97,14 +103,20 @@ class DigestJob:
         messages: list[OutboundMessage] = []
         if digest is not None:
             weekly = await build_digest(
-                self._reads, self._routing, digest, IsoWeek.parse(run.week), now
+                self._reads,
+                self._routing,
+                digest,
+                IsoWeek.parse(run.week),
+                now,
+                find_themes=self._themes,
             )
             key = f"digest:{run.digest}:{run.week}"
             note = LATE_NOTE if late else None
+            chart_url = await self._chart_url(digest, weekly, now)
             for publish in self._publishers:
                 # Rendering (a chart takes a few hundred ms) runs off the event loop.
                 messages += await asyncio.to_thread(
-                    publish, digest, weekly, key=key, note=note, now=now
+                    publish, digest, weekly, key=key, note=note, now=now, chart_url=chart_url
                 )
         async with self._store.transaction() as tx:
             if not await tx.finish_digest_run(run.id, now, late=late):
@@ -119,6 +131,22 @@ class DigestJob:
             self._events.digest_posted(platform)
         log.info("digest %s for %s queued%s", run.digest, run.week, " (late)" if late else "")
         return 1
+
+    async def _chart_url(self, digest: Digest, weekly: WeeklyDigest, now: datetime) -> str | None:
+        """Where Teams loads the chart from; None (a card without it) when there is no chart,
+        no public URL, or it cannot be kept: the digest itself still goes out."""
+        if self._charts is None or weekly.quiet or not digest.teams_channel:
+            return None
+        from digests.chart import render_chart  # matplotlib: only when a chart is drawn
+
+        try:
+            png = await asyncio.to_thread(render_chart, weekly)
+            return await self._charts.link(png, now)
+        except Exception:
+            log.exception(
+                "the chart of digest %s could not be kept: its card goes without", digest.name
+            )
+            return None
 
     def _event(
         self,
@@ -148,12 +176,15 @@ class DigestJob:
     async def post_now(self, digest: Digest, week: IsoWeek) -> list[str]:
         """Queue a digest on demand (`loopkeeper digest --post`); returns the messages' keys."""
         now = self._clock.now()
-        weekly = await build_digest(self._reads, self._routing, digest, week, now)
+        weekly = await build_digest(
+            self._reads, self._routing, digest, week, now, find_themes=self._themes
+        )
         key = f"digest:{digest.name}:{week}:manual:{now.isoformat()}"
+        chart_url = await self._chart_url(digest, weekly, now)
         messages: list[OutboundMessage] = []
         for publish in self._publishers:
             messages += await asyncio.to_thread(
-                publish, digest, weekly, key=key, note=None, now=now
+                publish, digest, weekly, key=key, note=None, now=now, chart_url=chart_url
             )
         queued: list[str] = []
         async with self._store.transaction() as tx:

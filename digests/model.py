@@ -217,16 +217,16 @@ class Priority(_Model):
 
 
 class Theme(_Model):
-    """One recurring theme of the week (DESIGN.md "Digest JSON": `themes`), computed by
-    digests/themes; the digest only carries and renders it."""
+    """One recurring theme of the week (DESIGN.md "Digest JSON": `themes`): digests/themes finds
+    them, the digest carries and renders them."""
 
-    label: str
-    terms: list[str]
-    reports: int
+    label: str = Field(description="its most distinctive terms, for people")
+    terms: list[str] = Field(description="the distinctive terms, most distinctive first")
+    reports: int = Field(description="reports in the theme this week")
     cases: int = Field(description="distinct cases: a case counts once per theme")
-    systems: list[str]
-    categories: list[str]
-    change: Change
+    systems: list[str] = Field(description="system ids it spans, most reports first")
+    categories: list[str] = Field(description="category ids it spans, most reports first")
+    change: Change = Field(description="reports this week beside last week's in the same theme")
     case_numbers: list[int] = Field(description="its three most-reported cases this week")
 
 

@@ -17,7 +17,15 @@ from digests.model import WeeklyDigest
 
 class Publisher(Protocol):
     def __call__(
-        self, digest: Digest, weekly: WeeklyDigest, *, key: str, note: str | None, now: datetime
+        self,
+        digest: Digest,
+        weekly: WeeklyDigest,
+        *,
+        key: str,
+        note: str | None,
+        now: datetime,
+        chart_url: str | None = None,
     ) -> Sequence[OutboundMessage]:
-        """The outbox messages that publish one digest on one platform."""
+        """The outbox messages that publish one digest on one platform; `chart_url`, where
+        the bot serves the digest's chart (digests/chart_links.py), for cards that link it."""
         ...

@@ -110,7 +110,12 @@ def render_card(
     )
     if chart_url:
         body.append(
-            {"type": "Image", "url": chart_url, "altText": "Reports per system, last 8 weeks"}
+            {
+                "type": "Image",
+                "url": chart_url,
+                "altText": "Reports per system, last 8 weeks"
+                + (", and the top recurring themes" if digest.themes else ""),
+            }
         )
     if digest.priorities:
         body.append(_heading("Suggested priorities"))

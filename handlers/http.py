@@ -35,6 +35,7 @@ class Routes:
     ingest_volume: Handler | None = None  # POST /api/v1/volume (handlers/api_volume.py)
     teams_messages: Handler | None = None
     status: Handler | None = None  # GET /status (handlers/status.py)
+    charts: Handler | None = None  # GET /charts/<token>.png (handlers/charts.py)
     refresh_metrics: Callable[[], Awaitable[None]] | None = None
     """Reads what the gauges show from the database, before each scrape."""
 
@@ -95,6 +96,8 @@ def build_http_app(routes: Routes) -> web.Application:
         app.router.add_get("/api/v1/openapi.json", routes.ingest_openapi)
     if routes.teams_messages:
         app.router.add_post("/api/messages", routes.teams_messages)
+    if routes.charts:
+        app.router.add_get("/charts/{name}", routes.charts)
     return app
 
 

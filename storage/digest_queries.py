@@ -20,10 +20,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     ColumnElement,
     Float,
     Select,
     and_,
+    any_,
     case,
     cast,
     distinct,
@@ -33,6 +36,7 @@ from sqlalchemy import (
     or_,
     select,
     tuple_,
+    union,
 )
 
 from bot.core.models import Severity
@@ -117,7 +121,7 @@ class DigestQueries:
                 ReportRow.case_id,
             )
             .join(CaseRow, CaseRow.id == ReportRow.case_id)
-            .where(_within(ReportRow.created_at, w.bounds[0], w.end))
+            .where(_within(ReportRow.created_at, w.bounds[0], w.end), *self._reported_cases())
         ).subquery()
         keys = (rows.c.bucket, rows.c.system_id, rows.c.category_id, rows.c.severity)
         return select(
@@ -125,6 +129,23 @@ class DigestQueries:
             func.count().label("reports"),
             func.count(distinct(rows.c.case_id)).label("cases"),
         ).group_by(*keys)
+
+    def _reported_cases(self) -> list[ColumnElement[bool]]:
+        """On PostgreSQL, the cases reported in the series' 8 weeks, named up front.
+
+        Joined plainly, PostgreSQL hashes the whole cases table once the series holds more than
+        a few thousand reports: a cost that grows with every case ever filed. Given their ids
+        as one array (an InitPlan), it reads just those cases through the primary key.
+        """
+        if self.dialect != "postgresql":
+            return []  # SQLite looks cases up by primary key anyway
+        w = self.window
+        ids = (
+            select(func.array_agg(distinct(ReportRow.case_id)))
+            .where(_within(ReportRow.created_at, w.bounds[0], w.end))
+            .scalar_subquery()
+        )
+        return [CaseRow.id == any_(cast(ids, ARRAY(BigInteger)))]
 
     def reporters(self) -> AnySelect:
         """Distinct reporters this week (bucket 1) and last week (bucket 0)."""
@@ -202,12 +223,24 @@ class DigestQueries:
                     ),
                     _count_if(and_(open_then, opened < week_old)).label("over_7d"),
                     func.min(case((open_then, _missed_deadline(as_of)))).label("oldest_breach"),
-                ).where(
-                    CaseRow.created_at < w.end,
-                    or_(CaseRow.closed_at.is_(None), CaseRow.closed_at >= w.start),
-                )
+                ).where(CaseRow.created_at < w.end, self._not_closed_before(w.start))
             )
         ).group_by(CaseRow.system_id, CaseRow.category_id)
+
+    def _not_closed_before(self, start: datetime) -> ColumnElement[bool]:
+        """Cases still open, or closed since `start`: found through `ix_cases_closed_at`.
+
+        PostgreSQL reads the OR as two index scans (a BitmapOr). SQLite would scan every case
+        ever filed, so there it is spelled as the union of the two index lookups.
+        """
+        if self.dialect == "postgresql":
+            return or_(CaseRow.closed_at.is_(None), CaseRow.closed_at >= start)
+        return CaseRow.id.in_(
+            union(
+                select(CaseRow.id).where(CaseRow.closed_at.is_(None)),
+                select(CaseRow.id).where(CaseRow.closed_at >= start),
+            )
+        )
 
     def timeline(self) -> AnySelect:
         """Timeline entries this week per kind × system × category × owner."""

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -96,6 +97,10 @@ class CaseRow(Base):
         Index("ix_cases_status", "status"),
         Index("ix_cases_system_id", "system_id"),
         Index("ix_cases_created_at", "created_at"),
+        # The digest's week: cases still open or closed since (backlog), acknowledged or
+        # closed during it (response times), found without reading the older history.
+        Index("ix_cases_closed_at", "closed_at"),
+        Index("ix_cases_acknowledged_at", "acknowledged_at"),
     )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
@@ -373,3 +378,16 @@ class OutputVolumeRow(Base):
     day: Mapped[date] = mapped_column(Date)
     count: Mapped[int] = mapped_column(BigInteger)
     reported_at: Mapped[datetime]
+
+
+class ChartImageRow(Base):
+    """A digest chart served at GET /charts/<token>.png until it expires (Teams cards load it)."""
+
+    __tablename__ = "chart_images"
+    __table_args__ = (Index("ix_chart_images_expires_at", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    """SHA-256 of the URL's token: a copy of the database does not hold working links."""
+    png: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

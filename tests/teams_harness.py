@@ -6,6 +6,7 @@ Import the fixtures into a test module: `from tests.teams_harness import connect
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import uuid
@@ -315,27 +316,39 @@ async def connector() -> AsyncIterator[FakeConnector]:
     await fake.stop()
 
 
+@contextlib.asynccontextmanager
+async def running_teams_bot(
+    database_url: str, slack: FakeSlack, connector: FakeConnector, tmp_path: Path, **settings: Any
+) -> AsyncIterator[TeamsBotUnderTest]:
+    """The bot with Slack and Teams (local emulator mode: no app id, requests from 127.0.0.1);
+    `settings` add to or override the defaults (e.g. `public_url=...`)."""
+    clock = ManualClock(now_utc())
+    defaults: dict[str, Any] = {
+        "database_url": database_url,
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.url,
+        "ingest_token": INGEST_TOKEN,
+    }
+    configured = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
+    routing = teams_routing(tmp_path / "routing.yaml")
+    runtime = await build_runtime(configured, routing, clock=clock)
+    server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield TeamsBotUnderTest(
+                runtime, slack, clock, str(server.make_url("")).rstrip("/"), http, connector
+            )
+    finally:
+        await server.close()
+        await runtime.close()
+
+
 @pytest.fixture
 async def teams_bot(
     database_url: str, slack: FakeSlack, connector: FakeConnector, tmp_path: Path
 ) -> AsyncIterator[TeamsBotUnderTest]:
     """The bot with Slack and Teams (local emulator mode: no app id, requests from 127.0.0.1)."""
-    clock = ManualClock(now_utc())
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack.url,
-        ingest_token=INGEST_TOKEN,
-    )
-    routing = teams_routing(tmp_path / "routing.yaml")
-    runtime = await build_runtime(settings, routing, clock=clock)
-    server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
-    await server.start_server()
-    async with aiohttp.ClientSession() as http:
-        yield TeamsBotUnderTest(
-            runtime, slack, clock, str(server.make_url("")).rstrip("/"), http, connector
-        )
-    await server.close()
-    await runtime.close()
+    async with running_teams_bot(database_url, slack, connector, tmp_path) as bot:
+        yield bot

@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from digests.model import Theme
 from digests.themes import embed_wordllama
 from digests.themes.embed_tfidf import TfidfEmbedder
 from digests.themes.embed_wordllama import load_wordllama
 from digests.themes.embedder import Embedder, load_embedder
 from digests.themes.engine import find_themes
-from digests.themes.model import Theme, ThemeInput
+from digests.themes.model import ThemeInput
 from digests.themes.section import themes_for_week
 from digests.themes.vectors import Vectors
 from digests.week import IsoWeek

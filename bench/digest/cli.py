@@ -20,13 +20,14 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from bench.digest.data import NOW, TIMEZONE, WEEK, Spec
+from bench.digest.data import NOW, SPAN, TIMEZONE, WEEK, Spec
 from bench.digest.load import PROPOSED_INDEXES, add_proposed_indexes
 from bench.server import run_on_server
 from storage.database import create_engine, redact_url
@@ -68,6 +69,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip the second timing with the indexes proposed for the digest "
         f"({', '.join(name for name, _, _ in PROPOSED_INDEXES)})",
     )
+    parser.add_argument(
+        "--history-reports",
+        type=int,
+        default=0,
+        help="then add this many older reports (in --history-cases closed cases, at the same "
+        "weekly volume, before the generated year) and time the same week again: e.g. "
+        "9,000,000 on top of the default 1,000,000 for 10 M reports of history",
+    )
+    parser.add_argument(
+        "--history-cases", type=int, default=0, help="cases of the older history (reports / 5)"
+    )
     parser.add_argument("--json", action="store_true", help="also print the raw figures as JSON")
     return parser.parse_args(argv)
 
@@ -84,6 +96,9 @@ class Run:
     load_seconds: float
     figures: dict[str, Any]
     indexed: dict[str, Any] | None = None
+    history: dict[str, Any] | None = None
+    history_counts: dict[str, int] | None = None
+    history_seconds: float = 0.0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,6 +161,16 @@ def bench_database(url: str, spec: Spec, args: argparse.Namespace, *, reuse: boo
         say("Adding the proposed digest indexes, timing again …")
         asyncio.run(add_proposed_indexes(url))
         run.indexed = measure(url, args.repeat)
+    if args.history_reports:
+        cases = args.history_cases or max(args.history_reports // 5, 1)
+        weekly = spec.reports / (SPAN / timedelta(weeks=1))
+        say(f"Adding {args.history_reports:,} older reports in {cases:,} cases …")
+        started = time.perf_counter()
+        child("bench.digest.history", url, str(args.history_reports), str(cases), str(weekly))
+        run.history_seconds = time.perf_counter() - started
+        run.history_counts = asyncio.run(table_counts(url))
+        say(f"Added in {run.history_seconds:.0f} s; timing the same week again …")
+        run.history = measure(url, args.repeat)
     return run
 
 
@@ -210,8 +235,17 @@ def render(run: Run) -> None:
     if run.indexed:
         say(f"  -- with the proposed indexes ({', '.join(n for n, _, _ in PROPOSED_INDEXES)}) --")
         render_figures(run.name, run.indexed)
+    if run.history and run.history_counts:
+        c = run.history_counts
+        say(
+            f"  -- with older history: {c['reports']:,} reports, {c['cases']:,} cases, "
+            f"{c['timeline']:,} timeline entries (same week, same weekly volume) --"
+        )
+        render_figures(run.name, run.history)
     if run.load_seconds:
         say(f"  (data loaded in {run.load_seconds:.0f} s)")
+    if run.history_seconds:
+        say(f"  (older history added in {run.history_seconds:.0f} s)")
     say("")
 
 

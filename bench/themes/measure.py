@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 from bench.themes.data import NOW, week_of_reports
-from digests.themes.model import Theme, ThemeInput
+from digests.model import Theme
+from digests.themes.model import ThemeInput
 
 
 def weeks(reports: int) -> tuple[list[ThemeInput], list[ThemeInput]]:

@@ -90,14 +90,24 @@ def digest_command(
 
     async def work(engine: AsyncEngine) -> str:
         from digests.aggregate import WeekNotStarted, build_digest
+        from digests.themes.section import WeekThemes
         from storage.digest_reads import SqlDigestReads
+        from storage.theme_texts import SqlThemeTexts
 
         try:
             if post:
                 from bot.app.post_digest import post_digest
 
                 return await post_digest(settings, routing, digest, chosen)
-            weekly = await build_digest(SqlDigestReads(engine), routing, digest, chosen, now)
+            texts = SqlThemeTexts(engine, include_output=routing.privacy.store_output_text)
+            weekly = await build_digest(
+                SqlDigestReads(engine),
+                routing,
+                digest,
+                chosen,
+                now,
+                find_themes=WeekThemes(texts),
+            )
         except WeekNotStarted as error:
             err.print(escape(str(error)), highlight=False)
             raise typer.Exit(2) from None

@@ -24,7 +24,7 @@ from digests.week import IsoWeek
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from digests.themes.model import Theme
+    from digests.model import Theme
 
 
 class ThemeFormat(enum.StrEnum):

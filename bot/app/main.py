@@ -7,6 +7,7 @@ handlers/teams/wiring.py), the core services, the HTTP app and the loops, and re
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import aiohttp
@@ -31,11 +32,14 @@ from bot.core.ports import Clock, Notices
 from bot.core.routing_rules import Routing
 from bot.core.startup_errors import StartupError
 from bot.core.triage import TriageService
+from digests.chart_links import ChartLinks
 from digests.job import DigestJob
 from digests.publisher import Publisher
+from digests.themes.section import WeekThemes
 from handlers.api import reports_route
 from handlers.api_openapi import openapi_route
 from handlers.api_volume import volume_route
+from handlers.charts import chart_route
 from handlers.http import Routes, build_http_app
 from handlers.metrics import PrometheusEvents, health_gauges, process_metrics
 from handlers.slack.app import build_web_client
@@ -44,12 +48,16 @@ from handlers.slack.digest import publish_to_slack
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.notices import SlackNotices
 from handlers.status import StatusSources, status_route
+from storage.chart_images import SqlChartImages
 from storage.database import create_engine
 from storage.digest_reads import digest_reads
 from storage.faults import is_transient
 from storage.health import SqlHealth
 from storage.queues import SqlQueues
 from storage.repository import SqlCaseStore
+from storage.theme_texts import SqlThemeTexts
+
+log = logging.getLogger(__name__)
 
 
 async def build_runtime(
@@ -106,6 +114,8 @@ async def build_runtime(
     queues, health = SqlQueues(store.engine), SqlHealth(store.engine)
     status = StatusSources(clock, clock.now(), store.ping, queues.counts, health.read)
     routes.status = status_route(status)
+    charts = SqlChartImages(engine)
+    routes.charts = chart_route(charts, clock)  # any replica serves the charts any other kept
     bolt_app = None
     socket_mode = None
     publishers: list[Publisher] = []
@@ -212,7 +222,18 @@ async def build_runtime(
         triage=triage,
         timers=timers,
         digests=DigestJob(
-            routing, store, clock, publishers, on_enqueued, events=events, reads=digest_reads(store)
+            routing,
+            store,
+            clock,
+            publishers,
+            on_enqueued,
+            events=events,
+            reads=digest_reads(store),
+            charts=_chart_links(settings, routing, charts),
+            # The job keeps the embedding model once loaded: one load per process.
+            themes=WeekThemes(
+                SqlThemeTexts(engine, include_output=routing.privacy.store_output_text)
+            ),
         ),
         inbox=inbox,
         dispatcher=dispatcher,
@@ -227,3 +248,16 @@ async def build_runtime(
         webhooks=webhooks,
     )
     return runtime
+
+
+def _chart_links(settings: Settings, routing: Routing, charts: SqlChartImages) -> ChartLinks | None:
+    """Links for the Teams digest's chart, which needs the bot's public URL to be reachable."""
+    if not settings.teams_enabled or not any(d.teams_channel for d in routing.digests):
+        return None
+    if settings.public_url is None:
+        log.warning(
+            "Teams digest cards will have no chart: set LOOPKEEPER_PUBLIC_URL to the bot's "
+            "public base URL (the one Teams reaches) so they can load it from /charts/"
+        )
+        return None
+    return ChartLinks(charts, settings.public_url)

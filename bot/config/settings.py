@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,12 @@ class Settings(BaseSettings):
         "development", validation_alias=_env("LOOPKEEPER_ENV")
     )
     ingest_token: SecretStr | None = Field(None, validation_alias=_env("LOOPKEEPER_INGEST_TOKEN"))
+    public_url: str | None = Field(
+        None,
+        validation_alias=_env("LOOPKEEPER_PUBLIC_URL"),
+        description="the bot's public base URL, e.g. https://loopkeeper.example.com (Teams "
+        "digest cards load their chart from <url>/charts/…)",
+    )
     tick_seconds: float = Field(
         2.0,
         gt=0,
@@ -95,6 +102,11 @@ class Settings(BaseSettings):
             return cls.model_fields[str(info.field_name)].default
         return value.strip().upper() if info.field_name == "log_level" else value.strip().lower()
 
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.strip().rstrip("/") if value is not None else None
+
     @property
     def slack_http_enabled(self) -> bool:
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
@@ -131,6 +143,11 @@ class Settings(BaseSettings):
             found.append("SLACK_APP_TOKEN must be an app-level token starting with 'xapp-'")
         if self.teams_enabled and self.microsoft_app_id:
             found.extend(self._teams_credential_problems())
+        if self.public_url is not None and not _is_base_url(self.public_url):
+            found.append(
+                "LOOPKEEPER_PUBLIC_URL must be the bot's base URL, like "
+                "https://loopkeeper.example.com (http or https, a host, no query)"
+            )
         if self.env == "production":
             found.extend(self._insecure_in_production())
         return found
@@ -139,6 +156,8 @@ class Settings(BaseSettings):
         found: list[str] = []
         if not self.slack_api_url.startswith("https://"):
             found.append("SLACK_API_URL must use https in production")
+        if self.public_url is not None and not self.public_url.startswith("https://"):
+            found.append("LOOPKEEPER_PUBLIC_URL must use https in production")
         token = self.ingest_token.get_secret_value() if self.ingest_token else None
         if token is not None and len(token) < 24:
             found.append("LOOPKEEPER_INGEST_TOKEN must be at least 24 characters in production")
@@ -168,3 +187,14 @@ class Settings(BaseSettings):
                 f"MICROSOFT_APP_TYPE={self.microsoft_app_type} needs MICROSOFT_APP_TENANT_ID"
             )
         return found
+
+
+def _is_base_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not (parts.query or parts.fragment or parts.username or parts.password)
+        and url.isprintable()
+        and " " not in url
+    )

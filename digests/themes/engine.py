@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digests.model import Change
+from digests.model import Change, Theme
 from digests.themes.cluster import UNGROUPED, centroids, group, nearest
 from digests.themes.embedder import Embedder
 from digests.themes.labels import distinctive_terms, label
-from digests.themes.model import Theme, ThemeInput
+from digests.themes.model import ThemeInput
 from digests.themes.text import clean, terms
 from digests.themes.vectors import Vectors, unit_rows
 

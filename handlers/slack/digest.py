@@ -13,8 +13,15 @@ from handlers.slack.sender import file_message
 
 
 def publish_to_slack(
-    digest: Digest, weekly: WeeklyDigest, *, key: str, note: str | None, now: datetime
+    digest: Digest,
+    weekly: WeeklyDigest,
+    *,
+    key: str,
+    note: str | None,
+    now: datetime,
+    chart_url: str | None = None,
 ) -> Sequence[OutboundMessage]:
+    """A `digests.publisher.Publisher`; Slack gets the chart as a file, not `chart_url`."""
     if not digest.slack_channel:
         return []
     lane = f"{key}:slack"  # the chart follows its digest, never overtakes it
@@ -43,7 +50,8 @@ def publish_to_slack(
                 f"slack:{key}:chart",
                 digest.slack_channel,
                 f"loopkeeper-{weekly.week.iso}.png",
-                f"Reports per week, last {len(weekly.series)} weeks",
+                f"Reports per week, last {len(weekly.series)} weeks"
+                + (", and the top recurring themes" if weekly.themes else ""),
                 render_chart(weekly),
                 now,
                 lane=lane,

@@ -21,20 +21,30 @@ TOO_BIG = "The full digest does not fit in a Teams card: run `loopkeeper digest`
 
 
 def publish_to_teams(
-    digest: Digest, weekly: WeeklyDigest, *, key: str, note: str | None, now: datetime
+    digest: Digest,
+    weekly: WeeklyDigest,
+    *,
+    key: str,
+    note: str | None,
+    now: datetime,
+    chart_url: str | None = None,
 ) -> Sequence[OutboundMessage]:
-    """A `digests.publisher.Publisher`: one card, posted once per digest run (dedupe key)."""
+    """A `digests.publisher.Publisher`: one card, posted once per digest run (dedupe key), its
+    chart an Image loaded from `chart_url` (the bot's own GET /charts/…)."""
     if not digest.teams_channel:
         return []
-    activity = digest_activity(weekly, note)
+    activity = digest_activity(weekly, note, chart_url=chart_url)
     return [post_message(key, digest.teams_channel, activity, now, lane=f"{key}:teams")]
 
 
-def digest_activity(weekly: WeeklyDigest, note: str | None) -> dict[str, Any]:
+def digest_activity(
+    weekly: WeeklyDigest, note: str | None, *, chart_url: str | None = None
+) -> dict[str, Any]:
     """The digest card as a message, within Teams' size limit whatever the names."""
     summary = cut(weekly.headline, SUMMARY_CHARS)
     for length in NAME_LENGTHS:
-        activity = card_message(render_card(weekly, note=note, name_chars=length), summary)
+        card = render_card(weekly, note=note, name_chars=length, chart_url=chart_url)
+        activity = card_message(card, summary)
         if wire_size(activity) <= ACTIVITY_BUDGET:
             return activity
     lines = [weekly.headline, note or "", TOO_BIG]
