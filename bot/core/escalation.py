@@ -27,6 +27,15 @@ from bot.core.telemetry import NO_EVENTS, Events
 log = logging.getLogger(__name__)
 
 
+async def end_quiet_surge(
+    tx: CaseTransaction, routing: Routing, notices: Notices, timer: Timer, now: datetime
+) -> list[OutboundMessage]:
+    # Imported when a quiet timer fires: bot.core.surge builds on this module's schedule.
+    from bot.core.surge import end_quiet_surge as end
+
+    return await end(tx, routing, notices, timer, now)
+
+
 def _stamp(moment: datetime | None) -> str:
     return moment.isoformat() if moment else "-"
 
@@ -87,11 +96,24 @@ async def schedule(
     case: Case,
     *,
     fire_due: tuple[Notices, datetime] | None = None,
+    folded_at: datetime | None = None,
 ) -> list[OutboundMessage]:
     """Store the case's timers. With `fire_due` (when a case opens or reopens), chain steps
     already due (`after: 0m`) fire here, in the caller's transaction, rather than on the next
     tick: the owner hears at once, for one transaction less. Returns the messages the caller
-    is to queue."""
+    is to queue. With `folded_at` (a case opened into a surge) the steps already due count as
+    done, unsent: the surge's one DM stands for them."""
+    if folded_at is not None:
+        timers = plan(routing, case)
+        await tx.schedule_timers(
+            [
+                t.model_copy(update={"fired_at": folded_at})
+                if t.kind is TimerKind.escalation and t.due_at <= folded_at
+                else t
+                for t in timers
+            ]
+        )
+        return []
     # Only an opening plans the chain: a later reschedule (a deadline moved) must not add the
     # steps of a routing.yaml edited since.
     timers = plan(routing, case, chain=fire_due is not None)
@@ -288,7 +310,11 @@ class TimerService:
         now: datetime,
         reachable: Mapping[str, bool],
     ) -> None:
-        if timer.kind is TimerKind.escalation:
+        if timer.kind is TimerKind.surge_quiet:
+            await tx.enqueue_all(
+                await end_quiet_surge(tx, self._routing, self._notices, timer, now)
+            )
+        elif timer.kind is TimerKind.escalation:
             messages = await escalate(
                 tx, self._routing, self._notices, case, timer, now, reachable, self._reached_in
             )
@@ -297,6 +323,8 @@ class TimerService:
             await self._breach(tx, case, timer)
 
     def _active(self, timer: Timer, case: Case) -> bool:
+        if timer.kind is TimerKind.surge_quiet:
+            return True  # about the surge, not this case: `end_quiet_surge` checks the surge
         if timer.kind is TimerKind.escalation:
             return case.status is CaseStatus.new and timer.key.endswith(_stamp(case.opened_at))
         if timer.kind is TimerKind.acknowledge_breach:

@@ -1,0 +1,195 @@
+"""Surges: many new cases on one system at once fold into one surge card and one owner DM.
+
+Driven through the ingest API and the outbox against the fake Slack (real HTTP), on SQLite and
+PostgreSQL, with the clock moved by hand."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.core.models import CaseStatus
+from tests.harness import BotUnderTest, button_press, running_bot
+from tests.support.bot_settings import ROUTING_FILE
+from tests.support.fake_slack import FakeSlack
+
+TRIAGE = "C0CODETRIAGE"  # code-helper's triage channel in tests/data/routing.yaml
+OWNER = "U0DAVE"  # code-helper's validation owner
+SURGE = {"cases": 20, "within": "10m", "quiet": "30m"}
+
+
+def surge_routing(tmp_path: Path, surge: dict[str, Any] | None = SURGE) -> Path:
+    data = yaml.safe_load(ROUTING_FILE.read_text(encoding="utf-8"))
+    if surge is not None:
+        data["surge"] = surge
+    path = tmp_path / "routing.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@asynccontextmanager
+async def surge_bot(
+    database_url: str, slack: FakeSlack, tmp_path: Path, surge: dict[str, Any] | None = SURGE
+) -> AsyncIterator[BotUnderTest]:
+    async with running_bot(database_url, slack, surge_routing(tmp_path, surge)) as bot:
+        yield bot
+
+
+async def flag(bot: BotUnderTest, n: int, **fields: Any) -> int:
+    body = {
+        "system": "code-helper",
+        "category": "hallucination" if n % 3 else "bad_format",
+        "comment": f"wrong answer {n}",
+        "trace_id": f"trace-{n}",
+        "prompt_version": "v7" if n % 4 else "v6",
+        "model": "gpt-x",
+        "reporter": {"slack_id": f"U0R{n:04d}"},
+        **fields,
+    }
+    response = await bot.ingest(body)
+    assert response.status == 201, await response.text()
+    return int((await response.json())["case"])
+
+
+async def flag_burst(
+    bot: BotUnderTest, count: int, spacing: timedelta, start: int = 0
+) -> list[int]:
+    """`count` flags on different outputs, `spacing` apart, the outbox running as it goes."""
+    cases = []
+    for n in range(start, start + count):
+        cases.append(await flag(bot, n))
+        bot.clock.advance(spacing)
+        if n % 10 == 9:
+            await bot.deliver()
+    await bot.deliver()
+    return cases
+
+
+def top_level_posts(slack: FakeSlack, channel: str) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in slack.calls_to("chat.postMessage")
+        if c.get("channel") == channel and not c.get("thread_ts")
+    ]
+
+
+def surge_posts(slack: FakeSlack) -> list[dict[str, Any]]:
+    return [c for c in top_level_posts(slack, TRIAGE) if "Surge" in str(c.get("text"))]
+
+
+def dms_to(slack: FakeSlack, user: str) -> list[str]:
+    return [
+        str(c.get("text")) for c in slack.calls_to("chat.postMessage") if c.get("channel") == user
+    ]
+
+
+async def test_200_flags_in_2_minutes_fold_into_one_updated_surge_card_and_one_dm(
+    database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    async with surge_bot(database_url, slack, tmp_path) as bot:
+        cases = await flag_burst(bot, 200, timedelta(milliseconds=600))
+        bot.clock.advance(timedelta(seconds=30))  # the last update step is due
+        await bot.deliver()
+
+        assert len(set(cases)) == 200
+        stored = await bot.runtime.store.list_cases(system_id="code-helper")
+        assert len(stored) == 200  # every case keeps its own record
+        # The first 20 were announced on their own; the 21st opened the surge.
+        [surge_card] = surge_posts(slack)
+        assert len(top_level_posts(slack, TRIAGE)) == 21
+        ts = slack.calls_to("chat.postMessage").index(surge_card)
+        assert ts >= 0
+        updates = [c for c in slack.calls_to("chat.update") if "Surge" in str(c.get("text"))]
+        # Updated in place, a few times for 180 arrivals (one per 15 s step at most).
+        assert 1 <= len(updates) <= 10
+        assert "200 new cases" in str(updates[-1]["text"])
+        # The owner: 20 case DMs from before the surge, then one for the whole surge.
+        dms = dms_to(slack, OWNER)
+        surge_dms = [d for d in dms if "Surge on Code Helper" in d]
+        assert len(surge_dms) == 1
+        assert len(dms) == 21
+
+
+async def test_a_folded_case_is_triaged_from_the_surge_card(
+    database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    async with surge_bot(database_url, slack, tmp_path) as bot:
+        cases = await flag_burst(bot, 30, timedelta(seconds=2))
+        folded = cases[-1]
+        update = next(
+            c for c in reversed(slack.calls_to("chat.update")) if "Surge" in str(c.get("text"))
+        )
+        buttons = [
+            b["accessory"]
+            for b in _blocks(update)
+            if b.get("accessory", {}).get("type") == "button"
+        ]
+        assert str(folded) in [b["value"] for b in buttons]  # a row per waiting case
+        before = len(slack.calls_to("chat.update"))
+
+        response = await bot.interact(
+            button_press(OWNER, "case_acknowledge", str(folded), TRIAGE, str(update["ts"]))
+        )
+        assert response.status == 200
+        case = await bot.runtime.store.get_case(folded)
+        assert case is not None and case.status is CaseStatus.acknowledged
+        await bot.deliver()
+        # The case has no card of its own: the surge card is refreshed in its place.
+        after = [c for c in slack.calls_to("chat.update")[before:] if "Surge" in str(c["text"])]
+        assert after and "1 acknowledged" in str(after[-1]["blocks"])
+        assert len(top_level_posts(slack, TRIAGE)) == 21
+
+
+async def test_a_surge_ends_after_the_quiet_period_and_the_next_case_gets_its_own_card(
+    database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    async with surge_bot(database_url, slack, tmp_path) as bot:
+        await flag_burst(bot, 25, timedelta(seconds=1))
+        bot.clock.advance(timedelta(minutes=31))
+        await bot.runtime.timers.fire_due()
+        await bot.deliver()
+        last = next(c for c in reversed(slack.calls_to("chat.update")) if "Surge" in str(c["text"]))
+        assert "ended" in str(last["text"])
+
+        posts = len(top_level_posts(slack, TRIAGE))
+        case = await flag(bot, 999)
+        await bot.deliver()
+        new_posts = top_level_posts(slack, TRIAGE)[posts:]
+        assert len(new_posts) == 1 and f"Case #{case}" in str(new_posts[0]["text"])
+        assert len(surge_posts(slack)) == 1
+
+
+async def test_below_the_threshold_every_case_gets_its_card_and_dm(
+    database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    async with surge_bot(database_url, slack, tmp_path) as bot:
+        await flag_burst(bot, 20, timedelta(seconds=1))
+        # 20 within 10 minutes is not more than 20: no surge.
+        assert surge_posts(slack) == []
+        assert len(top_level_posts(slack, TRIAGE)) == 20
+        assert len(dms_to(slack, OWNER)) == 20
+        # Slower than the window: no surge either.
+        bot.clock.advance(timedelta(minutes=11))
+        await flag_burst(bot, 5, timedelta(minutes=3), start=100)
+        assert surge_posts(slack) == []
+
+
+async def test_without_a_surge_section_nothing_folds(
+    database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    async with surge_bot(database_url, slack, tmp_path, surge=None) as bot:
+        await flag_burst(bot, 30, timedelta(seconds=1))
+        assert surge_posts(slack) == []
+        assert len(top_level_posts(slack, TRIAGE)) == 30
+
+
+def _blocks(call: dict[str, Any]) -> list[dict[str, Any]]:
+    import json
+
+    blocks = call.get("blocks")
+    return json.loads(blocks) if isinstance(blocks, str) else list(blocks or [])
