@@ -17,10 +17,10 @@ from bot.config.loading import load_routing
 from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from bot.core.models import CaseStatus
+from tests import teams_harness
 from tests.harness import INGEST_TOKEN, SIGNING_SECRET, now_utc
 from tests.support.fake_connector import FakeConnector, card_of
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
-from tests import teams_harness
 from tests.teams_harness import TRIAGE, TeamsBotUnderTest, account, card_texts, teams_routing
 
 connector = teams_harness.connector
