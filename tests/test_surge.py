@@ -193,3 +193,26 @@ def _blocks(call: dict[str, Any]) -> list[dict[str, Any]]:
 
     blocks = call.get("blocks")
     return json.loads(blocks) if isinstance(blocks, str) else list(blocks or [])
+
+
+async def test_folded_cases_escalate_and_breach_with_one_message_per_step_for_the_surge(
+    database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    async with surge_bot(database_url, slack, tmp_path) as bot:
+        cases = await flag_burst(bot, 30, timedelta(seconds=1))
+        folded = cases[20:]
+        bot.clock.advance(timedelta(days=1, minutes=1))
+        await bot.runtime.timers.fire_due()
+        await bot.deliver()
+
+        for folded_id in folded:  # each folded case still escalated, on its own timeline
+            kinds = [e.kind for e in await bot.runtime.store.timeline(folded_id)]
+            assert "escalated" in kinds and "surge" in kinds
+        conductor = dms_to(slack, "U0CAROL")
+        about_surge = [d for d in conductor if "waiting cases of the surge on Code Helper" in d]
+        # The 1d step and the acknowledge breach: once each for the whole surge.
+        assert len(about_surge) == 2
+        for folded_id in folded[1:]:
+            assert not any(f"#{folded_id} " in d for d in conductor)
+        owner = [d for d in dms_to(slack, OWNER) if "waiting cases of the surge" in d]
+        assert len(owner) == 1  # the acknowledge breach

@@ -22,18 +22,10 @@ from bot.core.models import (
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices, Reach, TimerQueue
 from bot.core.routing_fields import OWNER
 from bot.core.routing_rules import EscalationStep, Routing, System
+from bot.core.surge_notices import end_quiet_surge, folded_surge, surge_key, surge_text
 from bot.core.telemetry import NO_EVENTS, Events
 
 log = logging.getLogger(__name__)
-
-
-async def end_quiet_surge(
-    tx: CaseTransaction, routing: Routing, notices: Notices, timer: Timer, now: datetime
-) -> list[OutboundMessage]:
-    # Imported when a quiet timer fires: bot.core.surge builds on this module's schedule.
-    from bot.core.surge import end_quiet_surge as end
-
-    return await end(tx, routing, notices, timer, now)
 
 
 def _stamp(moment: datetime | None) -> str:
@@ -169,11 +161,14 @@ async def escalate(
     else:
         line = f"⏫ Not acknowledged after {waited}: escalated to {routing.name_of(target)}."
     messages: list[OutboundMessage] = []
+    surge = await folded_surge(tx, routing, case)  # then said once for the surge
     for person in sent.people:
         key = f"timer:{timer.key}:dm" if len(sent.people) == 1 else f"timer:{timer.key}:dm:{person}"
-        messages += notices.direct(person, dm, case, key=key)
+        key = surge_key(surge, key, f"esc:{timer.step}:{person}")
+        messages += notices.direct(person, surge_text(routing, surge, dm), case, key=key)
     if line:
-        messages += notices.thread(case, line, key=f"timer:{timer.key}:thread")
+        key = surge_key(surge, f"timer:{timer.key}:thread", f"esc:{timer.step}:thread")
+        messages += notices.thread(case, surge_text(routing, surge, line), key=key)
     detail: dict[str, object] = {
         "step": timer.step,
         "notified": sent.people[0] if len(sent.people) == 1 else sent.people,
@@ -342,11 +337,13 @@ class TimerService:
         ]
         due = f"{timer.due_at:%Y-%m-%d %H:%M} UTC"
         line = f"⏰ SLA breached: case #{case.id} was not {what} in time (due {due})."
+        surge = await folded_surge(tx, self._routing, case)  # then said once for the surge
+        said = surge_text(self._routing, surge, line)
         for person in dict.fromkeys(people):
-            await self._send(
-                tx, self._notices.direct(person, line, case, key=f"timer:{timer.key}:{person}")
-            )
-        await self._send(tx, self._notices.thread(case, line, key=f"timer:{timer.key}:thread"))
+            key = surge_key(surge, f"timer:{timer.key}:{person}", f"{timer.kind}:{person}")
+            await self._send(tx, self._notices.direct(person, said, case, key=key))
+        key = surge_key(surge, f"timer:{timer.key}:thread", f"{timer.kind}:thread")
+        await self._send(tx, self._notices.thread(case, said, key=key))
         sla = "acknowledge" if timer.kind is TimerKind.acknowledge_breach else "resolve"
         await self._send(
             tx,

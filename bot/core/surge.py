@@ -21,6 +21,7 @@ from bot.core.escalation import schedule
 from bot.core.models import Case, OutboundMessage, TimelineEntry, Timer, TimerKind
 from bot.core.ports import CaseTransaction, Notices
 from bot.core.routing_rules import Routing
+from bot.core.surge_notices import end_surge
 from bot.core.surge_record import SurgeRecord
 
 UPDATE_EVERY = timedelta(seconds=15)
@@ -63,7 +64,7 @@ async def fold(
     messages: list[OutboundMessage] = []
     surge = await tx.lock_active_surge(case.system_id)
     if surge is not None and surge.last_case_at + rules.quiet <= now:
-        messages += await _end(tx, notices, surge, surge.last_case_at + rules.quiet)
+        messages += await end_surge(tx, notices, surge, surge.last_case_at + rules.quiet)
         surge = None
     if surge is None:
         recent = await tx.recent_cases(case.system_id, now - rules.within, rules.cases + 1)
@@ -155,25 +156,6 @@ async def _schedule(
             detail={"surge": surge.id, "owner": case.owner},
         )
     )
-
-
-async def end_quiet_surge(
-    tx: CaseTransaction, routing: Routing, notices: Notices, timer: Timer, now: datetime
-) -> list[OutboundMessage]:
-    """A quiet timer fired: end its surge if no case joined it for `surge.quiet`."""
-    surge = await tx.lock_surge(timer.step)
-    quiet = routing.surge.quiet if routing.surge else timedelta(0)
-    if surge is None or not surge.active or surge.last_case_at + quiet > now:
-        return []  # ended already, or a later case moved its end: a later timer ends it
-    return await _end(tx, notices, surge, surge.last_case_at + quiet)
-
-
-async def _end(
-    tx: CaseTransaction, notices: Notices, surge: SurgeRecord, at: datetime
-) -> list[OutboundMessage]:
-    ended = surge.model_copy(update={"ended_at": at})
-    await tx.save_surge(ended)
-    return notices.surge_card(ended, key=f"surge:{surge.id}:ended")
 
 
 def _dm_text(routing: Routing, surge: SurgeRecord, cases: int, within: timedelta) -> str:

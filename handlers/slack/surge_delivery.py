@@ -74,12 +74,11 @@ class SurgeDelivery:
         if message.method == notices.CARD:
             await self._card(surge, post=False)
             return True
-        where = await self._where(surge)
-        text = f"Case #{case_id}: {message.payload['text']}"
+        text = str(message.payload["text"])
         if message.method == notices.THREAD:
-            await self._client.chat_postMessage(
-                channel=where[0], thread_ts=where[1], text=escape(text, budget.MESSAGE_TEXT)
-            )
+            where = await self._where(surge)
+            line = escape(f"Case #{case_id}: {text}", budget.MESSAGE_TEXT)
+            await self._client.chat_postMessage(channel=where[0], thread_ts=where[1], text=line)
         else:
             await self._direct(surge, str(message.payload["person"]), text)
         return True
