@@ -3,15 +3,17 @@ into the transaction) and the reads an edge makes to render a surge card (`SqlSu
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.models import Case
+from bot.core.models import Case, CaseStatus
 from bot.core.surge_record import SurgeRecord
+from digests.reads import SurgeCount
 from storage.rows import to_case
 from storage.sessions import Sessions
 from storage.statements import CASES
@@ -153,3 +155,41 @@ class SqlSurges:
             )
         )
         return None if row is None else (row.conversation_id, row.message_id)
+
+
+async def surges_between(
+    connection: AsyncConnection,
+    start: datetime,
+    end: datetime,
+    system_ids: Sequence[str] | None,
+) -> list[SurgeCount]:
+    """The digest's surges: those first seen in [start, end), with their cases and how many
+    of them are still open."""
+    closed = [CaseStatus.resolved, CaseStatus.wont_fix, CaseStatus.duplicate]
+    statement = (
+        select(
+            SurgeRow.system_id,
+            SurgeRow.first_seen_at,
+            SurgeRow.ended_at,
+            func.count(SurgeCaseRow.case_id).label("cases"),
+            func.sum(case((CaseRow.status.in_(closed), 0), else_=1)).label("still_open"),
+        )
+        .join(SURGE_CASES, SurgeCaseRow.surge_id == SurgeRow.id)
+        .join(CASES, CaseRow.id == SurgeCaseRow.case_id)
+        .where(SurgeRow.first_seen_at >= start, SurgeRow.first_seen_at < end)
+        .group_by(SurgeRow.id, SurgeRow.system_id, SurgeRow.first_seen_at, SurgeRow.ended_at)
+        .order_by(SurgeRow.first_seen_at)
+    )
+    if system_ids is not None:
+        statement = statement.where(SurgeRow.system_id.in_(list(system_ids)))
+    rows = (await connection.execute(statement)).all()
+    return [
+        SurgeCount(
+            system_id=r.system_id,
+            first_seen_at=r.first_seen_at,
+            ended_at=r.ended_at,
+            cases=int(r.cases),
+            open=int(r.still_open or 0),
+        )
+        for r in rows
+    ]

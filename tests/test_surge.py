@@ -14,6 +14,10 @@ from typing import Any
 import yaml
 
 from bot.core.models import CaseStatus
+from digests.aggregate import build_digest
+from digests.render_markdown import render_markdown
+from digests.week import IsoWeek
+from storage.digest_reads import SqlDigestReads
 from tests.harness import BotUnderTest, button_press, running_bot
 from tests.support.bot_settings import ROUTING_FILE
 from tests.support.fake_slack import FakeSlack
@@ -216,3 +220,24 @@ async def test_folded_cases_escalate_and_breach_with_one_message_per_step_for_th
             assert not any(f"#{folded_id} " in d for d in conductor)
         owner = [d for d in dms_to(slack, OWNER) if "waiting cases of the surge" in d]
         assert len(owner) == 1  # the acknowledge breach
+
+
+async def test_a_surge_is_one_entry_in_the_weeks_digest(
+    database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    async with surge_bot(database_url, slack, tmp_path) as bot:
+        routing = bot.routing
+        week = IsoWeek.containing(bot.clock.now(), routing.digests[0].schedule.timezone)
+        await flag_burst(bot, 30, timedelta(seconds=1))
+        bot.clock.advance(timedelta(minutes=31))
+        await bot.runtime.timers.fire_due()
+        now = bot.clock.now()
+        digest = await build_digest(
+            SqlDigestReads(bot.runtime.store.engine), routing, routing.digests[0], week, now
+        )
+
+    [surge] = digest.surges
+    assert (surge.system_id, surge.cases, surge.open) == ("code-helper", 30, 30)
+    assert surge.ended is not None
+    text = render_markdown(digest)
+    assert "## Surges" in text and "Code Helper: 30 cases from" in text
