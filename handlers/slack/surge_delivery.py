@@ -8,9 +8,11 @@ rendered from the surge's cases then, so a delayed update shows every case filed
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from typing import Any, Protocol
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import OutboundMessage
@@ -26,6 +28,8 @@ from handlers.slack.permalink import Permalinks
 from handlers.slack.surge_card import SURGE_EVENT, surge_blocks, surge_text
 
 Where = tuple[str, str]
+SEARCH_PAGES = 5
+log = logging.getLogger(__name__)
 
 
 class SurgeStore(CaseReads, SurgeReads, Protocol):
@@ -55,7 +59,7 @@ class SurgeDelivery:
         if surge is None:
             return
         if message.method == notices.SURGE_CARD:
-            await self._card(surge, bool(payload.get("post")))
+            await self._card(surge, bool(payload.get("post")), retry=message.attempts > 1)
         elif message.method == notices.SURGE_DIRECT:
             await self._direct(surge, str(payload["person"]), str(payload["text"]))
         else:
@@ -93,7 +97,7 @@ class SurgeDelivery:
             raise DeliveryError("the surge card is not posted yet")
         return where
 
-    async def _card(self, surge: SurgeRecord, post: bool) -> None:
+    async def _card(self, surge: SurgeRecord, post: bool, *, retry: bool = False) -> None:
         channel = self._channel(surge)
         if channel is None:
             return  # this system triages elsewhere (Teams) or nowhere
@@ -109,16 +113,48 @@ class SurgeDelivery:
                 return
             if not post:
                 raise DeliveryError("the surge card is not posted yet")
-            posted = await self._client.chat_postMessage(
-                channel=channel,
-                text=text,
-                blocks=blocks,
-                unfurl_links=False,
-                metadata={"event_type": SURGE_EVENT, "event_payload": {"surge_id": surge.id}},
-            )
-            await self._store.record_surge_card(
-                surge.stored_id, SLACK, str(posted["channel"]), str(posted["ts"])
-            )
+            # A retry may follow a post whose answer was lost: look for the card first.
+            ts = await self._posted_before(surge, channel) if retry else None
+            if ts is not None:
+                await self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            else:
+                posted = await self._client.chat_postMessage(
+                    channel=channel,
+                    text=text,
+                    blocks=blocks,
+                    unfurl_links=False,
+                    metadata={"event_type": SURGE_EVENT, "event_payload": {"surge_id": surge.id}},
+                )
+                channel, ts = str(posted["channel"]), str(posted["ts"])
+            await self._store.record_surge_card(surge.stored_id, SLACK, channel, ts)
+
+    async def _posted_before(self, surge: SurgeRecord, channel: str) -> str | None:
+        """The ts of the surge's card if a post went through unanswered (found by its
+        metadata); None if not, or if the channel cannot be read: a second card beats none."""
+        cursor: str | None = None
+        try:
+            for _ in range(SEARCH_PAGES):
+                page = await self._client.conversations_history(
+                    channel=channel,
+                    oldest=f"{surge.opened_at.timestamp() - 1:.6f}",
+                    limit=200,
+                    include_all_metadata=True,
+                    cursor=cursor,
+                )
+                for found in page.get("messages") or []:
+                    metadata = found.get("metadata") or {}
+                    payload = metadata.get("event_payload") or {}
+                    if (
+                        metadata.get("event_type") == SURGE_EVENT
+                        and payload.get("surge_id") == surge.id
+                    ):
+                        return str(found["ts"])
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if cursor is None:
+                    return None
+        except SlackApiError as error:
+            log.warning("could not look for surge %s's card in %s: %s", surge.id, channel, error)
+        return None
 
     async def _direct(self, surge: SurgeRecord, person_id: str, text: str) -> None:
         user = await self._directory.account(person_id, SLACK)
