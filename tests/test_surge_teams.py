@@ -21,7 +21,14 @@ from tests import teams_harness
 from tests.harness import INGEST_TOKEN, SIGNING_SECRET, now_utc
 from tests.support.fake_connector import FakeConnector, card_of
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
-from tests.teams_harness import TRIAGE, TeamsBotUnderTest, account, card_texts, teams_routing
+from tests.teams_harness import (
+    HELPERS,
+    TRIAGE,
+    TeamsBotUnderTest,
+    account,
+    card_texts,
+    teams_routing,
+)
 
 connector = teams_harness.connector
 
@@ -97,3 +104,31 @@ async def test_teams_gets_one_surge_card_updated_in_place(
     assert case is not None and case.status is CaseStatus.acknowledged
     await bot.deliver()
     assert "1 acknowledged" in card_texts(bot.latest_card(TRIAGE, surge_post.activity_id))
+
+
+async def test_a_teams_only_surge_escalates_without_anything_left_waiting_for_slack(
+    surge_teams_bot: TeamsBotUnderTest, connector: FakeConnector
+) -> None:
+    bot = surge_teams_bot
+    await bot.install(HELPERS)
+    for n in range(25):
+        response = await bot.ingest(
+            {
+                "system": "teams-helper",
+                "category": "hallucination",
+                "trace_id": f"helper-{n}",
+                "reporter": {"teams_id": f"29:reporter{n}"},
+            }
+        )
+        assert response.status == 201
+        bot.clock.advance(timedelta(seconds=1))
+    await bot.deliver()
+    bot.clock.advance(timedelta(hours=4, minutes=1))  # the governance step and the ack SLA
+    await bot.runtime.timers.fire_due()
+    for _ in range(3):
+        await bot.deliver()
+        bot.clock.advance(timedelta(minutes=5))
+
+    replies = [s for s in connector.to(HELPERS) if s.kind == "reply"]
+    assert replies  # the escalation lines, in the surge card's thread
+    assert await bot.runtime.store.pending_count() == 0  # nothing waits for a Slack card

@@ -80,6 +80,8 @@ class SurgeDelivery:
             return True
         text = str(message.payload["text"])
         if message.method == notices.THREAD:
+            if self._channel(surge) is None:
+                return True  # this system triages elsewhere (Teams): no thread here
             where = await self._where(surge)
             line = escape(f"Case #{case_id}: {text}", budget.MESSAGE_TEXT)
             await self._client.chat_postMessage(channel=where[0], thread_ts=where[1], text=line)
