@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, case, func, select, update
+from sqlalchemy import Table, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -23,6 +23,17 @@ SURGES: Table = SurgeRow.__table__  # type: ignore[assignment]
 SURGE_CASES: Table = SurgeCaseRow.__table__  # type: ignore[assignment]
 SURGE_CARDS: Table = SurgeCardRow.__table__  # type: ignore[assignment]
 _FIELDS = ("system_id", "first_seen_at", "opened_at", "last_case_at", "case_count", "ended_at")
+
+
+def _during_surge() -> Any:
+    """A case is one of a surge's when its system's case was created from the surge's first
+    seen case until it ended: all of them, including those that replicas racing the surge's
+    opening still announced on their own."""
+    return and_(
+        CaseRow.system_id == SurgeRow.system_id,
+        CaseRow.created_at >= SurgeRow.first_seen_at,
+        or_(SurgeRow.ended_at.is_(None), CaseRow.created_at <= SurgeRow.ended_at),
+    )
 
 
 def _insert(dialect: str, table: Table) -> Any:
@@ -116,8 +127,8 @@ class SqlSurges:
     async def surge_cases(self, surge_id: int) -> list[Case]:
         rows = await self._db.read(
             select(CASES)
-            .join(SURGE_CASES, SurgeCaseRow.case_id == CaseRow.id)
-            .where(SurgeCaseRow.surge_id == surge_id)
+            .join(SURGES, _during_surge())
+            .where(SurgeRow.id == surge_id)
             .order_by(CaseRow.id)
         )
         return [to_case(row) for row in rows]
@@ -171,11 +182,10 @@ async def surges_between(
             SurgeRow.system_id,
             SurgeRow.first_seen_at,
             SurgeRow.ended_at,
-            func.count(SurgeCaseRow.case_id).label("cases"),
+            func.count(CaseRow.id).label("cases"),
             func.sum(case((CaseRow.status.in_(closed), 0), else_=1)).label("still_open"),
         )
-        .join(SURGE_CASES, SurgeCaseRow.surge_id == SurgeRow.id)
-        .join(CASES, CaseRow.id == SurgeCaseRow.case_id)
+        .join(CASES, _during_surge())
         .where(SurgeRow.first_seen_at >= start, SurgeRow.first_seen_at < end)
         .group_by(SurgeRow.id, SurgeRow.system_id, SurgeRow.first_seen_at, SurgeRow.ended_at)
         .order_by(SurgeRow.first_seen_at)

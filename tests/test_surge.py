@@ -5,6 +5,7 @@ PostgreSQL, with the clock moved by hand."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -264,3 +265,27 @@ async def test_a_surge_card_whose_post_answer_was_lost_is_not_posted_twice(
 
         assert len(surge_posts(slack)) == 1
         assert len(dms_to(slack, OWNER)) == 21  # and the surge DM went out after the card
+
+
+async def test_flags_arriving_together_open_one_surge_and_are_all_counted(
+    database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    async with surge_bot(database_url, slack, tmp_path) as bot:
+        await flag_burst(bot, 19, timedelta(seconds=1))
+        # At one instant, at once: on PostgreSQL several transactions race to open the surge.
+        together = await asyncio.gather(*(flag(bot, n) for n in range(100, 130)))
+        assert len(set(together)) == 30
+        await bot.deliver()
+        bot.clock.advance(timedelta(seconds=30))
+        await bot.deliver()
+
+        assert len(surge_posts(slack)) == 1
+        surge_texts = [
+            str(c["text"])
+            for c in slack.calls_to("chat.postMessage") + slack.calls_to("chat.update")
+            if "Surge" in str(c.get("text"))
+        ]
+        assert "49 new cases" in surge_texts[-1]
+        dms = dms_to(slack, OWNER)
+        assert len([d for d in dms if "Surge on Code Helper" in d]) == 1
+        assert len(dms) == 19 + 1 + len(top_level_posts(slack, TRIAGE)) - 20

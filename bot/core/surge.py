@@ -66,15 +66,19 @@ async def fold(
     if surge is not None and surge.last_case_at + rules.quiet <= now:
         messages += await end_surge(tx, notices, surge, surge.last_case_at + rules.quiet)
         surge = None
+    opened: SurgeRecord | None = None
     if surge is None:
         recent = await tx.recent_cases(case.system_id, now - rules.within, rules.cases + 1)
         if len(recent) <= rules.cases:
             return False, messages
-        surge = await _open(tx, notices, case, recent, now)
+        opened = await _open(tx, case, recent, now)
+        # None: another replica opened it first, so this case joins theirs.
+        surge = opened or await tx.lock_active_surge(case.system_id)
         if surge is None:
             return False, messages
-        messages += notices.surge_card(surge, key=f"surge:{surge.id}:post", post=True)
-    else:
+        if opened is not None:
+            messages += notices.surge_card(opened, key=f"surge:{opened.id}:post", post=True)
+    if opened is None:  # joining: count the case, and refresh the card at its step's end
         surge = surge.model_copy(update={"case_count": surge.case_count + 1, "last_case_at": now})
         await tx.save_surge(surge)
         await tx.link_surge_cases(surge.stored_id, [case.stored_id], folded=True)
@@ -97,14 +101,10 @@ async def fold(
 
 
 async def _open(
-    tx: CaseTransaction,
-    notices: Notices,
-    case: Case,
-    recent: list[tuple[int, datetime]],
-    now: datetime,
+    tx: CaseTransaction, case: Case, recent: list[tuple[int, datetime]], now: datetime
 ) -> SurgeRecord | None:
-    """Open the system's surge with the cases of the window (this one folded, the earlier
-    ones already carded); or join the one another replica opened first."""
+    """Open the system's surge with the cases of the window (this one folded, the earlier ones
+    already carded); None when another replica opened one first."""
     candidate = SurgeRecord(
         system_id=case.system_id,
         first_seen_at=recent[0][1],
@@ -114,14 +114,9 @@ async def _open(
     )
     opened = await tx.open_surge(candidate)
     if opened is None:
-        raced = await tx.lock_active_surge(case.system_id)
-        if raced is None:
-            return None
-        opened = raced.model_copy(update={"case_count": raced.case_count + 1, "last_case_at": now})
-        await tx.save_surge(opened)
-    else:
-        earlier = [case_id for case_id, _ in recent if case_id != case.id]
-        await tx.link_surge_cases(opened.stored_id, earlier, folded=False)
+        return None
+    earlier = [case_id for case_id, _ in recent if case_id != case.id]
+    await tx.link_surge_cases(opened.stored_id, earlier, folded=False)
     await tx.link_surge_cases(opened.stored_id, [case.stored_id], folded=True)
     return opened
 

@@ -50,7 +50,8 @@ class SurgeReads(Protocol):
     async def get_surge(self, surge_id: int) -> SurgeRecord | None: ...
 
     async def surge_cases(self, surge_id: int) -> list[Case]:
-        """The surge's cases, oldest first."""
+        """The surge's cases, oldest first: every case of its system created from the first
+        one seen until the surge ended (folded or not)."""
         ...
 
     async def folded_into(self, case_id: int) -> SurgeRecord | None:
