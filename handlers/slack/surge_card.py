@@ -3,6 +3,7 @@ waiting case to acknowledge it from the card (the rest via `/loopkeeper cases`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.core.case_line import case_line
@@ -10,7 +11,7 @@ from bot.core.mrkdwn import escape, shorten
 from bot.core.routing_rules import Routing
 from bot.core.surge_summary import SurgeSummary
 from handlers.slack import budget
-from handlers.slack.card import ACK, SEVERITY_ICONS, _date
+from handlers.slack.card import ACK, SEVERITY_ICONS
 
 CASE_ROWS = 20
 """Waiting cases listed with a button; with the header, summary and footer, under 50 blocks."""
@@ -28,7 +29,7 @@ def surge_text(summary: SurgeSummary) -> str:
 
 
 def surge_blocks(summary: SurgeSummary, routing: Routing) -> list[dict[str, Any]]:
-    state = f"ended {_date(summary.ended_at)}" if summary.ended_at else "still arriving"
+    state = f"ended {_when(summary.ended_at)}" if summary.ended_at else "still arriving"
     categories = ", ".join(f"{escape(label, 80)} ×{n}" for label, n in summary.categories)
     version = (
         f"{escape(summary.version[0], 200)} ({summary.version[1]} of {summary.cases})"
@@ -44,7 +45,7 @@ def surge_blocks(summary: SurgeSummary, routing: Routing) -> list[dict[str, Any]
         {
             "type": "section",
             "text": _mrkdwn(
-                f"*{summary.cases} new cases* since {_date(summary.first_seen_at)}, {state}. "
+                f"*{summary.cases} new cases* since {_when(summary.first_seen_at)}, {state}. "
                 "Each case has its own record; this card stands for their cards."
             ),
             "fields": [
@@ -84,6 +85,14 @@ def surge_blocks(summary: SurgeSummary, routing: Routing) -> list[dict[str, Any]
         }
     )
     return blocks
+
+
+def _when(moment: datetime | None) -> str:
+    """A time each reader sees in their own time zone, UTC where dates cannot be shown."""
+    if moment is None:
+        return "—"
+    epoch = int(moment.timestamp())
+    return f"<!date^{epoch}^{{date_short_pretty}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"
 
 
 def _mrkdwn(text: str, limit: int = budget.SECTION_TEXT) -> dict[str, Any]:
