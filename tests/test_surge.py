@@ -226,7 +226,15 @@ async def test_folded_cases_escalate_and_breach_with_one_message_per_step_for_th
         for folded_id in folded[1:]:
             assert not any(f"#{folded_id} " in d for d in conductor)
         owner = [d for d in dms_to(slack, OWNER) if "waiting cases of the surge" in d]
-        assert len(owner) == 1  # the acknowledge breach
+        assert len(owner) == 1  # the acknowledge breach of the high-severity cases
+
+        # Day 3: the low-severity cases breach their acknowledge SLA, the others their
+        # resolve SLA: one message each, not one per case and not none.
+        bot.clock.advance(timedelta(days=2))
+        await bot.runtime.timers.fire_due()
+        await bot.deliver()
+        owner = [d for d in dms_to(slack, OWNER) if "waiting cases of the surge" in d]
+        assert len(owner) == 3
 
 
 async def test_a_surge_is_one_entry_in_the_weeks_digest(

@@ -339,10 +339,12 @@ class TimerService:
         line = f"⏰ SLA breached: case #{case.id} was not {what} in time (due {due})."
         surge = await folded_surge(tx, self._routing, case)  # then said once for the surge
         said = surge_text(self._routing, surge, line)
+        # Per surge, SLA and due day: cases of another severity breach on another day.
+        kind = f"{timer.kind}:{timer.due_at:%Y-%m-%d}"
         for person in dict.fromkeys(people):
-            key = surge_key(surge, f"timer:{timer.key}:{person}", f"{timer.kind}:{person}")
+            key = surge_key(surge, f"timer:{timer.key}:{person}", f"{kind}:{person}")
             await self._send(tx, self._notices.direct(person, said, case, key=key))
-        key = surge_key(surge, f"timer:{timer.key}:thread", f"{timer.kind}:thread")
+        key = surge_key(surge, f"timer:{timer.key}:thread", f"{kind}:thread")
         await self._send(tx, self._notices.thread(case, said, key=key))
         sla = "acknowledge" if timer.kind is TimerKind.acknowledge_breach else "resolve"
         await self._send(
