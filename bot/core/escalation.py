@@ -22,7 +22,7 @@ from bot.core.models import (
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices, Reach, TimerQueue
 from bot.core.routing_fields import OWNER
 from bot.core.routing_rules import EscalationStep, Routing, System
-from bot.core.surge_notices import end_quiet_surge, folded_surge, surge_key, surge_text
+from bot.core.surge_notices import end_quiet_surges, folded_surge, surge_key, surge_text
 from bot.core.telemetry import NO_EVENTS, Events
 
 log = logging.getLogger(__name__)
@@ -278,9 +278,14 @@ class TimerService:
             return {}
 
     async def _fire_batch(self, timers: list[Timer], reachable: Mapping[str, bool]) -> int:
-        """Fire claimed timers in one transaction, under their cases' row locks."""
+        """Fire claimed timers in one transaction, under their cases' row locks (quiet timers
+        apart)."""
         now = self._clock.now()
+        quiet = [t for t in timers if t.kind is TimerKind.surge_quiet]
         acted: list[Timer] = []
+        if quiet:  # they end surges, in a transaction of their own (bot/core/surge_notices.py)
+            timers = [t for t in timers if t.kind is not TimerKind.surge_quiet]
+            acted += await end_quiet_surges(self._store, self._routing, self._notices, quiet, now)
         async with self._store.transaction() as tx:
             cases = await tx.lock_cases(sorted({t.case_id for t in timers}))
             # If another worker fired a timer first, or its case moved on, it does nothing.
@@ -305,11 +310,7 @@ class TimerService:
         now: datetime,
         reachable: Mapping[str, bool],
     ) -> None:
-        if timer.kind is TimerKind.surge_quiet:
-            await tx.enqueue_all(
-                await end_quiet_surge(tx, self._routing, self._notices, timer, now)
-            )
-        elif timer.kind is TimerKind.escalation:
+        if timer.kind is TimerKind.escalation:
             messages = await escalate(
                 tx, self._routing, self._notices, case, timer, now, reachable, self._reached_in
             )
@@ -318,8 +319,6 @@ class TimerService:
             await self._breach(tx, case, timer)
 
     def _active(self, timer: Timer, case: Case) -> bool:
-        if timer.kind is TimerKind.surge_quiet:
-            return True  # about the surge, not this case: `end_quiet_surge` checks the surge
         if timer.kind is TimerKind.escalation:
             return case.status is CaseStatus.new and timer.key.endswith(_stamp(case.opened_at))
         if timer.kind is TimerKind.acknowledge_breach:

@@ -12,9 +12,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.core.models import Case, OutboundMessage, Timer
-from bot.core.ports import CaseTransaction, Notices
+from bot.core.ports import CaseStore, CaseTransaction, Notices
 from bot.core.routing_rules import Routing
 from bot.core.surge_record import SurgeRecord
+
+
+async def end_quiet_surges(
+    store: CaseStore, routing: Routing, notices: Notices, timers: list[Timer], now: datetime
+) -> list[Timer]:
+    """Fire claimed quiet timers in a transaction of their own, which locks surges and never a
+    case: a filing batch locks a surge and then may lock a case, so one transaction locking
+    both the other way round (as a batch of case timers does) could deadlock with it.
+    Returns the timers this call fired."""
+    async with store.transaction() as tx:
+        fired = await tx.finish_timers([t.id for t in timers if t.id is not None], now)
+        for timer in timers:
+            if timer.id in fired:
+                await tx.enqueue_all(await end_quiet_surge(tx, routing, notices, timer, now))
+    return [t for t in timers if t.id in fired]
 
 
 async def end_quiet_surge(
