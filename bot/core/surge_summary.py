@@ -27,7 +27,7 @@ class SurgeSummary:
     waiting: list[Case]
     """Cases still `new` (unacknowledged), newest first: the ones to triage."""
     list_command: str
-    """Where to see them all: the slash command and the CLI."""
+    """Where an operator sees them all: the command line."""
 
 
 def summarise(surge: SurgeRecord, cases: list[Case], routing: Routing) -> SurgeSummary:
@@ -55,7 +55,5 @@ def summarise(surge: SurgeRecord, cases: list[Case], routing: Routing) -> SurgeS
         version=versions.most_common(1)[0] if versions else None,
         statuses=statuses.most_common(),
         waiting=waiting,
-        list_command=(
-            f"/loopkeeper cases · loopkeeper cases --system {surge.system_id} --status new"
-        ),
+        list_command=f"loopkeeper cases --system {surge.system_id} --status new",
     )

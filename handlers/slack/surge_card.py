@@ -78,7 +78,8 @@ def surge_blocks(summary: SurgeSummary, routing: Routing) -> list[dict[str, Any]
             "type": "context",
             "elements": [
                 _mrkdwn(
-                    f"{listed}All of them: `{escape(summary.list_command, 300)}`",
+                    f"{listed}Yours: `/loopkeeper cases`. All of them: "
+                    f"`{escape(summary.list_command, 300)}` on the command line.",
                     budget.CONTEXT_TEXT,
                 )
             ],

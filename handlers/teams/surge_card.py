@@ -67,7 +67,9 @@ def surge_card(summary: SurgeSummary, routing: Routing) -> dict[str, Any]:
     listed = f"{more} more waiting. " if more > 0 else ""
     body.append(
         text_block(
-            inert(f"{listed}All of them: {summary.list_command}"), size="Small", isSubtle=True
+            inert(f"{listed}All of them: {summary.list_command} (command line)"),
+            size="Small",
+            isSubtle=True,
         )
     )
     return adaptive_card(body)
