@@ -20,6 +20,7 @@ from digests.model import Change, Theme, Totals, Week, WeeklyDigest
 from digests.names import Names
 from digests.priorities import suggest_priorities
 from digests.reads import DigestReads, WeekRows
+from digests.surges import surge_entries
 from digests.text import beside, plural, quiet_line
 from digests.versions import versions
 from digests.week import IsoWeek, Zone
@@ -146,6 +147,7 @@ def assemble(
         ),
         themes=list(themes),
         versions=versions(rows.versions, rows.versions_seen_before, rows.volume, window),
+        surges=surge_entries(rows.surges),
     )
 
 

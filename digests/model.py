@@ -253,6 +253,16 @@ class VersionRow(_Model):
     series: list[int] = Field(default_factory=list, description="reports per week, oldest first")
 
 
+class SurgeEntry(_Model):
+    """A surge that began in the week: many new cases on one system at once, one card."""
+
+    system_id: str
+    first_seen: datetime
+    ended: datetime | None = Field(description="None while it lasts")
+    cases: int
+    open: int = Field(description="of its cases, those not closed")
+
+
 class WeeklyDigest(_Model):
     digest: str = Field(description="name of the `digests:` entry")
     generated_at: datetime
@@ -279,6 +289,9 @@ class WeeklyDigest(_Model):
     themes: list[Theme] = Field(default_factory=list, description="recurring themes")
     versions: list[VersionRow] = Field(
         default_factory=list, description="reports per prompt version and model"
+    )
+    surges: list[SurgeEntry] = Field(
+        default_factory=list, description="surges that began in the week, one entry each"
     )
 
     def system_name(self, system_id: str) -> str:

@@ -133,6 +133,18 @@ class VolumeCount:
     count: int
 
 
+@dataclass(frozen=True)
+class SurgeCount:
+    """A surge that began in the week: many new cases on one system folded into one card."""
+
+    system_id: str
+    first_seen_at: datetime
+    ended_at: datetime | None
+    cases: int
+    open: int
+    """Of its cases, those not closed at the time of reading."""
+
+
 TOP_CASE_CANDIDATES = 20
 """How many of the week's highest-scoring cases `top_cases` holds: the digest shows five,
 open ones first, so it needs more than five to choose from."""
@@ -160,6 +172,7 @@ class WeekRows:
     versions_seen_before: frozenset[VersionKey] = frozenset()
     """Versions with reports in the eight weeks before the series: not new in it."""
     volume: Sequence[VolumeCount] = ()
+    surges: Sequence[SurgeCount] = ()
     demo: bool = False
     """Some of the window's cases are demo cases."""
 

@@ -8,6 +8,7 @@ from bot.core.card_markdown import plain
 from digests.lines import next_step_line, theme_line, version_line
 from digests.links import card_link
 from digests.model import Breakdown, Response, WeeklyDigest
+from digests.surges import surge_line
 from digests.text import change, duration, percent, plural, relative, signed
 
 MAX_VERSIONS = 8
@@ -72,6 +73,8 @@ def render_markdown(digest: WeeklyDigest, *, permalink_base: str | None = None) 
             )
         lines.append("")
     lines += _versions(digest)
+    if digest.surges:
+        lines += ["## Surges", "", *(f"- {md(surge_line(s, digest))}" for s in digest.surges), ""]
     lines += _breakdown("Reports by system", "System", digest.by_system)
     if digest.movers:
         lines += ["## Categories that moved most", ""]

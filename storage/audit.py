@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.tables import HASH_LENGTH, TimelineRow
+from storage.table_types import HASH_LENGTH
+from storage.tables import TimelineRow
 
 GENESIS_HASH = "0" * HASH_LENGTH
 """The `prev_hash` of a case's first timeline entry."""

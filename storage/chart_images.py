@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.tables import ChartImageRow
+from storage.digest_tables import ChartImageRow
 
 
 def token_hash(token: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.tables import CaseRow, ReporterToldRow, TimelineRow
+from storage.digest_tables import ReporterToldRow
+from storage.tables import CaseRow, TimelineRow
 
 
 class SqlDemoData:

@@ -43,7 +43,8 @@ from bot.core.models import Severity
 from digests.model import SEVERITY_WEIGHT
 from digests.reads import TOP_CASE_CANDIDATES
 from digests.window import Window
-from storage.tables import CardLocationRow, CaseRow, ReporterToldRow, ReportRow, TimelineRow
+from storage.digest_tables import ReporterToldRow
+from storage.tables import CardLocationRow, CaseRow, ReportRow, TimelineRow
 
 VERSION_LOOKBACK = timedelta(weeks=8)
 """How far before the series a version's reports count as "seen before" (it is not new)."""

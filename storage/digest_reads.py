@@ -27,6 +27,7 @@ from digests.reads import (
 from digests.window import Window
 from storage.digest_queries import AnySelect, DigestQueries
 from storage.repository import SqlCaseStore
+from storage.surges import surges_between
 from storage.volume import volume_between
 
 
@@ -48,6 +49,7 @@ class SqlDigestReads:
             }
             volume = await self._volume(connection, window, system_ids)
             demo = bool(await _all(connection, queries.demo_cases(DEMO_KEY_PREFIX)))
+            surges = await surges_between(connection, window.start, window.as_of, system_ids)
         return WeekRows(
             series=[
                 SeriesCount(
@@ -111,6 +113,7 @@ class SqlDigestReads:
                 (r.system_id, r.prompt_version, r.model) for r in rows["versions_before"]
             ),
             volume=volume,
+            surges=surges,
             demo=demo,
         )
 

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Table
 
 from bot.core.reporters_told import ReporterTold
+from storage.digest_tables import ReporterToldRow
 from storage.statements import insert
-from storage.tables import ReporterToldRow
 
 REPORTERS_TOLD: Table = ReporterToldRow.__table__  # type: ignore[assignment]
 

@@ -22,6 +22,7 @@ from storage.outbox_store import SqlOutbox
 from storage.receipts_store import SqlReceipts
 from storage.retention import SqlRetention
 from storage.sessions import Sessions
+from storage.surges import SqlSurges
 from storage.teams_records import SqlTeamsRecords
 from storage.timers_store import SqlTimers
 from storage.transaction import SqlCaseTransaction
@@ -50,6 +51,7 @@ class SqlCaseStore(
     SqlTeamsRecords,
     SqlRetention,
     SqlReceipts,
+    SqlSurges,
 ):
     """Every concept store over one database: SQLite (one process) or PostgreSQL (any
     number). Do not open a transaction (or call an outbox method) while holding one: on

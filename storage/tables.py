@@ -1,94 +1,26 @@
-"""The database schema: SQLAlchemy 2 typed tables. Rows never leave storage/."""
+"""The database schema: SQLAlchemy 2 typed tables. Rows never leave storage/.
+
+The digest's receipts are in storage/digest_tables.py and surges in storage/surge_tables.py;
+importing this module registers them all on `Base.metadata` (migrations compare against it)."""
 
 from __future__ import annotations
 
-import enum
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    BigInteger,
     Boolean,
-    Date,
-    DateTime,
-    Dialect,
-    Enum,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
-    MetaData,
     String,
     Text,
-    TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.models import CaseStatus, Channel, Role, Severity, TimerKind
-
-ENUM_LENGTH = 32
-HASH_LENGTH = 64  # hex SHA-256, the case timeline's chain
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every database.
-
-    PostgreSQL stores `timestamptz`. SQLite has no time zones: values are stored as naive UTC
-    text (so they still sort and compare correctly) and read back as aware UTC.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value!r}: the domain uses timezone-aware UTC")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    """An enum stored as its string value (VARCHAR), with no database-side type or CHECK."""
-    return Enum(
-        cls,
-        native_enum=False,
-        create_constraint=False,
-        length=ENUM_LENGTH,
-        values_callable=lambda members: [m.value for m in members],
-        validate_strings=True,
-    )
-
-
-# BIGINT on PostgreSQL; INTEGER on SQLite, where only `INTEGER PRIMARY KEY` auto-increments.
-IdType = BigInteger().with_variant(Integer(), "sqlite")
-JsonType = JSON().with_variant(JSONB(), "postgresql")
-
-
-# Deterministic constraint names, identical on every database and in the migrations.
-NAMING_CONVENTION = {
-    "pk": "pk_%(table_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JsonType}
+from storage.table_types import ENUM_LENGTH, HASH_LENGTH, Base, IdType, enum_column
 
 
 class CaseRow(Base):
@@ -107,10 +39,10 @@ class CaseRow(Base):
     output_key: Mapped[str] = mapped_column(String, unique=True)
     system_id: Mapped[str] = mapped_column(String)
     category_id: Mapped[str] = mapped_column(String)
-    severity: Mapped[Severity] = mapped_column(_enum(Severity))
-    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus))
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity))
+    status: Mapped[CaseStatus] = mapped_column(enum_column(CaseStatus))
     owner: Mapped[str | None] = mapped_column(String)
-    owner_role: Mapped[Role | None] = mapped_column(_enum(Role))
+    owner_role: Mapped[Role | None] = mapped_column(enum_column(Role))
     output_platform: Mapped[str | None] = mapped_column(String)
     output_channel_id: Mapped[str | None] = mapped_column(String)
     output_ts: Mapped[str | None] = mapped_column(String)
@@ -143,9 +75,9 @@ class ReportRow(Base):
     reporter_id: Mapped[str] = mapped_column(String)
     reporter_slack_id: Mapped[str | None] = mapped_column(String)
     reporter_email: Mapped[str | None] = mapped_column(String)
-    channel: Mapped[Channel] = mapped_column(_enum(Channel))
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
     category_id: Mapped[str] = mapped_column(String)
-    severity: Mapped[Severity] = mapped_column(_enum(Severity))
+    severity: Mapped[Severity] = mapped_column(enum_column(Severity))
     comment: Mapped[str | None] = mapped_column(Text)
     expected: Mapped[str | None] = mapped_column(Text)
     # What the AI was asked, and its whole answer (0009): an eval dataset's input and output.
@@ -235,7 +167,7 @@ class TimerRow(Base):
     id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String, unique=True)
     case_id: Mapped[int] = mapped_column(IdType, ForeignKey("cases.id", ondelete="CASCADE"))
-    kind: Mapped[TimerKind] = mapped_column(_enum(TimerKind))
+    kind: Mapped[TimerKind] = mapped_column(enum_column(TimerKind))
     step: Mapped[int] = mapped_column(Integer, default=0)
     # The escalation step's target, snapshotted when the chain was planned (0008).
     notify: Mapped[str | None] = mapped_column(String)
@@ -341,53 +273,6 @@ class InboxRow(Base):
     """When filing it was given up on; `loopkeeper inbox retry` files it again."""
 
 
-class ReporterToldRow(Base):
-    """A reporter told how one closing of their case ended, written when the outcome notice
-    is delivered (bot/core/reporters_told.py). A closing is all told when it has `owed` rows."""
-
-    __tablename__ = "reporters_told"
-    __table_args__ = (
-        UniqueConstraint("case_id", "report_id", "closed_at", name="uq_reporters_told_case_id"),
-        Index("ix_reporters_told_closed_at", "closed_at"),
-    )
-
-    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    case_id: Mapped[int] = mapped_column(IdType, ForeignKey("cases.id", ondelete="CASCADE"))
-    report_id: Mapped[int] = mapped_column(IdType)
-    closed_at: Mapped[datetime]
-    owed: Mapped[int] = mapped_column(Integer)
-    platform: Mapped[str] = mapped_column(String)
-    told_at: Mapped[datetime]
-
-
-class OutputVolumeRow(Base):
-    """Outputs an AI app served on one day (bot/core/volume.py); '' for no version or model."""
-
-    __tablename__ = "output_volume"
-    __table_args__ = (
-        UniqueConstraint(
-            "system_id", "prompt_version", "model", "day", name="uq_output_volume_system_id"
-        ),
-        Index("ix_output_volume_day", "day"),
-    )
-
-    id: Mapped[int] = mapped_column(IdType, primary_key=True, autoincrement=True)
-    system_id: Mapped[str] = mapped_column(String)
-    prompt_version: Mapped[str] = mapped_column(String)
-    model: Mapped[str] = mapped_column(String)
-    day: Mapped[date] = mapped_column(Date)
-    count: Mapped[int] = mapped_column(BigInteger)
-    reported_at: Mapped[datetime]
-
-
-class ChartImageRow(Base):
-    """A digest chart served at GET /charts/<token>.png until it expires (Teams cards load it)."""
-
-    __tablename__ = "chart_images"
-    __table_args__ = (Index("ix_chart_images_expires_at", "expires_at"),)
-
-    token_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
-    """SHA-256 of the URL's token: a copy of the database does not hold working links."""
-    png: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
+# Registered on Base.metadata with the rest: Alembic and the schema checks see every table.
+from storage import digest_tables as digest_tables  # noqa: E402
+from storage import surge_tables as surge_tables  # noqa: E402

@@ -20,10 +20,11 @@ from storage.reporters_told import record_told, told_rows
 from storage.rows import case_values, report_values, require_id, to_case, to_report
 from storage.sessions import Sessions
 from storage.statements import CASES, direct_statements, prefixed, statements
+from storage.surges import SurgeWrites
 from storage.tables import CaseRow, DigestRunRow, TimelineRow, TimerRow
 
 
-class SqlCaseTransaction:
+class SqlCaseTransaction(SurgeWrites):
     """One unit of work over one connection; `SqlCaseStore.transaction` commits or rolls it
     back."""
 

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.volume import OutputVolume
 from digests.reads import VolumeCount
+from storage.digest_tables import OutputVolumeRow
 from storage.statements import insert
-from storage.tables import OutputVolumeRow
 
 VOLUME: Table = OutputVolumeRow.__table__  # type: ignore[assignment]
 KEY = ("system_id", "prompt_version", "model", "day")

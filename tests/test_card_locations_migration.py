@@ -14,7 +14,7 @@ from alembic import command
 
 from storage.database import create_engine
 from storage.migrate import alembic_config, upgrade_async
-from storage.tables import UtcDateTime
+from storage.table_types import UtcDateTime
 from tests import teams_harness
 from tests.harness import button_press
 from tests.teams_harness import TRIAGE, TeamsBotUnderTest, account

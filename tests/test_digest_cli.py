@@ -13,7 +13,8 @@ from typer.testing import CliRunner, Result
 from bot.app.cli import app
 from digests.week import IsoWeek
 from storage.database import create_engine
-from storage.tables import CaseRow, OutboxRow, ReporterToldRow, ReportRow, TimelineRow
+from storage.digest_tables import ReporterToldRow
+from storage.tables import CaseRow, OutboxRow, ReportRow, TimelineRow
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
 from tests.test_digest import FIXTURE, ROUTING_YAML, seed
 

@@ -40,6 +40,7 @@ from handlers.slack.queued import SLACK_REPORT, flag_queue
 from handlers.slack.reread import SLACK_REREAD, Reread
 from handlers.slack.sender import SlackSender
 from handlers.slack.socket_mode import SocketMode, build_socket_mode
+from handlers.slack.surge_delivery import SurgeDelivery
 from handlers.slack.triage import SlackTriage
 from handlers.slack.unfiled import unfiled_reaction_notice, unfiled_report_notice
 from storage.faults import is_transient
@@ -88,7 +89,11 @@ async def wire_slack(
     bolt_app = build_bolt_app(client, slack_intake, slack_triage, is_transient=is_transient)
     # Before the first request, so no user's request waits for it.
     authenticated = await learn_identity(client, bolt_app, permalinks)
-    edge = SlackEdge(bolt_app, SlackSender(client, case_delivery), authenticated)
+    surge_delivery = (  # only when surges fold: it reads each case notice's surge first
+        SurgeDelivery(routing, store, client, directory, permalinks) if routing.surge else None
+    )
+    sender = SlackSender(client, case_delivery, surge_delivery)
+    edge = SlackEdge(bolt_app, sender, authenticated)
     # A flagged message Slack would not give at filing time is read again later.
     filler = OutputFiller(routing, store, clock, announced, on_enqueued)
     reread = Reread(store, client, permalinks, filler, clock, inbox.wake)

@@ -22,6 +22,7 @@ from bot.core.models import (
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices, Reach, TimerQueue
 from bot.core.routing_fields import OWNER
 from bot.core.routing_rules import EscalationStep, Routing, System
+from bot.core.surge_notices import end_quiet_surges, folded_surge, surge_key, surge_text
 from bot.core.telemetry import NO_EVENTS, Events
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,24 @@ async def schedule(
     case: Case,
     *,
     fire_due: tuple[Notices, datetime] | None = None,
+    folded_at: datetime | None = None,
 ) -> list[OutboundMessage]:
     """Store the case's timers. With `fire_due` (when a case opens or reopens), chain steps
     already due (`after: 0m`) fire here, in the caller's transaction, rather than on the next
     tick: the owner hears at once, for one transaction less. Returns the messages the caller
-    is to queue."""
+    is to queue. With `folded_at` (a case opened into a surge) the steps already due count as
+    done, unsent: the surge's one DM stands for them."""
+    if folded_at is not None:
+        timers = plan(routing, case)
+        await tx.schedule_timers(
+            [
+                t.model_copy(update={"fired_at": folded_at})
+                if t.kind is TimerKind.escalation and t.due_at <= folded_at
+                else t
+                for t in timers
+            ]
+        )
+        return []
     # Only an opening plans the chain: a later reschedule (a deadline moved) must not add the
     # steps of a routing.yaml edited since.
     timers = plan(routing, case, chain=fire_due is not None)
@@ -147,11 +161,14 @@ async def escalate(
     else:
         line = f"⏫ Not acknowledged after {waited}: escalated to {routing.name_of(target)}."
     messages: list[OutboundMessage] = []
+    surge = await folded_surge(tx, routing, case)  # then said once for the surge
     for person in sent.people:
         key = f"timer:{timer.key}:dm" if len(sent.people) == 1 else f"timer:{timer.key}:dm:{person}"
-        messages += notices.direct(person, dm, case, key=key)
+        key = surge_key(surge, key, f"esc:{timer.step}:{person}")
+        messages += notices.direct(person, surge_text(routing, surge, dm), case, key=key)
     if line:
-        messages += notices.thread(case, line, key=f"timer:{timer.key}:thread")
+        key = surge_key(surge, f"timer:{timer.key}:thread", f"esc:{timer.step}:thread")
+        messages += notices.thread(case, surge_text(routing, surge, line), key=key)
     detail: dict[str, object] = {
         "step": timer.step,
         "notified": sent.people[0] if len(sent.people) == 1 else sent.people,
@@ -261,9 +278,14 @@ class TimerService:
             return {}
 
     async def _fire_batch(self, timers: list[Timer], reachable: Mapping[str, bool]) -> int:
-        """Fire claimed timers in one transaction, under their cases' row locks."""
+        """Fire claimed timers in one transaction, under their cases' row locks (quiet timers
+        apart)."""
         now = self._clock.now()
+        quiet = [t for t in timers if t.kind is TimerKind.surge_quiet]
         acted: list[Timer] = []
+        if quiet:  # they end surges, in a transaction of their own (bot/core/surge_notices.py)
+            timers = [t for t in timers if t.kind is not TimerKind.surge_quiet]
+            acted += await end_quiet_surges(self._store, self._routing, self._notices, quiet, now)
         async with self._store.transaction() as tx:
             cases = await tx.lock_cases(sorted({t.case_id for t in timers}))
             # If another worker fired a timer first, or its case moved on, it does nothing.
@@ -314,11 +336,15 @@ class TimerService:
         ]
         due = f"{timer.due_at:%Y-%m-%d %H:%M} UTC"
         line = f"⏰ SLA breached: case #{case.id} was not {what} in time (due {due})."
+        surge = await folded_surge(tx, self._routing, case)  # then said once for the surge
+        said = surge_text(self._routing, surge, line)
+        # Per surge, SLA and due day: cases of another severity breach on another day.
+        kind = f"{timer.kind}:{timer.due_at:%Y-%m-%d}"
         for person in dict.fromkeys(people):
-            await self._send(
-                tx, self._notices.direct(person, line, case, key=f"timer:{timer.key}:{person}")
-            )
-        await self._send(tx, self._notices.thread(case, line, key=f"timer:{timer.key}:thread"))
+            key = surge_key(surge, f"timer:{timer.key}:{person}", f"{kind}:{person}")
+            await self._send(tx, self._notices.direct(person, said, case, key=key))
+        key = surge_key(surge, f"timer:{timer.key}:thread", f"{kind}:thread")
+        await self._send(tx, self._notices.thread(case, said, key=key))
         sla = "acknowledge" if timer.kind is TimerKind.acknowledge_breach else "resolve"
         await self._send(
             tx,

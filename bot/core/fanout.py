@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from bot.core.models import Case, OutboundMessage, Report
 from bot.core.ports import Notices
+from bot.core.surge_record import SurgeRecord
 
 
 class FanOutNotices:
@@ -27,3 +28,13 @@ class FanOutNotices:
         self, report: Report, text: str, case: Case, key: str, *, ask: bool = False
     ) -> list[OutboundMessage]:
         return [m for p in self._platforms for m in p.reporter(report, text, case, key, ask=ask)]
+
+    def surge_card(
+        self, surge: SurgeRecord, key: str, *, post: bool = False
+    ) -> list[OutboundMessage]:
+        return [m for p in self._platforms for m in p.surge_card(surge, key, post=post)]
+
+    def surge_direct(
+        self, person_id: str, text: str, surge: SurgeRecord, key: str
+    ) -> list[OutboundMessage]:
+        return [m for p in self._platforms for m in p.surge_direct(person_id, text, surge, key)]

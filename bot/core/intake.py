@@ -23,6 +23,7 @@ from bot.core.models import (
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices, Reach
 from bot.core.privacy import excerpt
 from bot.core.routing_rules import Category, Person, Routing, System
+from bot.core.surge import fold_new_case
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events, intake_path
 
 EXCERPT_LIMIT = 1000
@@ -294,7 +295,10 @@ class IntakeService:
         routing fell back or that it reopened, the owner's DM."""
         if self._notices is None or case.status.is_closed:
             return []
-        messages: list[OutboundMessage] = []
+        now = self._clock.now()
+        messages, folded = await fold_new_case(tx, self._routing, self._notices, case, created, now)
+        if folded:  # announced by its surge's card and DM (bot/core/surge.py)
+            return messages
         opening = created or reopened
         if opening:
             round_ = "reopen" if reopened else "open"

@@ -264,6 +264,7 @@ class TimerKind(enum.StrEnum):
     escalation = "escalation"
     acknowledge_breach = "acknowledge_breach"
     resolve_breach = "resolve_breach"
+    surge_quiet = "surge_quiet"  # ends a surge; its `step` holds the surge's id
 
 
 class Timer(BaseModel):

@@ -37,6 +37,7 @@ from bot.core.routing_fields import (
     routing_problem,
 )
 from bot.core.routing_references import reference_problems
+from bot.core.surge_rules import Surge
 from bot.core.webhook_rules import Webhook
 
 SKIP_REFERENCES = "skip_references"
@@ -290,6 +291,7 @@ class Routing(FrozenModel):
     )
     digests: list[Digest] = []
     privacy: Privacy = Privacy()
+    surge: Surge | None = None  # absent: no folding (bot/core/surge_rules.py)
     webhooks: list[Webhook] = []  # environment checks: bot/config/webhooks.py
 
     _categories: dict[str, Category] = PrivateAttr(default_factory=dict)

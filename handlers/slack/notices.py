@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from bot.core.models import Case, Channel, OutboundMessage, Report
 from bot.core.ports import Clock
+from bot.core.surge_record import SurgeRecord
 
 CARD = "loopkeeper.card"
 THREAD = "loopkeeper.thread"
 DIRECT = "loopkeeper.direct"
 REPORTER = "loopkeeper.reporter"
+SURGE_CARD = "loopkeeper.surge_card"
+SURGE_DIRECT = "loopkeeper.surge_direct"
 
 
 class SlackNotices:
@@ -59,4 +62,20 @@ class SlackNotices:
                 "text": text,
                 "ask": ask,
             },
+        )
+
+    def surge_card(
+        self, surge: SurgeRecord, key: str, *, post: bool = False
+    ) -> list[OutboundMessage]:
+        return self._message(
+            SURGE_CARD, key, {"surge_id": surge.id, "post": post, "lane": f"surge:{surge.id}"}
+        )
+
+    def surge_direct(
+        self, person_id: str, text: str, surge: SurgeRecord, key: str
+    ) -> list[OutboundMessage]:
+        return self._message(
+            SURGE_DIRECT,
+            key,
+            {"surge_id": surge.id, "person": person_id, "text": text, "lane": f"surge:{surge.id}"},
         )

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core.models import OutboundMessage
 from bot.core.outbox import DeliveryError
 from handlers.slack.case_delivery import CaseDelivery
+from handlers.slack.surge_delivery import SurgeDelivery
 
 FILE = "loopkeeper.file"  # payload: channel, filename, title, content_base64[, comment]
 
@@ -45,14 +46,24 @@ PERMANENT_ERRORS = frozenset(
 
 
 class SlackSender:
-    def __init__(self, client: AsyncWebClient, case_delivery: CaseDelivery | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        case_delivery: CaseDelivery | None = None,
+        surge_delivery: SurgeDelivery | None = None,
+    ) -> None:
         self._client = client
         self._case_delivery = case_delivery
+        self._surge_delivery = surge_delivery
 
     async def send(self, message: OutboundMessage) -> None:
         try:
             if message.method == FILE:
                 await self._upload(message.payload)
+            elif message.method.startswith("loopkeeper.surge_") and self._surge_delivery:
+                await self._surge_delivery.deliver(message)
+            elif self._surge_delivery and await self._surge_delivery.folded(message):
+                pass  # a folded case's notice, delivered through its surge card
             elif message.method.startswith("loopkeeper.") and self._case_delivery is not None:
                 await self._case_delivery.deliver(message)
             else:

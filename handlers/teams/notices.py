@@ -20,6 +20,7 @@ from typing import Any
 from bot.core.models import Case, Channel, OutboundMessage, Report
 from bot.core.ports import Clock
 from bot.core.routing_rules import Routing
+from bot.core.surge_record import SurgeRecord
 from handlers.teams.card_budget import fit
 
 PLATFORM = "teams"
@@ -27,6 +28,8 @@ CARD = "loopkeeper.teams.card"  # case_id, post
 THREAD = "loopkeeper.teams.thread"  # case_id, text
 DIRECT = "loopkeeper.teams.direct"  # case_id, person, text
 REPORTER = "loopkeeper.teams.reporter"  # case_id, reporter, text, ask
+SURGE_CARD = "loopkeeper.teams.surge_card"  # surge_id, post
+SURGE_DIRECT = "loopkeeper.teams.surge_direct"  # surge_id, person, text
 POST = "loopkeeper.teams.post"  # conversation, activity[, lane]: a channel post (digests)
 
 NOTICE_BYTES = 12_000
@@ -64,6 +67,29 @@ class TeamsNotices:
             return []
         # Only the opening notice may post, so two refreshes racing can't post two cards.
         return self._message(CARD, key, {"case_id": case.id, "post": opening})
+
+    def surge_card(
+        self, surge: SurgeRecord, key: str, *, post: bool = False
+    ) -> list[OutboundMessage]:
+        system = self._routing.system(surge.system_id)
+        if not (system and system.triage.teams_channel):
+            return []
+        return self._message(
+            SURGE_CARD, key, {"surge_id": surge.id, "post": post, "lane": f"surge:{surge.id}"}
+        )
+
+    def surge_direct(
+        self, person_id: str, text: str, surge: SurgeRecord, key: str
+    ) -> list[OutboundMessage]:
+        if not self.reaches(person_id):
+            return []
+        payload = {
+            "surge_id": surge.id,
+            "person": person_id,
+            "text": markdown(text),
+            "lane": f"surge:{surge.id}",  # after the surge card: the DM links to it
+        }
+        return self._message(SURGE_DIRECT, key, payload)
 
     def thread(self, case: Case, text: str, key: str) -> list[OutboundMessage]:
         if not self._triaged_here(case):

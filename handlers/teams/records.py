@@ -10,7 +10,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from bot.core.ports import CardLocations, CaseCards, CaseStore, DirectoryCache
+from bot.core.ports import CardLocations, CaseCards, CaseStore, DirectoryCache, SurgeReads
 
 TEAMS = "teams"
 """The platform name Teams records (card locations, cached accounts) are kept under."""
@@ -70,7 +70,7 @@ class TeamsRecords(Protocol):
         ...
 
 
-class TeamsStore(CaseStore, CardLocations, DirectoryCache, TeamsRecords, Protocol):
+class TeamsStore(CaseStore, CardLocations, DirectoryCache, TeamsRecords, SurgeReads, Protocol):
     """Everything the Teams edge stores: cases, where their cards are, the accounts it looked
     up, and its own records."""
 
@@ -79,5 +79,6 @@ class TeamsAccounts(DirectoryCache, TeamsRecords, Protocol):
     """What the Teams directory reads and keeps: looked-up accounts, users, conversations."""
 
 
-class TeamsDelivery(CaseCards, TeamsRecords, Protocol):
-    """What delivering Teams notices reads and records: cases, cards, conversations, users."""
+class TeamsDelivery(CaseCards, TeamsRecords, SurgeReads, Protocol):
+    """What delivering Teams notices reads and records: cases, cards, conversations, users,
+    and surge cards."""

@@ -24,11 +24,12 @@ from handlers.teams.case_card import case_card, case_summary, thread_link
 from handlers.teams.connector import BotConnector
 from handlers.teams.directory import TeamsDirectory
 from handlers.teams.records import TEAMS, TeamsConversation, TeamsDelivery
+from handlers.teams.surge_sending import SurgeSending
 
 log = logging.getLogger(__name__)
 
 
-class TeamsSender:
+class TeamsSender(SurgeSending):
     def __init__(
         self,
         routing: Routing,
@@ -47,6 +48,8 @@ class TeamsSender:
 
     async def send(self, message: OutboundMessage) -> None:
         payload = message.payload
+        if await self._surge_notice(message):  # a surge card, or a case folded into one
+            return
         if message.method == notices.POST:
             await self._post(str(payload["conversation"]), dict(payload["activity"]))  # type: ignore[call-overload]
             return

@@ -68,6 +68,8 @@ class TeamsTriage:
             return cards.invoke_message(str(error))
         if refusal is not None:
             return cards.invoke_message(refusal)
+        if data.get("surge") is not None:  # on a surge card: keep it (the outbox refreshes it)
+            return cards.invoke_message(f"Case #{case_id}: {verb} done; the surge card follows.")
         return await self._card(case_id)
 
     async def _apply(

@@ -24,6 +24,7 @@ from bot.core.ports.clock import Clock
 from bot.core.ports.directory import Directory, DirectoryCache, Reach
 from bot.core.ports.notices import Notices
 from bot.core.ports.outbox import Outbox, Platforms
+from bot.core.ports.surges import SurgeReads, SurgeTransaction
 from bot.core.ports.timers import TimerQueue
 
 __all__ = [
@@ -44,5 +45,7 @@ __all__ = [
     "Platforms",
     "Reach",
     "ReportWithCase",
+    "SurgeReads",
+    "SurgeTransaction",
     "TimerQueue",
 ]

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from bot.core.models import Case, CaseStatus, OutboundMessage, Report, TimelineEntry, Timer
+from bot.core.ports.surges import SurgeTransaction
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class ReportWithCase:
     case: Case
 
 
-class CaseTransaction(Protocol):
+class CaseTransaction(SurgeTransaction, Protocol):
     """One atomic unit of work: everything done through it commits together or not at all
     (except in `CaseStore.each_in_transaction`, which the store may commit between items)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.core.models import Case, OutboundMessage, Report
+from bot.core.surge_record import SurgeRecord
 
 
 class Notices(Protocol):
@@ -29,4 +30,16 @@ class Notices(Protocol):
         self, report: Report, text: str, case: Case, key: str, *, ask: bool = False
     ) -> list[OutboundMessage]:
         """A direct message to a reporter; `ask` adds a button to answer the owner's question."""
+        ...
+
+    def surge_card(
+        self, surge: SurgeRecord, key: str, *, post: bool = False
+    ) -> list[OutboundMessage]:
+        """Refresh the surge's card (rendered when sent); `post` posts it in the triage channel."""
+        ...
+
+    def surge_direct(
+        self, person_id: str, text: str, surge: SurgeRecord, key: str
+    ) -> list[OutboundMessage]:
+        """A direct message to a person of routing.yaml about the surge, linking its card."""
         ...
