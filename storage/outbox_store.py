@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, update
 
 from bot.core.models import OutboundMessage
 from bot.core.ports import Platforms
@@ -40,6 +40,20 @@ class SqlOutbox:
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
         values = {"message_id": message_id, "error": error, "next_at": next_attempt_at}
         await self._db.group.write(self._db.sql.failed, {**values, "dead_at": None})
+
+    async def defer(self, message_ids: list[int], until: datetime) -> None:
+        """Give claimed messages back, due at `until`, their claim's attempt uncounted."""
+        if not message_ids:
+            return
+        statement = (
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(message_ids), OUTBOX.c.delivered_at.is_(None))
+            .values(
+                next_attempt_at=until,
+                attempts=case((OUTBOX.c.attempts > 0, OUTBOX.c.attempts - 1), else_=0),
+            )
+        )
+        await self._db.write(statement)
 
     async def mark_dead(self, message_id: int, error: str, at: datetime) -> None:
         """Stop retrying a message: it waits, with its error, for `loopkeeper outbox retry`."""

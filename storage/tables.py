@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Double,
     Enum,
     ForeignKey,
     Index,
@@ -373,3 +374,13 @@ class OutputVolumeRow(Base):
     day: Mapped[date] = mapped_column(Date)
     count: Mapped[int] = mapped_column(BigInteger)
     reported_at: Mapped[datetime]
+
+
+class SendBudgetRow(Base):
+    """One destination's sending budget, shared by every replica (bot/core/pacing.py): `tat`
+    is the GCRA's theoretical arrival time, in Unix seconds."""
+
+    __tablename__ = "send_budgets"
+
+    destination: Mapped[str] = mapped_column(String, primary_key=True)
+    tat: Mapped[float] = mapped_column(Double)

@@ -12,6 +12,7 @@ from bot.core.burst_priorities import GiveWay
 from bot.core.drain_loop import DrainLoop
 from bot.core.log_context import bound
 from bot.core.models import OutboundMessage
+from bot.core.pacing import Pacing
 from bot.core.ports import Clock, Outbox, Platforms
 from bot.core.reporters_told import ReporterReceipts, receipt_of
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events
@@ -68,7 +69,11 @@ class OutboxDispatcher(DrainLoop):
         events: Events = NO_EVENTS,
         platforms: Platforms | None = None,
         receipts: ReporterReceipts | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
+        # Each destination at its platform's rate (bot/core/pacing.py); None: as fast as sent.
+        self._pacing = pacing
+        self._wake_at: asyncio.TimerHandle | None = None
         self._events = events
         self._platforms = platforms
         self._receipts = receipts
@@ -101,9 +106,11 @@ class OutboxDispatcher(DrainLoop):
             for message in claimed:
                 lane = message.payload.get("case_id") or message.payload.get("lane") or message.id
                 lanes.setdefault(lane, []).append(message)
-            results = await asyncio.gather(
-                *(self._deliver_in_order(lane) for lane in lanes.values())
-            )
+            ordered = list(lanes.values())
+            if self._pacing is not None:
+                pacing = self._pacing  # urgent lanes take their destinations' slots first
+                ordered.sort(key=lambda lane: min(pacing.purpose(m) for m in lane))
+            results = await asyncio.gather(*(self._deliver_in_order(lane) for lane in ordered))
             delivered += sum(results)
             if len(claimed) < self._batch:
                 # All that was due is done; what was queued meanwhile woke the loop again.
@@ -115,7 +122,9 @@ class OutboxDispatcher(DrainLoop):
         may share with other lanes')."""
         sent: list[int] = []
         try:
-            for message in lane:
+            for index, message in enumerate(lane):
+                if await self._paced(lane[index:]):
+                    break
                 if await self._deliver(message):
                     assert message.id is not None
                     sent.append(message.id)
@@ -130,6 +139,32 @@ class OutboxDispatcher(DrainLoop):
                 self._count_delivered(message)
         self.delivered += len(sent)
         return len(sent)
+
+    async def _paced(self, rest: list[OutboundMessage]) -> bool:
+        """Whether the next message of a lane must wait for its destination's budget; if so,
+        it and the rest of its lane wait until then (without counting an attempt)."""
+        if self._pacing is None:
+            return False
+        until = await self._pacing.admit(rest[0], self._clock.now())
+        if until is None:
+            return False
+        await self._outbox.defer([m.id for m in rest if m.id is not None], until)
+        self._wake_by(until)
+        return True
+
+    def _wake_by(self, moment: datetime) -> None:
+        """Run again when deferred messages come due (the ticker alone would be late)."""
+        delay = max((moment - self._clock.now()).total_seconds(), 0.0)
+        loop = asyncio.get_running_loop()
+        if self._wake_at is not None and self._wake_at.when() <= loop.time() + delay:
+            return
+        if self._wake_at is not None:
+            self._wake_at.cancel()
+        self._wake_at = loop.call_later(delay, self._woken)
+
+    def _woken(self) -> None:
+        self._wake_at = None
+        self.wake()
 
     async def _record_receipts(self, delivered: list[OutboundMessage], now: datetime) -> None:
         if self._receipts is None:
@@ -166,6 +201,8 @@ class OutboxDispatcher(DrainLoop):
             await sender.send(message)
         except DeliveryError as error:
             reason = one_line(error.reason)
+            if error.retry_after is not None and self._pacing is not None:
+                await self._pacing.throttled(message, self._clock.now(), error.retry_after)
             await self._failed(message, reason, error.permanent, error.retry_after)
             return False
         except Exception as error:  # a bug in a sender must not stall the outbox

@@ -63,12 +63,15 @@ class TeamsNotices:
         if not self._triaged_here(case):
             return []
         # Only the opening notice may post, so two refreshes racing can't post two cards.
-        return self._message(CARD, key, {"case_id": case.id, "post": opening})
+        # "system" tells the pacer (destinations.py) which conversation the card lands in.
+        payload = {"case_id": case.id, "post": opening, "system": case.system_id}
+        return self._message(CARD, key, payload)
 
     def thread(self, case: Case, text: str, key: str) -> list[OutboundMessage]:
         if not self._triaged_here(case):
             return []
-        return self._message(THREAD, key, {"case_id": case.id, "text": markdown(text)})
+        payload = {"case_id": case.id, "text": markdown(text), "system": case.system_id}
+        return self._message(THREAD, key, payload)
 
     def direct(self, person_id: str, text: str, case: Case, key: str) -> list[OutboundMessage]:
         if not self.reaches(person_id):

@@ -1,0 +1,120 @@
+"""Send budgets: the pacing rule, and its store shared by replicas (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.core.pacing import Pace, held, take
+from storage.database import create_engine
+from storage.repository import SqlCaseStore
+from storage.send_budgets import SqlSendBudgets
+
+PER_SECOND = Pace(per_second=1.0, burst=3)
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+def seconds(n: float) -> timedelta:
+    return timedelta(seconds=n)
+
+
+def test_a_burst_goes_at_once_then_one_per_interval() -> None:
+    tat: float | None = None
+    granted = []
+    for _ in range(5):
+        taken = take(tat, 100.0, PER_SECOND, reserve=False)
+        granted.append(taken.wait_until)
+        tat = taken.tat
+    assert granted == [None, None, None, 101.0, 101.0]
+    assert take(tat, 101.0, PER_SECOND, reserve=False).wait_until is None
+
+
+def test_reservations_queue_one_slot_each_and_waiting_ones_spend_nothing() -> None:
+    tat: float | None = None
+    slots = []
+    for _ in range(6):
+        taken = take(tat, 100.0, PER_SECOND, reserve=True)
+        slots.append(taken.wait_until)
+        tat = taken.tat
+    assert slots == [None, None, None, 101.0, 102.0, 103.0]
+    polite = take(tat, 100.0, PER_SECOND, reserve=False)
+    assert (polite.spent, polite.tat, polite.wait_until) == (False, tat, 104.0)
+
+
+def test_a_hold_blocks_until_the_platform_said_then_one_at_a_time() -> None:
+    tat = held(None, 130.0, PER_SECOND)
+    assert take(tat, 129.0, PER_SECOND, reserve=False).wait_until == 130.0
+    first = take(tat, 130.0, PER_SECOND, reserve=False)
+    assert first.wait_until is None
+    assert take(first.tat, 130.0, PER_SECOND, reserve=False).wait_until == 131.0
+
+
+@pytest.fixture
+async def replicas(database_url: str, sqlite_fast: bool) -> AsyncIterator[list[SqlSendBudgets]]:
+    """Two processes' budgets over one database."""
+    stores = [
+        SqlCaseStore(create_engine(database_url, sqlite_fast=sqlite_fast)) for _ in range(2)
+    ]
+    yield [SqlSendBudgets(store.sessions) for store in stores]
+    for store in stores:
+        await store.close()
+
+
+async def test_two_replicas_share_one_budget(replicas: list[SqlSendBudgets]) -> None:
+    one, two = replicas
+    answers = [
+        await budgets.take("slack:channel:C1", START, PER_SECOND, reserve=False)
+        for budgets in (one, two, one, two)
+    ]
+    assert answers == [None, None, None, START + seconds(1)]
+    # A second later there is one more send for the two of them, not one each.
+    later = START + seconds(1)
+    assert await two.take("slack:channel:C1", later, PER_SECOND, reserve=False) is None
+    assert await one.take("slack:channel:C1", later, PER_SECOND, reserve=False) == START + seconds(
+        2
+    )
+
+
+async def test_replicas_sending_at_once_never_exceed_the_burst(
+    replicas: list[SqlSendBudgets],
+) -> None:
+    one, two = replicas
+    answers = await asyncio.gather(
+        *(
+            budgets.take("slack:channel:C1", START, PER_SECOND, reserve=False)
+            for budgets in [one, two] * 10
+        )
+    )
+    assert answers.count(None) == PER_SECOND.burst
+
+
+async def test_reservations_from_two_replicas_get_distinct_slots(
+    replicas: list[SqlSendBudgets],
+) -> None:
+    one, two = replicas
+    slots = [
+        await budgets.take("slack:channel:C1", START, PER_SECOND, reserve=True)
+        for budgets in [one, two] * 3
+    ]
+    assert slots == [None, None, None, *(START + seconds(n) for n in (1, 2, 3))]
+
+
+async def test_a_hold_on_one_destination_leaves_the_others_alone(
+    replicas: list[SqlSendBudgets],
+) -> None:
+    one, two = replicas
+    await one.take("slack:channel:C1", START, PER_SECOND, reserve=False)
+    await one.hold("slack:channel:C1", START + seconds(30), PER_SECOND)
+    assert await two.take(
+        "slack:channel:C1", START + seconds(10), PER_SECOND, reserve=False
+    ) == START + seconds(30)
+    assert await two.take("slack:channel:C2", START + seconds(10), PER_SECOND, reserve=False) is None
+    assert await two.take("slack:channel:C1", START + seconds(30), PER_SECOND, reserve=False) is None
+    # A hold on a destination never sent to yet holds it too.
+    await two.hold("teams:conversation:19:x", START + seconds(5), PER_SECOND)
+    assert await one.take(
+        "teams:conversation:19:x", START, PER_SECOND, reserve=True
+    ) == START + seconds(5)
