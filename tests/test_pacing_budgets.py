@@ -55,9 +55,7 @@ def test_a_hold_blocks_until_the_platform_said_then_one_at_a_time() -> None:
 @pytest.fixture
 async def replicas(database_url: str, sqlite_fast: bool) -> AsyncIterator[list[SqlSendBudgets]]:
     """Two processes' budgets over one database."""
-    stores = [
-        SqlCaseStore(create_engine(database_url, sqlite_fast=sqlite_fast)) for _ in range(2)
-    ]
+    stores = [SqlCaseStore(create_engine(database_url, sqlite_fast=sqlite_fast)) for _ in range(2)]
     yield [SqlSendBudgets(store.sessions) for store in stores]
     for store in stores:
         await store.close()
@@ -111,8 +109,12 @@ async def test_a_hold_on_one_destination_leaves_the_others_alone(
     assert await two.take(
         "slack:channel:C1", START + seconds(10), PER_SECOND, reserve=False
     ) == START + seconds(30)
-    assert await two.take("slack:channel:C2", START + seconds(10), PER_SECOND, reserve=False) is None
-    assert await two.take("slack:channel:C1", START + seconds(30), PER_SECOND, reserve=False) is None
+    assert (
+        await two.take("slack:channel:C2", START + seconds(10), PER_SECOND, reserve=False) is None
+    )
+    assert (
+        await two.take("slack:channel:C1", START + seconds(30), PER_SECOND, reserve=False) is None
+    )
     # A hold on a destination never sent to yet holds it too.
     await two.hold("teams:conversation:19:x", START + seconds(5), PER_SECOND)
     assert await one.take(

@@ -20,6 +20,7 @@ from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=10)
+LANES_REMEMBERED = 10_000
 MAX_ATTEMPTS = 12
 """Attempts before a message is dead-lettered: with the backoff below (2 s doubling to 10 min)
 the last is about 37 minutes after the first, which outlasts a Slack or Teams hiccup. A longer
@@ -74,6 +75,9 @@ class OutboxDispatcher(DrainLoop):
         # Each destination at its platform's rate (bot/core/pacing.py); None: as fast as sent.
         self._pacing = pacing
         self._wake_at: asyncio.TimerHandle | None = None
+        self._lanes_waiting: dict[object, datetime] = {}
+        """Lanes (cases) whose next message waits for its destination's budget, and until
+        when: what else of theirs is claimed meanwhile waits behind it, in order."""
         self._events = events
         self._platforms = platforms
         self._receipts = receipts
@@ -104,8 +108,7 @@ class OutboxDispatcher(DrainLoop):
                 return delivered
             lanes: dict[object, list[OutboundMessage]] = {}
             for message in claimed:
-                lane = message.payload.get("case_id") or message.payload.get("lane") or message.id
-                lanes.setdefault(lane, []).append(message)
+                lanes.setdefault(lane_of(message), []).append(message)
             ordered = list(lanes.values())
             if self._pacing is not None:
                 pacing = self._pacing  # urgent lanes take their destinations' slots first
@@ -141,15 +144,23 @@ class OutboxDispatcher(DrainLoop):
         return len(sent)
 
     async def _paced(self, rest: list[OutboundMessage]) -> bool:
-        """Whether the next message of a lane must wait for its destination's budget; if so,
-        it and the rest of its lane wait until then (without counting an attempt)."""
+        """Whether the next message of a lane must wait for its destination's budget (or
+        behind an earlier message of its lane that does); if so, it and the rest of its lane
+        wait until then (without counting an attempt)."""
         if self._pacing is None:
             return False
-        until = await self._pacing.admit(rest[0], self._clock.now())
+        now, lane = self._clock.now(), lane_of(rest[0])
+        until = self._lanes_waiting.get(lane)
+        if until is None or until <= now:
+            self._lanes_waiting.pop(lane, None)
+            until = await self._pacing.admit(rest[0], now)
         if until is None:
             return False
+        self._lanes_waiting[lane] = until
         await self._outbox.defer([m.id for m in rest if m.id is not None], until)
         self._wake_by(until)
+        if len(self._lanes_waiting) > LANES_REMEMBERED:
+            self._lanes_waiting = {k: v for k, v in self._lanes_waiting.items() if v > now}
         return True
 
     def _wake_by(self, moment: datetime) -> None:
@@ -244,6 +255,11 @@ class OutboxDispatcher(DrainLoop):
         await self._outbox.mark_failed(
             message.id, reason, now + backoff(message.attempts, retry_after)
         )
+
+
+def lane_of(message: OutboundMessage) -> object:
+    """Messages of one lane go out in the order queued: a case's, or those named alike."""
+    return message.payload.get("case_id") or message.payload.get("lane") or message.id
 
 
 def one_line(text: str, limit: int = 500) -> str:
