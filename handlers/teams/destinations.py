@@ -1,7 +1,8 @@
 """Where each Teams outbox message lands, for the pacer (the core's `Destinations` port).
 
 Teams limits a bot per conversation, whatever it does there: a card, its update and its thread
-replies all spend the triage conversation's budget; a 1:1 message spends the person's.
+replies all spend the triage conversation's budget, and so do messages to people about a case
+triaged in Teams (they may land in its thread as an @mention).
 """
 
 from __future__ import annotations
@@ -26,15 +27,22 @@ class TeamsDestinations:
         if method == notices.THREAD:
             return self._triage(message, Purpose.follow_up)
         if method == notices.DIRECT:
-            key = f"teams:person:{payload.get('person')}"
-            return Destination(key, TEAMS_CONVERSATION, Purpose.owner)
+            return self._to_person(message, f"person:{payload.get('person')}", Purpose.owner)
         if method == notices.REPORTER:
-            key = f"teams:user:{payload.get('reporter')}"
-            return Destination(key, TEAMS_CONVERSATION, Purpose.first)
+            return self._to_person(message, f"user:{payload.get('reporter')}", Purpose.first)
         if method == notices.POST and payload.get("conversation"):
             key = f"teams:conversation:{payload['conversation']}"
             return Destination(key, TEAMS_CONVERSATION, Purpose.bulk)
         return None
+
+    def _to_person(self, message: OutboundMessage, who: str, purpose: Purpose) -> Destination:
+        """A person is messaged 1:1 if the bot has a chat with them, else @mentioned in the
+        case's thread; which, only delivery knows. The thread is the one that can be
+        overrun, so a system triaged in Teams paces them with its channel."""
+        triage = self._triage(message, purpose)
+        if triage.key.startswith("teams:conversation:"):
+            return triage
+        return Destination(f"teams:{who}", TEAMS_CONVERSATION, purpose)
 
     def _triage(self, message: OutboundMessage, purpose: Purpose) -> Destination:
         system = self._routing.system(str(message.payload.get("system") or ""))

@@ -76,9 +76,13 @@ class TeamsNotices:
     def direct(self, person_id: str, text: str, case: Case, key: str) -> list[OutboundMessage]:
         if not self.reaches(person_id):
             return []
-        return self._message(
-            DIRECT, key, {"case_id": case.id, "person": person_id, "text": markdown(text)}
-        )
+        payload = {
+            "case_id": case.id,
+            "person": person_id,
+            "text": markdown(text),
+            "system": case.system_id,
+        }
+        return self._message(DIRECT, key, payload)
 
     def reporter(
         self, report: Report, text: str, case: Case, key: str, *, ask: bool = False
@@ -93,6 +97,7 @@ class TeamsNotices:
                 "reporter": report.reporter_id,
                 "text": markdown(text),
                 "ask": ask,
+                "system": case.system_id,
             },
         )
 
