@@ -78,10 +78,11 @@ class SqlSendBudgets:
     async def _spend_if_free(
         self, connection: AsyncConnection, destination: str, at: float, pace: Pace
     ) -> tuple[bool, datetime | None] | None:
-        """Take a slot only if one is free now; else say when one is (None: no row yet)."""
+        """Take a slot only if the budget is full now (the burst is left to urgent messages);
+        else say when it is (None: no row yet)."""
         moved = await connection.execute(
             update(BUDGETS)
-            .where(BUDGETS.c.destination == destination, BUDGETS.c.tat <= at + pace.tolerance)
+            .where(BUDGETS.c.destination == destination, BUDGETS.c.tat <= at)
             .values(tat=_later(at) + pace.interval)
             .returning(BUDGETS.c.tat)
         )
@@ -92,7 +93,7 @@ class SqlSendBudgets:
         )
         if tat is None:
             return None
-        return False, _moment(float(tat) - pace.tolerance)
+        return False, _moment(float(tat))
 
     async def hold(self, destination: str, until: datetime, pace: Pace) -> None:
         blocked = until.timestamp() + pace.tolerance

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import BotUnderTest, running_bot
+from tests.harness import BotUnderTest, button_press, running_bot
 from tests.support.fake_slack import Failure, FakeSlack
 from tests.support.rate_limits import SlackLimits
 
@@ -153,3 +153,46 @@ async def test_a_429_in_one_channel_does_not_delay_another(
         )
         assert len(cards_in(limited_slack, "C0TRIAGE")) == 2
         assert limited_slack.throttled == []
+
+
+async def test_new_cases_cards_go_before_a_backlog_of_thread_replies(
+    database_url: str, limited_slack: FakeSlack
+) -> None:
+    limits = limited_slack.limits
+    assert limits is not None
+    async with running_bot(database_url, limited_slack) as bot:
+        limits.clock = lambda: bot.clock.now().timestamp()
+        await file_flags(bot, [flag(n) for n in range(3)])
+        await deliver_while_time_passes(
+            bot, lambda: len(cards_in(limited_slack, "C0TRIAGE")) == 3, timedelta(seconds=10)
+        )
+        bot.clock.advance(timedelta(seconds=30))
+        for case in await bot.runtime.store.list_cases():
+            await bot.interact(button_press("U0ALICE", "case_acknowledge", str(case.id)))
+        await file_flags(bot, [flag(n) for n in range(3, 6)])  # queued after the replies
+        before = len(limited_slack.calls)
+
+        await deliver_while_time_passes(
+            bot, lambda: len(cards_in(limited_slack, "C0TRIAGE")) == 6, timedelta(seconds=10)
+        )
+
+        posted = [
+            "card" if not call.args.get("thread_ts") else "reply"
+            for call in limited_slack.calls[before:]
+            if call.method == "chat.postMessage" and call.args.get("channel") == "C0TRIAGE"
+        ]
+        assert posted.count("card") == 3
+        assert posted.count("reply") <= 1, posted
+        await deliver_while_time_passes(
+            bot, lambda: len(thread_replies(limited_slack)) == 3, timedelta(seconds=30)
+        )
+        assert len(thread_replies(limited_slack)) == 3
+        assert limited_slack.throttled == []
+
+
+def thread_replies(slack: FakeSlack) -> list[dict[str, Any]]:
+    return [
+        args
+        for args in slack.calls_to("chat.postMessage")
+        if args.get("channel") == "C0TRIAGE" and args.get("thread_ts")
+    ]

@@ -21,35 +21,35 @@ def seconds(n: float) -> timedelta:
     return timedelta(seconds=n)
 
 
-def test_a_burst_goes_at_once_then_one_per_interval() -> None:
-    tat: float | None = None
-    granted = []
-    for _ in range(5):
-        taken = take(tat, 100.0, PER_SECOND, reserve=False)
-        granted.append(taken.wait_until)
-        tat = taken.tat
-    assert granted == [None, None, None, 101.0, 101.0]
-    assert take(tat, 101.0, PER_SECOND, reserve=False).wait_until is None
-
-
-def test_reservations_queue_one_slot_each_and_waiting_ones_spend_nothing() -> None:
+def test_urgent_messages_may_burst_then_go_one_per_interval() -> None:
     tat: float | None = None
     slots = []
     for _ in range(6):
         taken = take(tat, 100.0, PER_SECOND, reserve=True)
         slots.append(taken.wait_until)
         tat = taken.tat
+    # Three at once, then each reserves the next free second.
     assert slots == [None, None, None, 101.0, 102.0, 103.0]
-    polite = take(tat, 100.0, PER_SECOND, reserve=False)
-    assert (polite.spent, polite.tat, polite.wait_until) == (False, tat, 104.0)
+    assert tat == 106.0
+
+
+def test_follow_ups_only_take_a_full_budget_and_leave_the_burst() -> None:
+    first = take(None, 100.0, PER_SECOND, reserve=False)
+    assert first.wait_until is None
+    second = take(first.tat, 100.0, PER_SECOND, reserve=False)
+    assert (second.spent, second.tat, second.wait_until) == (False, 101.0, 101.0)
+    # The burst is still there for an urgent message meanwhile.
+    urgent = take(first.tat, 100.0, PER_SECOND, reserve=True)
+    assert urgent.wait_until is None
+    assert take(urgent.tat, 100.0, PER_SECOND, reserve=True).wait_until is None
 
 
 def test_a_hold_blocks_until_the_platform_said_then_one_at_a_time() -> None:
     tat = held(None, 130.0, PER_SECOND)
-    assert take(tat, 129.0, PER_SECOND, reserve=False).wait_until == 130.0
-    first = take(tat, 130.0, PER_SECOND, reserve=False)
+    assert take(tat, 129.0, PER_SECOND, reserve=True).wait_until == 130.0
+    first = take(tat, 130.0, PER_SECOND, reserve=True)
     assert first.wait_until is None
-    assert take(first.tat, 130.0, PER_SECOND, reserve=False).wait_until == 131.0
+    assert take(first.tat, 130.0, PER_SECOND, reserve=True).wait_until == 131.0
 
 
 @pytest.fixture
@@ -64,16 +64,29 @@ async def replicas(database_url: str, sqlite_fast: bool) -> AsyncIterator[list[S
 async def test_two_replicas_share_one_budget(replicas: list[SqlSendBudgets]) -> None:
     one, two = replicas
     answers = [
-        await budgets.take("slack:channel:C1", START, PER_SECOND, reserve=False)
+        await budgets.take("slack:channel:C1", START, PER_SECOND, reserve=True)
         for budgets in (one, two, one, two)
     ]
     assert answers == [None, None, None, START + seconds(1)]
-    # A second later there is one more send for the two of them, not one each.
-    later = START + seconds(1)
-    assert await two.take("slack:channel:C1", later, PER_SECOND, reserve=False) is None
-    assert await one.take("slack:channel:C1", later, PER_SECOND, reserve=False) == START + seconds(
-        2
+    # The fourth holds the slot at +1 s: at +2 s there is one more send for the two of them,
+    # not one each.
+    later = START + seconds(2)
+    assert await two.take("slack:channel:C1", later, PER_SECOND, reserve=True) is None
+    assert await one.take("slack:channel:C1", later, PER_SECOND, reserve=True) == START + seconds(3)
+
+
+async def test_follow_ups_wait_for_a_full_budget_across_replicas(
+    replicas: list[SqlSendBudgets],
+) -> None:
+    one, two = replicas
+    assert await one.take("slack:channel:C1", START, PER_SECOND, reserve=False) is None
+    assert await two.take("slack:channel:C1", START, PER_SECOND, reserve=False) == START + seconds(
+        1
     )
+    assert await two.take("slack:channel:C1", START, PER_SECOND, reserve=True) is None
+    assert await one.take(
+        "slack:channel:C1", START + seconds(1), PER_SECOND, reserve=False
+    ) == START + seconds(2)
 
 
 async def test_replicas_sending_at_once_never_exceed_the_burst(
@@ -82,8 +95,9 @@ async def test_replicas_sending_at_once_never_exceed_the_burst(
     one, two = replicas
     answers = await asyncio.gather(
         *(
-            budgets.take("slack:channel:C1", START, PER_SECOND, reserve=False)
+            budgets.take("slack:channel:C1", START, PER_SECOND, reserve=reserve)
             for budgets in [one, two] * 10
+            for reserve in (True, False)
         )
     )
     assert answers.count(None) == PER_SECOND.burst
@@ -104,17 +118,15 @@ async def test_a_hold_on_one_destination_leaves_the_others_alone(
     replicas: list[SqlSendBudgets],
 ) -> None:
     one, two = replicas
-    await one.take("slack:channel:C1", START, PER_SECOND, reserve=False)
+    await one.take("slack:channel:C1", START, PER_SECOND, reserve=True)
     await one.hold("slack:channel:C1", START + seconds(30), PER_SECOND)
-    assert await two.take(
-        "slack:channel:C1", START + seconds(10), PER_SECOND, reserve=False
-    ) == START + seconds(30)
-    assert (
-        await two.take("slack:channel:C2", START + seconds(10), PER_SECOND, reserve=False) is None
-    )
-    assert (
-        await two.take("slack:channel:C1", START + seconds(30), PER_SECOND, reserve=False) is None
-    )
+    # Nothing before the hold ends: an urgent message first then, follow-ups one burst later.
+    urgent = await two.take("slack:channel:C1", START + seconds(10), PER_SECOND, reserve=True)
+    assert urgent == START + seconds(30)
+    follow_up = await two.take("slack:channel:C1", START + seconds(10), PER_SECOND, reserve=False)
+    assert follow_up == START + seconds(33)
+    other = await two.take("slack:channel:C2", START + seconds(10), PER_SECOND, reserve=False)
+    assert other is None
     # A hold on a destination never sent to yet holds it too.
     await two.hold("teams:conversation:19:x", START + seconds(5), PER_SECOND)
     assert await one.take(

@@ -7,9 +7,10 @@ The budget is a token bucket per destination, kept as one number in the database
 the same budget: two replicas together send at the platform's rate, not twice it.
 
 Purpose decides what goes first. Urgent messages (a reporter's confirmation, a case's first
-card, the owner's DM) reserve the destination's next free slot, in the order they are claimed;
-follow-ups (thread replies, card refreshes, digests) only take a slot that is free now, so a
-backlog of them never pushes a new case's card back.
+card, the owner's DM) reserve the destination's next free slot, in the order they are claimed,
+and may spend its burst; follow-ups (thread replies, card refreshes, digests) only go when the
+budget is full and spend one slot at a time, so a backlog of them leaves the burst to a new
+case's card and never pushes it back.
 
 A 429 holds the destination for its `Retry-After`; other destinations are not held up.
 """
@@ -106,14 +107,18 @@ class Taken:
 
 
 def take(tat: float | None, now: float, pace: Pace, *, reserve: bool) -> Taken:
-    """GCRA on plain numbers (seconds): the rule the stores implement in SQL."""
+    """GCRA on plain numbers (seconds): the rule the stores implement in SQL.
+
+    Urgent messages (`reserve`) may spend the burst; the others only a budget that is full
+    (`tat` not after now), so they go one interval apart and leave the burst to urgent ones."""
     current = now if tat is None else max(tat, now)
-    if current <= now + pace.tolerance:
-        return Taken(current + pace.interval, None, True)
-    slot = current - pace.tolerance
     if reserve:
-        return Taken(current + pace.interval, slot, True)
-    return Taken(current, slot, False)
+        if current <= now + pace.tolerance:
+            return Taken(current + pace.interval, None, True)
+        return Taken(current + pace.interval, current - pace.tolerance, True)
+    if current <= now:
+        return Taken(current + pace.interval, None, True)
+    return Taken(current, current, False)
 
 
 def held(tat: float | None, until: float, pace: Pace) -> float:
