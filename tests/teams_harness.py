@@ -10,6 +10,7 @@ import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -315,22 +316,24 @@ async def connector() -> AsyncIterator[FakeConnector]:
     await fake.stop()
 
 
-@pytest.fixture
-async def teams_bot(
-    database_url: str, slack: FakeSlack, connector: FakeConnector, tmp_path: Path
+@asynccontextmanager
+async def running_teams_bot(
+    database_url: str, slack: FakeSlack, connector: FakeConnector, tmp_path: Path, **settings: Any
 ) -> AsyncIterator[TeamsBotUnderTest]:
-    """The bot with Slack and Teams (local emulator mode: no app id, requests from 127.0.0.1)."""
+    """The bot with Slack and Teams (local emulator mode: no app id, requests from 127.0.0.1);
+    `settings` override the defaults (e.g. `pacing="on"`)."""
     clock = ManualClock(now_utc())
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack.url,
-        ingest_token=INGEST_TOKEN,
-    )
+    defaults: dict[str, Any] = {
+        "database_url": database_url,
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack.url,
+        "ingest_token": INGEST_TOKEN,
+        "pacing": "off",  # as in tests/harness.py: on in the pacing tests only
+    }
+    configured = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
     routing = teams_routing(tmp_path / "routing.yaml")
-    runtime = await build_runtime(settings, routing, clock=clock)
+    runtime = await build_runtime(configured, routing, clock=clock)
     server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
     await server.start_server()
     async with aiohttp.ClientSession() as http:
@@ -339,3 +342,12 @@ async def teams_bot(
         )
     await server.close()
     await runtime.close()
+
+
+@pytest.fixture
+async def teams_bot(
+    database_url: str, slack: FakeSlack, connector: FakeConnector, tmp_path: Path
+) -> AsyncIterator[TeamsBotUnderTest]:
+    """The bot with Slack and Teams (local emulator mode: no app id, requests from 127.0.0.1)."""
+    async with running_teams_bot(database_url, slack, connector, tmp_path) as started:
+        yield started

@@ -66,7 +66,7 @@ async def test_a_hundred_new_cases_are_announced_at_slacks_rate_without_hammerin
 ) -> None:
     limits = limited_slack.limits
     assert limits is not None
-    async with running_bot(database_url, limited_slack) as bot:
+    async with running_bot(database_url, limited_slack, pacing="on") as bot:
         limits.clock = lambda: bot.clock.now().timestamp()
         await file_flags(bot, [flag(n) for n in range(100)])
         start = bot.clock.now()
@@ -125,7 +125,7 @@ async def test_a_429_in_one_channel_does_not_delay_another(
 ) -> None:
     limits = limited_slack.limits
     assert limits is not None
-    async with running_bot(database_url, limited_slack) as bot:
+    async with running_bot(database_url, limited_slack, pacing="on") as bot:
         limits.clock = lambda: bot.clock.now().timestamp()
         limited_slack.fail_in(
             "C0TRIAGE", "chat.postMessage", Failure(429, "ratelimited", retry_after=30)
@@ -160,7 +160,7 @@ async def test_new_cases_cards_go_before_a_backlog_of_thread_replies(
 ) -> None:
     limits = limited_slack.limits
     assert limits is not None
-    async with running_bot(database_url, limited_slack) as bot:
+    async with running_bot(database_url, limited_slack, pacing="on") as bot:
         limits.clock = lambda: bot.clock.now().timestamp()
         await file_flags(bot, [flag(n) for n in range(3)])
         await deliver_while_time_passes(

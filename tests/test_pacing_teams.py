@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from tests import teams_harness
 from tests.support.fake_connector import FakeConnector, card_of
+from tests.support.fake_slack import FakeSlack
 from tests.support.rate_limits import TeamsLimits
-from tests.teams_harness import HELPERS, TeamsBotUnderTest
+from tests.teams_harness import HELPERS, TeamsBotUnderTest, running_teams_bot
 
-teams_bot = teams_harness.teams_bot
 STEP = timedelta(milliseconds=250)
 CASES = 30
 
@@ -24,6 +24,14 @@ async def connector() -> AsyncIterator[FakeConnector]:
     await fake.start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture
+async def teams_bot(
+    database_url: str, slack: FakeSlack, connector: FakeConnector, tmp_path: Path
+) -> AsyncIterator[TeamsBotUnderTest]:
+    async with running_teams_bot(database_url, slack, connector, tmp_path, pacing="on") as bot:
+        yield bot
 
 
 async def test_a_burst_for_one_teams_channel_is_delivered_within_teams_limits(

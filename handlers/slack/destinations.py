@@ -4,7 +4,8 @@ which budget it spends, at what rate, and how urgent it is.
 chat.postMessage is limited per channel (a DM is a channel), so a post spends its channel's
 budget; a card refresh is a chat.update, limited per workspace by its tier, so all refreshes
 share one budget. Messages whose place is only known at delivery time are keyed by what decides
-it: a DM by the person, a card and its thread by the system's triage channel.
+it: a DM by the person's Slack id (by the person when the id is only looked up when sent), a
+card and its thread by the system's triage channel.
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ class SlackDestinations:
         if method == notices.THREAD:
             return self._triage(message, Purpose.follow_up)
         if method == notices.DIRECT:
-            return Destination(
-                f"slack:person:{payload.get('person')}", SLACK_CHANNEL, Purpose.owner
-            )
+            person_id = str(payload.get("person"))
+            person = self._routing.person(person_id)
+            # Keyed as the reporters' DMs are, by Slack id, when the routing file has it.
+            who = f"user:{person.slack}" if person and person.slack else f"person:{person_id}"
+            return Destination(f"slack:{who}", SLACK_CHANNEL, Purpose.owner)
         if method == notices.REPORTER:
-            who = payload.get("slack_id") or payload.get("email")
-            return Destination(f"slack:user:{who}", SLACK_CHANNEL, Purpose.first)
+            reporter = payload.get("slack_id") or payload.get("email")
+            return Destination(f"slack:user:{reporter}", SLACK_CHANNEL, Purpose.first)
         if method in (FILE, "chat.postMessage") and payload.get("channel"):
             return Destination(f"slack:channel:{payload['channel']}", SLACK_CHANNEL, Purpose.bulk)
         if method == "chat.update":
