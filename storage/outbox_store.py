@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, literal, null, select, update
 
 from bot.core.models import OutboundMessage
 from bot.core.ports import Platforms
@@ -41,16 +41,22 @@ class SqlOutbox:
         values = {"message_id": message_id, "error": error, "next_at": next_attempt_at}
         await self._db.group.write(self._db.sql.failed, {**values, "dead_at": None})
 
-    async def defer(self, message_ids: list[int], until: datetime) -> None:
-        """Give claimed messages back, due at `until`, their claim's attempt uncounted."""
+    async def defer(
+        self, message_ids: list[int], until: datetime, *, slot_of: int | None = None
+    ) -> None:
+        """Give claimed messages back, due at `until`, their claim's attempt uncounted;
+        `slot_of` holds the send slot at `until`."""
         if not message_ids:
             return
+        at = literal(until, type_=OUTBOX.c.paced_slot.type)
+        slot = case((OUTBOX.c.id == slot_of, at), else_=null()) if slot_of else null()
         statement = (
             update(OUTBOX)
             .where(OUTBOX.c.id.in_(message_ids), OUTBOX.c.delivered_at.is_(None))
             .values(
                 next_attempt_at=until,
                 attempts=case((OUTBOX.c.attempts > 0, OUTBOX.c.attempts - 1), else_=0),
+                paced_slot=slot,
             )
         )
         await self._db.write(statement)

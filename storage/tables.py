@@ -211,6 +211,9 @@ class OutboxRow(Base):
     dead_at: Mapped[datetime | None]
     """When it was given up on (a permanent failure or its last attempt); an operator may
     send it again (`loopkeeper outbox retry`)."""
+    paced_slot: Mapped[datetime | None]
+    """The send slot it holds in its destination's budget (bot/core/pacing.py): due then, it
+    goes without spending again, whichever replica claims it. Cleared when it fails."""
 
 
 class DirectoryRow(Base):

@@ -6,6 +6,7 @@ loop would while moving that clock on: Slack's pace, measured without waiting fo
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -196,3 +197,30 @@ def thread_replies(slack: FakeSlack) -> list[dict[str, Any]]:
         for args in slack.calls_to("chat.postMessage")
         if args.get("channel") == "C0TRIAGE" and args.get("thread_ts")
     ]
+
+
+async def test_two_replicas_together_send_at_slacks_rate_not_twice_it(
+    database_url: str, limited_slack: FakeSlack
+) -> None:
+    limits = limited_slack.limits
+    assert limits is not None
+    async with (
+        running_bot(database_url, limited_slack, pacing="on") as one,
+        running_bot(database_url, limited_slack, pacing="on") as two,
+    ):
+        two.clock.set(one.clock.now())
+        limits.clock = lambda: one.clock.now().timestamp()
+        await file_flags(one, [flag(n) for n in range(30)])
+        start = one.clock.now()
+        while len(cards_in(limited_slack, "C0TRIAGE")) < 30:
+            assert one.clock.now() - start < timedelta(minutes=2)
+            await asyncio.gather(one.deliver(), two.deliver())  # each claims its share
+            for replica in (one, two):
+                replica.clock.advance(STEP)
+        took = (one.clock.now() - start).total_seconds()
+
+        cards = cards_in(limited_slack, "C0TRIAGE")
+        assert len({args["text"] for args in cards}) == 30
+        assert limited_slack.throttled == []
+        allowed = (30 - limits.channel_burst) / limits.per_channel_per_second
+        assert took <= 1.2 * allowed

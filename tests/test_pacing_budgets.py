@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.core.models import OutboundMessage
 from bot.core.pacing import Pace, held, take
 from storage.database import create_engine
 from storage.repository import SqlCaseStore
@@ -132,3 +133,32 @@ async def test_a_hold_on_one_destination_leaves_the_others_alone(
     assert await one.take(
         "teams:conversation:19:x", START, PER_SECOND, reserve=True
     ) == START + seconds(5)
+
+
+def queued(key: str) -> OutboundMessage:
+    return OutboundMessage(
+        dedupe_key=key,
+        method="chat.postMessage",
+        payload={"channel": "C0TRIAGE", "text": key},
+        next_attempt_at=START,
+    )
+
+
+async def test_a_deferred_message_waits_uncounted_and_only_the_first_holds_the_slot(
+    store: SqlCaseStore,
+) -> None:
+    async with store.transaction() as tx:
+        await tx.enqueue_all([queued("card:1"), queued("dm:1")])
+    claimed = await store.claim_due(START, timedelta(minutes=2), 10)
+    assert [m.attempts for m in claimed] == [1, 1]
+    ids = [m.id for m in claimed if m.id is not None]
+    await store.defer(ids, START + seconds(5), slot_of=ids[0])
+
+    assert await store.claim_due(START + seconds(4), timedelta(minutes=2), 10) == []
+    again = await store.claim_due(START + seconds(5), timedelta(minutes=2), 10)
+    assert [m.attempts for m in again] == [1, 1]  # the wait was not an attempt
+    assert [m.paced_slot for m in again] == [START + seconds(5), None]
+    # A slot held for an attempt that fails is spent: the retry queues anew.
+    await store.mark_failed(ids[0], "slack error 500", START + seconds(9))
+    [retried] = await store.claim_due(START + seconds(9), timedelta(minutes=2), 10)
+    assert retried.paced_slot is None

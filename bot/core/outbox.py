@@ -75,9 +75,9 @@ class OutboxDispatcher(DrainLoop):
         # Each destination at its platform's rate (bot/core/pacing.py); None: as fast as sent.
         self._pacing = pacing
         self._wake_at: asyncio.TimerHandle | None = None
-        self._lanes_waiting: dict[object, datetime] = {}
-        """Lanes (cases) whose next message waits for its destination's budget, and until
-        when: what else of theirs is claimed meanwhile waits behind it, in order."""
+        self._lanes_waiting: dict[object, tuple[datetime, int]] = {}
+        """Lanes (cases) whose message (by id) waits for its destination's budget, and until
+        when: what of theirs was queued after it and is claimed meanwhile waits behind it."""
         self._events = events
         self._platforms = platforms
         self._receipts = receipts
@@ -149,18 +149,23 @@ class OutboxDispatcher(DrainLoop):
         wait until then (without counting an attempt)."""
         if self._pacing is None:
             return False
-        now, lane = self._clock.now(), lane_of(rest[0])
-        until = self._lanes_waiting.get(lane)
-        if until is None or until <= now:
-            self._lanes_waiting.pop(lane, None)
-            until = await self._pacing.admit(rest[0], now)
-        if until is None:
-            return False
-        self._lanes_waiting[lane] = until
-        await self._outbox.defer([m.id for m in rest if m.id is not None], until)
+        first = rest[0]
+        assert first.id is not None
+        now, lane = self._clock.now(), lane_of(first)
+        slot_of = None
+        until, behind = self._lanes_waiting.get(lane, (now, first.id))
+        if until <= now or behind >= first.id:  # only what was queued later waits behind
+            wait = await self._pacing.admit(first, now)
+            if wait is None:
+                return False
+            until, slot_of = wait.until, first.id if wait.holds_slot else None
+            behind = first.id
+        self._lanes_waiting[lane] = (until, behind)
+        ids = [m.id for m in rest if m.id is not None]
+        await self._outbox.defer(ids, until, slot_of=slot_of)
         self._wake_by(until)
         if len(self._lanes_waiting) > LANES_REMEMBERED:
-            self._lanes_waiting = {k: v for k, v in self._lanes_waiting.items() if v > now}
+            self._lanes_waiting = {k: v for k, v in self._lanes_waiting.items() if v[0] > now}
         return True
 
     def _wake_by(self, moment: datetime) -> None:

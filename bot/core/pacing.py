@@ -12,7 +12,9 @@ and may spend its burst; follow-ups (thread replies, card refreshes, digests) on
 budget is full and spend one slot at a time, so a backlog of them leaves the burst to a new
 case's card and never pushes it back.
 
-A 429 holds the destination for its `Retry-After`; other destinations are not held up.
+A message that waits goes back to the outbox, due at its slot, holding it (`paced_slot`): then
+whichever replica claims it sends it without spending again. A 429 holds the destination for
+its `Retry-After`; other destinations are not held up.
 """
 
 from __future__ import annotations
@@ -127,45 +129,57 @@ def held(tat: float | None, until: float, pace: Pace) -> float:
     return blocked if tat is None else max(tat, blocked)
 
 
+SLOT_GRACE = timedelta(seconds=10)
+"""How late a message may still use the slot it held: claimed later than that (its process
+died, the loop was stalled), it takes a new one rather than send on an old one."""
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A message that must wait until `until`; `holds_slot`: the slot at `until` is its."""
+
+    until: datetime
+    holds_slot: bool
+
+
 class Pacing:
     """The outbox's pacer: whether each message may go now, and where it waits otherwise."""
 
     def __init__(self, budgets: SendBudgets, destinations: Destinations) -> None:
         self._budgets = budgets
         self._destinations = destinations
-        self._slots: dict[int, tuple[str, datetime]] = {}
-        """Messages holding a reserved slot (by outbox id): they are sent at it without
-        spending again. Kept in memory: a message another replica (or a restart) picks up
-        takes again, which only costs it a little delay."""
+        self._held: dict[str, datetime] = {}
+        """Destinations this process saw a 429 from, and until when: a slot held in one of
+        them is given up (it fell inside the hold) and taken again after it."""
 
     def purpose(self, message: OutboundMessage) -> Purpose:
         found = self._destinations.destination(message)
         return found.purpose if found is not None else Purpose.bulk
 
-    async def admit(self, message: OutboundMessage, now: datetime) -> datetime | None:
+    async def admit(self, message: OutboundMessage, now: datetime) -> Wait | None:
         """None: send `message` now. Otherwise when to try it again."""
-        assert message.id is not None
         found = self._destinations.destination(message)
         if found is None:
             return None
-        reserved = self._slots.pop(message.id, None)
-        if reserved is not None and reserved[0] == found.key and reserved[1] <= now:
-            return None
-        wait = await self._budgets.take(found.key, now, found.pace, reserve=found.purpose.reserves)
-        if wait is not None and found.purpose.reserves:
-            self._slots[message.id] = (found.key, wait)
-        return wait
+        slot = message.paced_slot
+        if slot is not None and slot <= now <= slot + SLOT_GRACE and not self._holds(found, slot):
+            return None  # its slot was taken when it was deferred, by whichever replica
+        reserve = found.purpose.reserves
+        until = await self._budgets.take(found.key, now, found.pace, reserve=reserve)
+        return None if until is None else Wait(until, holds_slot=reserve)
+
+    def _holds(self, found: Destination, slot: datetime) -> bool:
+        held_until = self._held.get(found.key)
+        return held_until is not None and slot < held_until
 
     async def throttled(self, message: OutboundMessage, now: datetime, retry_after: float) -> None:
-        """The platform answered 429: hold the destination, and give up the slots reserved
-        in it (they fell inside the hold; those messages queue again after it)."""
+        """The platform answered 429: hold the destination until it said."""
         found = self._destinations.destination(message)
         if found is None:
             return
-        for held_id, (key, _) in list(self._slots.items()):
-            if key == found.key:
-                del self._slots[held_id]
         until = now + timedelta(seconds=max(retry_after, found.pace.interval))
+        self._held = {k: v for k, v in self._held.items() if v > now}
+        self._held[found.key] = until
         await self._budgets.hold(found.key, until, found.pace)
 
 

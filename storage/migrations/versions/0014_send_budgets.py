@@ -1,4 +1,5 @@
-"""Send budgets: each destination's pacing budget, shared by replicas (bot/core/pacing.py).
+"""Send budgets: each destination's pacing budget, shared by replicas (bot/core/pacing.py),
+and the slot an outbox message holds in one.
 
 Revision ID: 0014
 Revises: 0012 (in this branch; the lead re-chains)
@@ -25,7 +26,10 @@ def upgrade() -> None:
         sa.Column("tat", sa.Double(), nullable=False),
         sa.PrimaryKeyConstraint("destination", name="pk_send_budgets"),
     )
+    op.add_column("outbox", sa.Column("paced_slot", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox") as outbox:
+        outbox.drop_column("paced_slot")
     op.drop_table("send_budgets")
