@@ -17,6 +17,7 @@ import pytest
 from tests.harness import BotUnderTest, button_press, running_bot
 from tests.support.fake_slack import Failure, FakeSlack
 from tests.support.rate_limits import SlackLimits
+from tests.test_dead_letters import metric
 
 STEP = timedelta(milliseconds=100)
 """How often the test runs the outbox: its loop runs at least this often when woken."""
@@ -105,6 +106,9 @@ async def test_a_hundred_new_cases_are_announced_at_slacks_rate_without_hammerin
         ]
         assert len(owner_dms) == 100
         assert await bot.runtime.store.pending_count() == 0
+        # An operator sees the pacing at work, and no rate limit hit.
+        assert await metric(bot, "loopkeeper_outbox_paced") >= 97
+        assert await metric(bot, "loopkeeper_outbox_throttled") == 0
 
 
 async def test_without_pacing_slack_answers_most_of_a_burst_with_429(
@@ -136,6 +140,7 @@ async def test_a_429_in_one_channel_does_not_delay_another(
         await bot.deliver()
         assert len(cards_in(limited_slack, "C0CODETRIAGE")) == 1
         assert cards_in(limited_slack, "C0TRIAGE") == []
+        assert await metric(bot, "loopkeeper_outbox_throttled") == 1
 
         # More for both channels: the other channel's go at once, the held one's wait.
         await file_flags(bot, [flag(2), flag(2, "code-helper")])

@@ -94,6 +94,8 @@ class OutboxDispatcher(DrainLoop):
         self.delivered = 0
         self.failures = 0  # failed attempts, by this process
         self.dead_lettered = 0  # messages given up on, by this process
+        self.paced = 0  # messages that waited for their destination's budget, in this process
+        self.throttled = 0  # sends answered with Retry-After (429, or busy), in this process
 
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were delivered."""
@@ -163,6 +165,7 @@ class OutboxDispatcher(DrainLoop):
         self._lanes_waiting[lane] = (until, behind)
         ids = [m.id for m in rest if m.id is not None]
         await self._outbox.defer(ids, until, slot_of=slot_of)
+        self.paced += len(ids)
         self._wake_by(until)
         if len(self._lanes_waiting) > LANES_REMEMBERED:
             self._lanes_waiting = {k: v for k, v in self._lanes_waiting.items() if v[0] > now}
@@ -217,8 +220,10 @@ class OutboxDispatcher(DrainLoop):
             await sender.send(message)
         except DeliveryError as error:
             reason = one_line(error.reason)
-            if error.retry_after is not None and self._pacing is not None:
-                await self._pacing.throttled(message, self._clock.now(), error.retry_after)
+            if error.retry_after is not None:
+                self.throttled += 1
+                if self._pacing is not None:
+                    await self._pacing.throttled(message, self._clock.now(), error.retry_after)
             await self._failed(message, reason, error.permanent, error.retry_after)
             return False
         except Exception as error:  # a bug in a sender must not stall the outbox
