@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, null, select, update
 
 from bot.core.models import OutboundMessage
 from bot.core.ports import Platforms
@@ -40,6 +40,26 @@ class SqlOutbox:
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
         values = {"message_id": message_id, "error": error, "next_at": next_attempt_at}
         await self._db.group.write(self._db.sql.failed, {**values, "dead_at": None})
+
+    async def defer(
+        self, message_ids: list[int], until: datetime, *, slot_of: int | None = None
+    ) -> None:
+        """Give claimed messages back, due at `until`, their claim's attempt uncounted;
+        `slot_of` holds the send slot at `until`."""
+        if not message_ids:
+            return
+        at = literal(until, type_=OUTBOX.c.paced_slot.type)
+        slot = case((OUTBOX.c.id == slot_of, at), else_=null()) if slot_of else null()
+        statement = (
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(message_ids), OUTBOX.c.delivered_at.is_(None))
+            .values(
+                next_attempt_at=until,
+                attempts=case((OUTBOX.c.attempts > 0, OUTBOX.c.attempts - 1), else_=0),
+                paced_slot=slot,
+            )
+        )
+        await self._db.write(statement)
 
     async def mark_dead(self, message_id: int, error: str, at: datetime) -> None:
         """Stop retrying a message: it waits, with its error, for `loopkeeper outbox retry`."""

@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, null, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.sqlite_direct import DirectStatements
@@ -234,6 +234,7 @@ def statements(dialect: str) -> Statements:
             last_error=bindparam("error"),
             next_attempt_at=bindparam("next_at"),
             dead_at=bindparam("dead_at"),
+            paced_slot=null(),  # a slot held for the attempt that failed is spent
         ),
         inbox_done=update(INBOX).where(INBOX.c.id.in_(ids)).values(processed_at=bindparam("at")),
         inbox_failed=update(INBOX).where(INBOX.c.id.in_(ids)).values(last_error=bindparam("error")),

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -147,6 +148,9 @@ class OutboxRow(Base):
     dead_at: Mapped[datetime | None]
     """When it was given up on (a permanent failure or its last attempt); an operator may
     send it again (`loopkeeper outbox retry`)."""
+    paced_slot: Mapped[datetime | None]
+    """The send slot it holds in its destination's budget (bot/core/pacing.py): due then, it
+    goes without spending again, whichever replica claims it. Cleared when it fails."""
 
 
 class DirectoryRow(Base):
@@ -271,6 +275,16 @@ class InboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     dead_at: Mapped[datetime | None]
     """When filing it was given up on; `loopkeeper inbox retry` files it again."""
+
+
+class SendBudgetRow(Base):
+    """One destination's sending budget, shared by every replica (bot/core/pacing.py): `tat`
+    is the GCRA's theoretical arrival time, in Unix seconds."""
+
+    __tablename__ = "send_budgets"
+
+    destination: Mapped[str] = mapped_column(String, primary_key=True)
+    tat: Mapped[float] = mapped_column(Double)
 
 
 # Registered on Base.metadata with the rest: Alembic and the schema checks see every table.

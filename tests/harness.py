@@ -271,6 +271,9 @@ async def running_bot(
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": slack.url,
         "ingest_token": INGEST_TOKEN,
+        # The fake Slack takes any rate unless given limits, and the test's clock stands still
+        # unless moved: pacing is for the tests that turn both on (tests/test_pacing.py).
+        "pacing": "off",
     }
     configured = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
     runtime = await build_runtime(configured, load_routing(routing_file), clock=clock)

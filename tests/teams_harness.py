@@ -329,6 +329,7 @@ async def running_teams_bot(
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": slack.url,
         "ingest_token": INGEST_TOKEN,
+        "pacing": "off",  # as in tests/harness.py: on in the pacing tests only
     }
     configured = Settings(_env_file=None, **(defaults | settings))  # type: ignore[call-arg]
     routing = teams_routing(tmp_path / "routing.yaml")

@@ -452,7 +452,8 @@ async def teams_only(
     database_url: str, connector: FakeConnector, tmp_path: Path
 ) -> AsyncIterator[TeamsBotUnderTest]:
     clock = ManualClock(now_utc())
-    settings = Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
+    # Pacing off, as in tests/harness.py: the clock stands still unless a test moves it.
+    settings = Settings(_env_file=None, database_url=database_url, pacing="off")  # type: ignore[call-arg]
     runtime = await build_runtime(settings, teams_routing(tmp_path / "routing.yaml"), clock=clock)
     server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
     await server.start_server()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import aiohttp
 from prometheus_client import CollectorRegistry
 
+from bot.app.pacing import outbox_pacing
 from bot.app.queue_metrics import queue_metrics, refresh_all
 from bot.app.runtime import Runtime
 from bot.app.webhooks import chat_platforms, webhook_dispatcher
@@ -196,6 +197,7 @@ async def build_runtime(
         events=events,
         platforms=chat_platforms(routing),
         receipts=store,
+        pacing=outbox_pacing(settings, routing, store),
     )
     wake.append(dispatcher.wake)
     webhooks = webhook_dispatcher(

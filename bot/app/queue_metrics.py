@@ -40,6 +40,16 @@ def queue_metrics(
         ("inbox_dead_lettered", "Inbox items dead-lettered", lambda: inbox.dead_lettered),
         ("outbox_failures", "Failed outbox deliveries", lambda: dispatcher.failures),
         ("outbox_dead_lettered", "Outbox messages dead-lettered", lambda: dispatcher.dead_lettered),
+        (
+            "outbox_paced",
+            "Outbox messages that waited for their destination's rate",
+            lambda: dispatcher.paced,
+        ),
+        (
+            "outbox_throttled",
+            "Outbox sends the platform asked to retry after a while (429, or busy)",
+            lambda: dispatcher.throttled,
+        ),
     ):
         Gauge(f"loopkeeper_{name}", f"{help_text} by this process", registry=registry).set_function(
             read

@@ -92,7 +92,17 @@ class Settings(BaseSettings):
         "aiosqlite. Ignored on PostgreSQL",
     )
 
-    @field_validator("log_level", "log_format", "access_log", "sqlite_fast", mode="before")
+    pacing: Literal["on", "off"] = Field(
+        "on",
+        validation_alias=_env("LOOPKEEPER_PACING"),
+        description="send to each Slack channel and Teams conversation at the platform's rate "
+        "(budgets shared by replicas through the database); off: as fast as possible, for "
+        "benchmarks against a fake without limits",
+    )
+
+    @field_validator(
+        "log_level", "log_format", "access_log", "sqlite_fast", "pacing", mode="before"
+    )
     @classmethod
     def _any_case(cls, value: object, info: ValidationInfo) -> object:
         """`debug` means DEBUG and `JSON` json; empty (an `.env` template) means the default."""

@@ -258,6 +258,8 @@ class OutboundMessage(BaseModel):
     next_attempt_at: datetime
     last_error: str | None = None
     delivered_at: datetime | None = None
+    paced_slot: datetime | None = None
+    """The send slot it holds in its destination's budget, if it waited for one (pacing)."""
 
 
 class TimerKind(enum.StrEnum):

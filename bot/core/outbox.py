@@ -12,6 +12,7 @@ from bot.core.burst_priorities import GiveWay
 from bot.core.drain_loop import DrainLoop
 from bot.core.log_context import bound
 from bot.core.models import OutboundMessage
+from bot.core.pacing import Pacing
 from bot.core.ports import Clock, Outbox, Platforms
 from bot.core.reporters_told import ReporterReceipts, receipt_of
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events
@@ -19,6 +20,7 @@ from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(minutes=10)
+LANES_REMEMBERED = 10_000
 MAX_ATTEMPTS = 12
 """Attempts before a message is dead-lettered: with the backoff below (2 s doubling to 10 min)
 the last is about 37 minutes after the first, which outlasts a Slack or Teams hiccup. A longer
@@ -68,7 +70,14 @@ class OutboxDispatcher(DrainLoop):
         events: Events = NO_EVENTS,
         platforms: Platforms | None = None,
         receipts: ReporterReceipts | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
+        # Each destination at its platform's rate (bot/core/pacing.py); None: as fast as sent.
+        self._pacing = pacing
+        self._wake_at: asyncio.TimerHandle | None = None
+        self._lanes_waiting: dict[object, tuple[datetime, int]] = {}
+        """Lanes (cases) whose message (by id) waits for its destination's budget, and until
+        when: what of theirs was queued after it and is claimed meanwhile waits behind it."""
         self._events = events
         self._platforms = platforms
         self._receipts = receipts
@@ -85,6 +94,8 @@ class OutboxDispatcher(DrainLoop):
         self.delivered = 0
         self.failures = 0  # failed attempts, by this process
         self.dead_lettered = 0  # messages given up on, by this process
+        self.paced = 0  # messages that waited for their destination's budget, in this process
+        self.throttled = 0  # sends answered with Retry-After (429, or busy), in this process
 
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were delivered."""
@@ -99,11 +110,12 @@ class OutboxDispatcher(DrainLoop):
                 return delivered
             lanes: dict[object, list[OutboundMessage]] = {}
             for message in claimed:
-                lane = message.payload.get("case_id") or message.payload.get("lane") or message.id
-                lanes.setdefault(lane, []).append(message)
-            results = await asyncio.gather(
-                *(self._deliver_in_order(lane) for lane in lanes.values())
-            )
+                lanes.setdefault(lane_of(message), []).append(message)
+            ordered = list(lanes.values())
+            if self._pacing is not None:
+                pacing = self._pacing  # urgent lanes take their destinations' slots first
+                ordered.sort(key=lambda lane: min(pacing.purpose(m) for m in lane))
+            results = await asyncio.gather(*(self._deliver_in_order(lane) for lane in ordered))
             delivered += sum(results)
             if len(claimed) < self._batch:
                 # All that was due is done; what was queued meanwhile woke the loop again.
@@ -115,7 +127,9 @@ class OutboxDispatcher(DrainLoop):
         may share with other lanes')."""
         sent: list[int] = []
         try:
-            for message in lane:
+            for index, message in enumerate(lane):
+                if await self._paced(lane[index:]):
+                    break
                 if await self._deliver(message):
                     assert message.id is not None
                     sent.append(message.id)
@@ -130,6 +144,46 @@ class OutboxDispatcher(DrainLoop):
                 self._count_delivered(message)
         self.delivered += len(sent)
         return len(sent)
+
+    async def _paced(self, rest: list[OutboundMessage]) -> bool:
+        """Whether the next message of a lane must wait for its destination's budget (or
+        behind an earlier message of its lane that does); if so, it and the rest of its lane
+        wait until then (without counting an attempt)."""
+        if self._pacing is None:
+            return False
+        first = rest[0]
+        assert first.id is not None
+        now, lane = self._clock.now(), lane_of(first)
+        slot_of = None
+        until, behind = self._lanes_waiting.get(lane, (now, first.id))
+        if until <= now or behind >= first.id:  # only what was queued later waits behind
+            wait = await self._pacing.admit(first, now)
+            if wait is None:
+                return False
+            until, slot_of = wait.until, first.id if wait.holds_slot else None
+            behind = first.id
+        self._lanes_waiting[lane] = (until, behind)
+        ids = [m.id for m in rest if m.id is not None]
+        await self._outbox.defer(ids, until, slot_of=slot_of)
+        self.paced += len(ids)
+        self._wake_by(until)
+        if len(self._lanes_waiting) > LANES_REMEMBERED:
+            self._lanes_waiting = {k: v for k, v in self._lanes_waiting.items() if v[0] > now}
+        return True
+
+    def _wake_by(self, moment: datetime) -> None:
+        """Run again when deferred messages come due (the ticker alone would be late)."""
+        delay = max((moment - self._clock.now()).total_seconds(), 0.0)
+        loop = asyncio.get_running_loop()
+        if self._wake_at is not None and self._wake_at.when() <= loop.time() + delay:
+            return
+        if self._wake_at is not None:
+            self._wake_at.cancel()
+        self._wake_at = loop.call_later(delay, self._woken)
+
+    def _woken(self) -> None:
+        self._wake_at = None
+        self.wake()
 
     async def _record_receipts(self, delivered: list[OutboundMessage], now: datetime) -> None:
         if self._receipts is None:
@@ -166,6 +220,10 @@ class OutboxDispatcher(DrainLoop):
             await sender.send(message)
         except DeliveryError as error:
             reason = one_line(error.reason)
+            if error.retry_after is not None:
+                self.throttled += 1
+                if self._pacing is not None:
+                    await self._pacing.throttled(message, self._clock.now(), error.retry_after)
             await self._failed(message, reason, error.permanent, error.retry_after)
             return False
         except Exception as error:  # a bug in a sender must not stall the outbox
@@ -207,6 +265,11 @@ class OutboxDispatcher(DrainLoop):
         await self._outbox.mark_failed(
             message.id, reason, now + backoff(message.attempts, retry_after)
         )
+
+
+def lane_of(message: OutboundMessage) -> object:
+    """Messages of one lane go out in the order queued: a case's, or those named alike."""
+    return message.payload.get("case_id") or message.payload.get("lane") or message.id
 
 
 def one_line(text: str, limit: int = 500) -> str:

@@ -39,10 +39,14 @@ class SlackNotices:
 
     def card(self, case: Case, key: str, *, opening: bool = False) -> list[OutboundMessage]:
         # Only the opening notice may post, so two refreshes racing can't post two cards.
-        return self._message(CARD, key, {"case_id": case.id, "post": opening})
+        # "system" tells the pacer (destinations.py) which triage channel the card lands in.
+        return self._message(
+            CARD, key, {"case_id": case.id, "post": opening, "system": case.system_id}
+        )
 
     def thread(self, case: Case, text: str, key: str) -> list[OutboundMessage]:
-        return self._message(THREAD, key, {"case_id": case.id, "text": text})
+        payload: dict[str, object] = {"case_id": case.id, "text": text, "system": case.system_id}
+        return self._message(THREAD, key, payload)
 
     def direct(self, person_id: str, text: str, case: Case, key: str) -> list[OutboundMessage]:
         return self._message(DIRECT, key, {"case_id": case.id, "person": person_id, "text": text})
@@ -68,7 +72,14 @@ class SlackNotices:
         self, surge: SurgeRecord, key: str, *, post: bool = False
     ) -> list[OutboundMessage]:
         return self._message(
-            SURGE_CARD, key, {"surge_id": surge.id, "post": post, "lane": f"surge:{surge.id}"}
+            SURGE_CARD,
+            key,
+            {
+                "surge_id": surge.id,
+                "system": surge.system_id,
+                "post": post,
+                "lane": f"surge:{surge.id}",
+            },
         )
 
     def surge_direct(
@@ -77,5 +88,11 @@ class SlackNotices:
         return self._message(
             SURGE_DIRECT,
             key,
-            {"surge_id": surge.id, "person": person_id, "text": text, "lane": f"surge:{surge.id}"},
+            {
+                "surge_id": surge.id,
+                "system": surge.system_id,
+                "person": person_id,
+                "text": text,
+                "lane": f"surge:{surge.id}",
+            },
         )

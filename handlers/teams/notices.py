@@ -66,7 +66,9 @@ class TeamsNotices:
         if not self._triaged_here(case):
             return []
         # Only the opening notice may post, so two refreshes racing can't post two cards.
-        return self._message(CARD, key, {"case_id": case.id, "post": opening})
+        # "system" tells the pacer (destinations.py) which conversation the card lands in.
+        payload = {"case_id": case.id, "post": opening, "system": case.system_id}
+        return self._message(CARD, key, payload)
 
     def surge_card(
         self, surge: SurgeRecord, key: str, *, post: bool = False
@@ -75,7 +77,14 @@ class TeamsNotices:
         if not (system and system.triage.teams_channel):
             return []
         return self._message(
-            SURGE_CARD, key, {"surge_id": surge.id, "post": post, "lane": f"surge:{surge.id}"}
+            SURGE_CARD,
+            key,
+            {
+                "surge_id": surge.id,
+                "system": surge.system_id,
+                "post": post,
+                "lane": f"surge:{surge.id}",
+            },
         )
 
     def surge_direct(
@@ -85,6 +94,7 @@ class TeamsNotices:
             return []
         payload = {
             "surge_id": surge.id,
+            "system": surge.system_id,
             "person": person_id,
             "text": markdown(text),
             "lane": f"surge:{surge.id}",  # after the surge card: the DM links to it
@@ -94,14 +104,19 @@ class TeamsNotices:
     def thread(self, case: Case, text: str, key: str) -> list[OutboundMessage]:
         if not self._triaged_here(case):
             return []
-        return self._message(THREAD, key, {"case_id": case.id, "text": markdown(text)})
+        payload = {"case_id": case.id, "text": markdown(text), "system": case.system_id}
+        return self._message(THREAD, key, payload)
 
     def direct(self, person_id: str, text: str, case: Case, key: str) -> list[OutboundMessage]:
         if not self.reaches(person_id):
             return []
-        return self._message(
-            DIRECT, key, {"case_id": case.id, "person": person_id, "text": markdown(text)}
-        )
+        payload = {
+            "case_id": case.id,
+            "person": person_id,
+            "text": markdown(text),
+            "system": case.system_id,
+        }
+        return self._message(DIRECT, key, payload)
 
     def reporter(
         self, report: Report, text: str, case: Case, key: str, *, ask: bool = False
@@ -116,6 +131,7 @@ class TeamsNotices:
                 "reporter": report.reporter_id,
                 "text": markdown(text),
                 "ask": ask,
+                "system": case.system_id,
             },
         )
 

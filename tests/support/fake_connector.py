@@ -7,6 +7,7 @@ their `serviceUrl`, so every outbound call of the bot lands here.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import socket
 from collections import defaultdict
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.rate_limits import Latency, TeamsLimits, retry_after
 
 
 @dataclass
@@ -41,6 +44,11 @@ class FakeConnector:
     failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
     refused: list[Sent] = field(default_factory=list)
     member_lookups: list[tuple[str, str]] = field(default_factory=list)
+    limits: TeamsLimits | None = None
+    """Teams' per-conversation limits, answered with 429 + Retry-After; off: none."""
+    throttled: list[Sent] = field(default_factory=list)  # calls answered 429 by `limits`
+    method_latency: Latency | None = None
+    """Seconds each call takes, drawn per kind (e.g. 50-150 ms): a realistic connector."""
     _runner: web.AppRunner | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -96,9 +104,14 @@ class FakeConnector:
             await self._runner.cleanup()
 
     def _failure(self, kind: str, sent: Sent) -> web.Response | None:
-        if not self.failures[kind]:
+        failure = self.failures[kind].pop(0) if self.failures[kind] else None
+        if failure is None and self.limits is not None and kind != "create":
+            wait = self.limits.check(sent.conversation_id)
+            if wait is not None:
+                self.throttled.append(sent)
+                failure = Failure(429, retry_after=retry_after(wait))
+        if failure is None:
             return None
-        failure = self.failures[kind].pop(0)
         self.refused.append(sent)
         headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after else {}
         return web.json_response(
@@ -108,6 +121,8 @@ class FakeConnector:
         )
 
     async def _record(self, request: web.Request, kind: str, conversation: str) -> Sent:
+        if self.method_latency is not None:
+            await asyncio.sleep(self.method_latency.of(kind))
         body = await request.json() if request.can_read_body else {}
         return Sent(
             kind=kind,

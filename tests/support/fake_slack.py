@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.support.rate_limits import Latency, SlackLimits, retry_after
+
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-1-test-app-token"  # Socket Mode: only apps.connections.open takes it
 
@@ -50,6 +52,11 @@ class FakeSlack:
     held: list[str] = field(default_factory=list)  # methods of the calls that waited
     latency: float = 0.0
     """Seconds every Web API call takes to answer: a slow Slack."""
+    method_latency: Latency | None = None
+    """Seconds each call takes, drawn per method (e.g. 50-150 ms): a realistic Slack."""
+    limits: SlackLimits | None = None
+    """Slack's rate limits (per channel, per method tier), answered with 429; off: none."""
+    throttled: list[Call] = field(default_factory=list)  # calls answered 429 by `limits`
     responses: list[dict[str, Any]] = field(default_factory=list)
     """What was posted to a command's or an action's response_url."""
     url: str = ""
@@ -66,6 +73,10 @@ class FakeSlack:
     def fail(self, method: str, *failures: Failure) -> None:
         """Answer the next calls of `method` with these failures, in order."""
         self.failures[method].extend(failures)
+
+    def fail_in(self, channel: str, method: str, *failures: Failure) -> None:
+        """Answer the next calls of `method` into `channel` with these failures, in order."""
+        self.failures[f"{method}@{channel}"].extend(failures)
 
     def start_storm(self, rate: float, failure: Failure, seed: int = 7) -> None:
         """Answer a share `rate` of all calls (but auth.test) with `failure`, at random."""
@@ -103,10 +114,21 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": error})
         if self.latency:
             await asyncio.sleep(self.latency)
+        if self.method_latency is not None:
+            await asyncio.sleep(self.method_latency.of(method))
         if method in self.holds:
             self.held.append(method)
             await self.holds[method].wait()
-        failure = self.failures[method].pop(0) if self.failures[method] else None
+        in_channel = f"{method}@{args.get('channel')}"
+        queued = self.failures.get(in_channel)
+        failure = queued.pop(0) if queued else None
+        if failure is None and self.failures[method]:
+            failure = self.failures[method].pop(0)
+        if failure is None and self.limits is not None:
+            wait = self.limits.check(method, str(args.get("channel") or "") or None)
+            if wait is not None:
+                self.throttled.append(Call(method, args))
+                failure = Failure(429, "ratelimited", retry_after=retry_after(wait))
         if failure is None and self.storm and method != "auth.test":
             rate, storm_failure, dice = self.storm
             failure = storm_failure if dice.random() < rate else None

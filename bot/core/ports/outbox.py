@@ -33,6 +33,14 @@ class Outbox(Protocol):
 
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None: ...
 
+    async def defer(
+        self, message_ids: list[int], until: datetime, *, slot_of: int | None = None
+    ) -> None:
+        """Hand claimed messages back unsent, due at `until`; the claim's attempt does not
+        count (they waited for their destination's budget, nothing failed). `slot_of` holds
+        the send slot at `until` (its `paced_slot`); the others hold none."""
+        ...
+
     async def mark_dead(self, message_id: int, error: str, at: datetime) -> None:
         """Stop retrying the message; it keeps its error until an operator sends it again."""
         ...
