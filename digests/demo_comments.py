@@ -46,7 +46,7 @@ TOPICS: dict[str, tuple[Topic, ...]] = {
             ),
             "See our help center article 'Resetting your workspace' at help.example.com/kb/4471.",
             input="How do I reset my workspace?",
-            expected="Go to Settings > Workspace > Reset; there is no help article for it yet.",
+            expected="Reset it under Settings > Workspace > Reset.",
             weight=3,
         ),
         Topic(
