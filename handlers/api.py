@@ -18,7 +18,6 @@ from pydantic import ValidationError
 
 from bot.core.attribution import UnknownSystem
 from bot.core.intake import Confirmation, FiledReport, IntakeError, IntakeService
-from bot.core.json_input import BodyError, parse_json
 from bot.core.log_context import bound
 from bot.core.models import Channel, FlaggedOutput, OutboundMessage, ReportDraft, Reporter
 from bot.core.output_place import parse_slack_permalink, slack_output_key
@@ -26,10 +25,10 @@ from bot.core.ports import Clock
 from bot.core.routing_rules import Routing
 from handlers.api_common import (
     INVALID,
-    RETRY_AFTER_SECONDS,
     IsTransient,
-    authorized,
     error_response,
+    json_object,
+    unavailable,
 )
 from handlers.api_schema import ApiReport, Problems, validate_report
 
@@ -62,20 +61,9 @@ def reports_route(
             return await _handle(request)
 
     async def _handle(request: web.Request) -> web.Response:
-        if not authorized(request.headers.get("Authorization"), expected):
-            return error_response(401, "missing or wrong bearer token")
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return error_response(413, f"the body is larger than {MAX_BODY} bytes")
-        try:
-            raw = parse_json(await request.read(), max_depth=MAX_DEPTH)
-        except web.HTTPRequestEntityTooLarge:  # chunked, so no Content-Length to check first
-            return error_response(413, f"the body is larger than {MAX_BODY} bytes")
-        except web.RequestPayloadError as error:  # e.g. Content-Encoding: gzip, but not gzip
-            return error_response(400, f"the body could not be read: {error}")
-        except BodyError as error:
-            return error_response(400, str(error))
-        if not isinstance(raw, dict):
-            return error_response(400, "the body must be a JSON object")
+        raw = await json_object(request, expected, max_body=MAX_BODY, max_depth=MAX_DEPTH)
+        if isinstance(raw, web.Response):
+            return raw
         body, problems = validate_report(raw, routing)
         if body is None:
             return web.json_response(problems.response(), status=INVALID)
@@ -109,10 +97,7 @@ def _failed(error: Exception, is_transient: IsTransient) -> web.Response:
     """A report that could not be filed: 503 when trying again may help, else a 4xx (the same
     request would fail the same way, so a 5xx would only invite retries)."""
     if is_transient(error):
-        log.warning("ingest: database unavailable, answered 503: %r", error)
-        response = error_response(503, "the database is unavailable; try again shortly")
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return unavailable(log, "ingest", error)
     log.error("ingest: report refused, it could not be filed: %r", error)
     return error_response(INVALID, f"the report could not be filed ({type(error).__name__})")
 

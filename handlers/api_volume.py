@@ -16,19 +16,21 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
-from bot.core.json_input import BodyError, invalid_text, parse_json
+from bot.core.json_input import invalid_text
 from bot.core.log_context import bound
 from bot.core.ports import Clock
 from bot.core.routing_rules import Routing
 from bot.core.volume import OutputVolume, VolumeLog
 from handlers.api_common import (
     INVALID,
-    RETRY_AFTER_SECONDS,
     IsTransient,
-    authorized,
     error_response,
+    json_object,
+    unavailable,
 )
 from handlers.api_schema import Id, Problems
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 4096
 """Bytes: a volume report is a handful of short fields."""
@@ -67,23 +69,9 @@ def volume_route(
             return await _handle(request)
 
     async def _handle(request: web.Request) -> web.Response:
-        if not authorized(request.headers.get("Authorization"), expected):
-            return error_response(401, "missing or wrong bearer token")
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return error_response(413, f"the body is larger than {MAX_BODY} bytes")
-        try:
-            data = await request.read()
-            if len(data) > MAX_BODY:  # chunked, so no Content-Length to check first
-                return error_response(413, f"the body is larger than {MAX_BODY} bytes")
-            raw = parse_json(data, max_depth=2)
-        except web.HTTPRequestEntityTooLarge:
-            return error_response(413, f"the body is larger than {MAX_BODY} bytes")
-        except web.RequestPayloadError as error:
-            return error_response(400, f"the body could not be read: {error}")
-        except BodyError as error:
-            return error_response(400, str(error))
-        if not isinstance(raw, dict):
-            return error_response(400, "the body must be a JSON object")
+        raw = await json_object(request, expected, max_body=MAX_BODY, max_depth=2)
+        if isinstance(raw, web.Response):
+            return raw
         body, problems = _validated(raw, routing, clock.now().date())
         if body is None:
             return web.json_response(problems.response(), status=INVALID)
@@ -138,9 +126,6 @@ def _day(value: object) -> date | None:
 
 def _failed(error: Exception, is_transient: IsTransient) -> web.Response:
     if is_transient(error):
-        logging.getLogger(__name__).warning("volume: database unavailable, answered 503: %r", error)
-        response = error_response(503, "the database is unavailable; try again shortly")
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
-    logging.getLogger(__name__).error("volume: not stored: %r", error)
+        return unavailable(log, "volume", error)
+    log.error("volume: not stored: %r", error)
     return error_response(INVALID, f"the volume could not be stored ({type(error).__name__})")
