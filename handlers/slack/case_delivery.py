@@ -16,7 +16,6 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, defaultdict
-from datetime import datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -31,13 +30,13 @@ from handlers.slack import budget, notices
 from handlers.slack.card import ANSWER, card_blocks, card_text
 from handlers.slack.directory import SLACK
 from handlers.slack.permalink import Permalinks
+from handlers.slack.posted import find_posted, find_posted_or_none, post_or_update
 
 log = logging.getLogger(__name__)
 
 POSTED_CACHE = 10_000
 CARD_EVENT = "loopkeeper_card"
 """Slack message metadata event type on every case card: how a retry finds a card it posted."""
-CARD_SEARCH_PAGES = 5
 DM_EVENT = "loopkeeper_dm"
 """Message metadata event type on every DM about a case, carrying its outbox key: how a retry
 finds a DM it posted."""
@@ -147,58 +146,24 @@ class CaseDelivery:
             return  # this system triages elsewhere (Teams) or nowhere: nothing to post
         if not may_post:
             raise DeliveryError("the card is not posted yet")
-        # Slack has no idempotency key. A retry may follow a post that went through while
-        # its answer was lost (or the process died before recording it): look for it first.
-        ts = await self._find_card(case.id, channel, case.created_at) if retry else None
-        if ts is not None:
-            await self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-        else:
-            posted = await self._client.chat_postMessage(
-                channel=channel,
-                text=text,
-                blocks=blocks,
-                unfurl_links=False,
-                metadata={"event_type": CARD_EVENT, "event_payload": {"case_id": case.id}},
+        # Slack has no idempotency key: a retry looks for a post whose answer was lost first.
+        found = (
+            await find_posted_or_none(
+                self._client, channel, case.created_at, CARD_EVENT, "case_id", case.id
             )
-            channel, ts = str(posted["channel"]), str(posted["ts"])
+            if retry
+            else None
+        )
+        channel, ts = await post_or_update(
+            self._client,
+            channel,
+            found,
+            text=text,
+            blocks=blocks,
+            metadata={"event_type": CARD_EVENT, "event_payload": {"case_id": case.id}},
+        )
         await self._store.record_card(case.id, SLACK, channel, ts)
         self._remember(case, (channel, ts))
-
-    async def _find_card(self, case_id: int, channel: str, since: datetime) -> str | None:
-        """The ts of this case's card if it is in the channel already (by its metadata). If
-        the channel cannot be read, None: a second card beats no card."""
-        try:
-            return await self._posted_card(case_id, channel, since)
-        except SlackApiError as error:
-            log.warning("could not look for case #%s's card in %s: %s", case_id, channel, error)
-            return None
-
-    async def _posted_card(self, case_id: int, channel: str, since: datetime) -> str | None:
-        return await self._find_message(channel, since, CARD_EVENT, "case_id", case_id)
-
-    async def _find_message(
-        self, channel: str, since: datetime, event_type: str, field: str, value: object
-    ) -> str | None:
-        """The ts of the bot's message in `channel`, since `since`, whose metadata is of
-        `event_type` with `field` equal to `value`; None if there is none."""
-        cursor: str | None = None
-        for _ in range(CARD_SEARCH_PAGES):
-            page = await self._client.conversations_history(
-                channel=channel,
-                oldest=f"{since.timestamp() - 1:.6f}",
-                limit=200,
-                include_all_metadata=True,
-                cursor=cursor,
-            )
-            for found in page.get("messages") or []:
-                metadata = found.get("metadata") or {}
-                payload = metadata.get("event_payload") or {}
-                if metadata.get("event_type") == event_type and payload.get(field) == value:
-                    return str(found["ts"])
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if cursor is None:
-                break
-        return None
 
     async def _thread(self, case: Case, where: Where | None, text: str) -> None:
         if self._triage_channel(case) is None:
@@ -253,7 +218,7 @@ class CaseDelivery:
             if not channel:
                 return False
             return (
-                await self._find_message(str(channel), case.opened_at, DM_EVENT, "key", key)
+                await find_posted(self._client, str(channel), case.opened_at, DM_EVENT, "key", key)
                 is not None
             )
         except SlackApiError as error:

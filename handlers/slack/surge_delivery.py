@@ -12,7 +12,6 @@ import logging
 from collections import defaultdict
 from typing import Any, Protocol
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.models import OutboundMessage
@@ -25,10 +24,10 @@ from bot.core.surge_summary import summarise
 from handlers.slack import budget, notices
 from handlers.slack.directory import SLACK
 from handlers.slack.permalink import Permalinks
+from handlers.slack.posted import find_posted_or_none, post_or_update
 from handlers.slack.surge_card import SURGE_EVENT, surge_blocks, surge_text
 
 Where = tuple[str, str]
-SEARCH_PAGES = 5
 log = logging.getLogger(__name__)
 
 
@@ -116,47 +115,22 @@ class SurgeDelivery:
             if not post:
                 raise DeliveryError("the surge card is not posted yet")
             # A retry may follow a post whose answer was lost: look for the card first.
-            ts = await self._posted_before(surge, channel) if retry else None
-            if ts is not None:
-                await self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-            else:
-                posted = await self._client.chat_postMessage(
-                    channel=channel,
-                    text=text,
-                    blocks=blocks,
-                    unfurl_links=False,
-                    metadata={"event_type": SURGE_EVENT, "event_payload": {"surge_id": surge.id}},
+            found = (
+                await find_posted_or_none(
+                    self._client, channel, surge.opened_at, SURGE_EVENT, "surge_id", surge.id
                 )
-                channel, ts = str(posted["channel"]), str(posted["ts"])
+                if retry
+                else None
+            )
+            channel, ts = await post_or_update(
+                self._client,
+                channel,
+                found,
+                text=text,
+                blocks=blocks,
+                metadata={"event_type": SURGE_EVENT, "event_payload": {"surge_id": surge.id}},
+            )
             await self._store.record_surge_card(surge.stored_id, SLACK, channel, ts)
-
-    async def _posted_before(self, surge: SurgeRecord, channel: str) -> str | None:
-        """The ts of the surge's card if a post went through unanswered (found by its
-        metadata); None if not, or if the channel cannot be read: a second card beats none."""
-        cursor: str | None = None
-        try:
-            for _ in range(SEARCH_PAGES):
-                page = await self._client.conversations_history(
-                    channel=channel,
-                    oldest=f"{surge.opened_at.timestamp() - 1:.6f}",
-                    limit=200,
-                    include_all_metadata=True,
-                    cursor=cursor,
-                )
-                for found in page.get("messages") or []:
-                    metadata = found.get("metadata") or {}
-                    payload = metadata.get("event_payload") or {}
-                    if (
-                        metadata.get("event_type") == SURGE_EVENT
-                        and payload.get("surge_id") == surge.id
-                    ):
-                        return str(found["ts"])
-                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-                if cursor is None:
-                    return None
-        except SlackApiError as error:
-            log.warning("could not look for surge %s's card in %s: %s", surge.id, channel, error)
-        return None
 
     async def _direct(self, surge: SurgeRecord, person_id: str, text: str) -> None:
         user = await self._directory.account(person_id, SLACK)
