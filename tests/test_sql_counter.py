@@ -10,7 +10,14 @@ from sqlalchemy import text
 
 from storage.database import create_engine
 from storage.repository import SqlCaseStore
+from tests.conftest import STORAGE_BACKENDS
 from tests.support.sql_counter import Counts, SqlCounter
+
+
+@pytest.fixture(params=STORAGE_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Also SQLite through plain SQLAlchemy, where BEGIN is a statement SQLAlchemy sends."""
+    return str(request.param)
 
 
 @pytest.fixture

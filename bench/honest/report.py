@@ -22,6 +22,7 @@ ROWS = (
     ("statements_per_flag", "burst: SQL statements per flag"),
     ("commits_per_flag", "burst: commits per flag"),
     ("begins_per_flag", "burst: transactions begun per flag"),
+    ("rollbacks_per_flag", "burst: rollbacks per flag"),
     ("cpu_ms_per_flag", "burst: app CPU ms per flag"),
     ("card_p50_ms", "flag → card p50 (ms) at the card rate"),
     ("card_p95_ms", "flag → card p95 (ms)"),

@@ -8,7 +8,10 @@ trips, whatever else runs on the machine. Two sources, so that nothing is counte
   (`storage.sqlite_direct`) runs prebuilt statements on the sqlite3 connection, past every
   SQLAlchemy event;
 - every other connection (PostgreSQL, threaded SQLite) through SQLAlchemy's engine events
-  (`before_cursor_execute`, `begin`, `commit`, `rollback`).
+  (`before_cursor_execute`, `begin`, `commit`, `rollback`). A BEGIN sent as a statement (as
+  SQLite's threaded engine does) counts as a begin, not a statement. On PostgreSQL `begin` also
+  fires for the store's autocommit reads, which send no BEGIN: read `begins` there as an upper
+  bound; `statements` and `commits` are exact.
 """
 
 from __future__ import annotations
@@ -108,8 +111,10 @@ class SqlCounter:
         if inline is not None:
             inline.raw.set_trace_callback(self.trace)
 
-    def _on_execute(self, conn: Any, _cursor: Any, *_rest: Any) -> None:
-        if _inline(conn.connection.dbapi_connection) is None:
+    def _on_execute(self, conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if _inline(conn.connection.dbapi_connection) is not None:
+            return
+        if not statement.lstrip()[:8].upper().startswith(_TRANSACTION_CONTROL):
             self._statements += 1
 
     def _on_begin(self, conn: Any) -> None:
@@ -123,6 +128,9 @@ class SqlCounter:
     def _on_rollback(self, conn: Any) -> None:
         if _inline(conn.connection.dbapi_connection) is None:
             self._rollbacks += 1
+
+
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "END", "ROLLBACK")
 
 
 def _inline(dbapi_connection: Any) -> InlineConnection | None:
