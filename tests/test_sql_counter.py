@@ -67,6 +67,24 @@ async def test_a_store_read_on_the_fast_path_is_counted_once(
     assert done.commits == 0
 
 
+async def test_postgres_autocommit_reads_count_no_transaction(
+    backend: str, database_url: str, counter: SqlCounter
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the store reads in AUTOCOMMIT on PostgreSQL only")
+    store = SqlCaseStore(create_engine(database_url))
+    counter.attach(store.engine)
+    try:
+        await store.list_cases()
+        before = counter.counts()
+        await store.list_cases()
+        done = counter.counts() - before
+    finally:
+        counter.detach(store.engine)
+        await store.close()
+    assert done == Counts(statements=1, begins=0, commits=0, rollbacks=0)
+
+
 def test_sqlite_trace_sorts_transaction_control_from_statements() -> None:
     counter = SqlCounter()
     for sql in ("BEGIN IMMEDIATE", "INSERT INTO t VALUES (1)", "COMMIT", "  rollback", "SELECT 1"):

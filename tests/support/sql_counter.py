@@ -9,9 +9,9 @@ trips, whatever else runs on the machine. Two sources, so that nothing is counte
   SQLAlchemy event;
 - every other connection (PostgreSQL, threaded SQLite) through SQLAlchemy's engine events
   (`before_cursor_execute`, `begin`, `commit`, `rollback`). A BEGIN sent as a statement (as
-  SQLite's threaded engine does) counts as a begin, not a statement. On PostgreSQL `begin` also
-  fires for the store's autocommit reads, which send no BEGIN: read `begins` there as an upper
-  bound; `statements` and `commits` are exact.
+  SQLite's threaded engine does) counts as a begin, not a statement. A connection in
+  AUTOCOMMIT (the store's PostgreSQL reads) sends no BEGIN or ROLLBACK although SQLAlchemy
+  fires both events for it: those are not counted.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class SqlCounter:
             self._statements += 1
 
     def _on_begin(self, conn: Any) -> None:
-        if _inline(conn.connection.dbapi_connection) is None:
+        if _inline(conn.connection.dbapi_connection) is None and not _autocommit(conn):
             self._begins += 1
 
     def _on_commit(self, conn: Any) -> None:
@@ -126,11 +126,15 @@ class SqlCounter:
             self._commits += 1
 
     def _on_rollback(self, conn: Any) -> None:
-        if _inline(conn.connection.dbapi_connection) is None:
+        if _inline(conn.connection.dbapi_connection) is None and not _autocommit(conn):
             self._rollbacks += 1
 
 
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "END", "ROLLBACK")
+
+
+def _autocommit(conn: Any) -> bool:
+    return bool(conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
 
 
 def _inline(dbapi_connection: Any) -> InlineConnection | None:
