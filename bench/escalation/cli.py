@@ -12,6 +12,7 @@ from bench.escalation.databases import DEFAULT_POSTGRES_URL, Databases, postgres
 from bench.escalation.report import render_cards, render_timers
 from bench.escalation.stats import Profiler
 from bench.escalation.timers import TimerRun, run_timers
+from bench.hog import cpu_hog, load_average
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="cProfile the bot's side of each measured phase and print the top functions",
     )
     parser.add_argument("--profile-out", help="also dump the cProfile stats to this prefix")
+    parser.add_argument(
+        "--hog", action="store_true", help="keep one core busy the whole time (bench.hog)"
+    )
     args = parser.parse_args(argv)
     if args.flags < 1 or args.rate <= 0 or args.timers < 1 or args.workers < 1:
         parser.error("--flags, --rate, --timers and --workers must be positive")
@@ -111,8 +115,11 @@ async def run(args: argparse.Namespace) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    before = load_average()
     try:
-        lines = asyncio.run(run(args))
+        with cpu_hog(args.hog) as hog:
+            lines = asyncio.run(run(args))
+        lines.append(f"CPU hog: {hog}; load {before} before, {load_average()} after")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(0)

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 
+from bench.hog import cpu_hog, load_average
 from bench.ingest.driver import Driver, Outside, RemoteDriver
 from bench.ingest.events import Plan, make_plan
 from bench.ingest.load import LoadResult
@@ -66,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "its ack and stores nothing",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--hog", action="store_true", help="keep one core busy the whole time (bench.hog)"
+    )
     parser.add_argument(
         "--cprofile",
         metavar="FILE",
@@ -253,7 +257,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     # A starved timer tick is logged on every skipped run; the figures already show the cause.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    outcome = asyncio.run(run(args))
+    before = load_average()
+    with cpu_hog(args.hog) as hog:
+        outcome = asyncio.run(run(args))
+    outcome.notes.append(f"CPU hog: {hog}; load {before} before, {load_average()} after")
     if args.json:
         print(json.dumps(outcome.as_json(), indent=2, default=str))
     else:

@@ -1,0 +1,3 @@
+from bench.honest.cli import main
+
+main()

@@ -1,0 +1,145 @@
+"""Counting the SQL a process sends to its database: statements, transactions begun, commits.
+
+A deterministic figure beside the timings: what filing and delivering a flag costs in round
+trips, whatever else runs on the machine. Two sources, so that nothing is counted twice:
+
+- SQLite connections that run inline (`storage.sqlite_inline`) are counted by SQLite itself
+  (`sqlite3.Connection.set_trace_callback`), because the store's fast path
+  (`storage.sqlite_direct`) runs prebuilt statements on the sqlite3 connection, past every
+  SQLAlchemy event;
+- every other connection (PostgreSQL, threaded SQLite) through SQLAlchemy's engine events
+  (`before_cursor_execute`, `begin`, `commit`, `rollback`). A BEGIN sent as a statement (as
+  SQLite's threaded engine does) counts as a begin, not a statement. A connection in
+  AUTOCOMMIT (the store's PostgreSQL reads) sends no BEGIN or ROLLBACK although SQLAlchemy
+  fires both events for it: those are not counted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import Pool
+
+from storage.sqlite_inline import InlineConnection
+
+
+@dataclass(frozen=True)
+class Counts:
+    statements: int = 0
+    """Statements run, BEGIN/COMMIT/ROLLBACK not included (an executemany counts once)."""
+    begins: int = 0
+    commits: int = 0
+    rollbacks: int = 0
+
+    def __sub__(self, other: Counts) -> Counts:
+        return Counts(
+            self.statements - other.statements,
+            self.begins - other.begins,
+            self.commits - other.commits,
+            self.rollbacks - other.rollbacks,
+        )
+
+    def per(self, flags: int) -> dict[str, float]:
+        return {
+            "statements": self.statements / flags,
+            "begins": self.begins / flags,
+            "commits": self.commits / flags,
+            "rollbacks": self.rollbacks / flags,
+        }
+
+
+class SqlCounter:
+    """Running totals; read them with `counts()`, subtract two readings for a phase."""
+
+    def __init__(self) -> None:
+        self._statements = 0
+        self._begins = 0
+        self._commits = 0
+        self._rollbacks = 0
+        self._watching = False
+
+    def counts(self) -> Counts:
+        return Counts(self._statements, self._begins, self._commits, self._rollbacks)
+
+    def watch_inline_sqlite(self) -> None:
+        """Trace every inline SQLite connection opened from now on, in any engine of this
+        process. Call it before the engine opens its first connection: one opened earlier
+        is not traced."""
+        if self._watching:
+            return
+        self._watching = True
+        event.listen(Pool, "connect", self._on_connect)
+
+    def unwatch(self) -> None:
+        if self._watching:
+            event.remove(Pool, "connect", self._on_connect)
+            self._watching = False
+
+    def attach(self, engine: AsyncEngine) -> None:
+        """Count what goes through this engine's SQLAlchemy events (not inline SQLite: traced)."""
+        sync = engine.sync_engine
+        event.listen(sync, "before_cursor_execute", self._on_execute)
+        event.listen(sync, "begin", self._on_begin)
+        event.listen(sync, "commit", self._on_commit)
+        event.listen(sync, "rollback", self._on_rollback)
+
+    def detach(self, engine: AsyncEngine) -> None:
+        sync = engine.sync_engine
+        event.remove(sync, "before_cursor_execute", self._on_execute)
+        event.remove(sync, "begin", self._on_begin)
+        event.remove(sync, "commit", self._on_commit)
+        event.remove(sync, "rollback", self._on_rollback)
+
+    def trace(self, sql: str) -> None:
+        """One statement as SQLite reports it."""
+        head = sql.lstrip()[:8].upper()
+        if head.startswith("BEGIN"):
+            self._begins += 1
+        elif head.startswith(("COMMIT", "END")):
+            self._commits += 1
+        elif head.startswith("ROLLBACK"):
+            self._rollbacks += 1
+        else:
+            self._statements += 1
+
+    def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
+        inline = _inline(dbapi_connection)
+        if inline is not None:
+            inline.raw.set_trace_callback(self.trace)
+
+    def _on_execute(self, conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if _inline(conn.connection.dbapi_connection) is not None:
+            return
+        if not statement.lstrip()[:8].upper().startswith(_TRANSACTION_CONTROL):
+            self._statements += 1
+
+    def _on_begin(self, conn: Any) -> None:
+        if _inline(conn.connection.dbapi_connection) is None and not _autocommit(conn):
+            self._begins += 1
+
+    def _on_commit(self, conn: Any) -> None:
+        if _inline(conn.connection.dbapi_connection) is None:
+            self._commits += 1
+
+    def _on_rollback(self, conn: Any) -> None:
+        if _inline(conn.connection.dbapi_connection) is None and not _autocommit(conn):
+            self._rollbacks += 1
+
+
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "END", "ROLLBACK")
+
+
+def _autocommit(conn: Any) -> bool:
+    return bool(conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
+
+
+def _inline(dbapi_connection: Any) -> InlineConnection | None:
+    """The inline SQLite connection behind SQLAlchemy's adapter, if that is what it is."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if isinstance(driver, InlineConnection) and isinstance(driver.raw, sqlite3.Connection):
+        return driver
+    return None
