@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, ValidationError
 
 from bot.core.json_input import BodyError, invalid_text, parse_json
 from bot.core.log_context import bound
@@ -29,6 +29,16 @@ MAX_BODY = 4096
 MAX_COUNT = 10**12
 
 
+def _iso_text(value: object) -> object:
+    # JSON's numbers are not days, though pydantic would read 0 as 1970-01-01.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO date like 2026-02-12")
+    return value
+
+
+IsoDay = Annotated[date, BeforeValidator(_iso_text)]
+
+
 class ApiVolume(BaseModel):
     """Outputs served by one system × prompt version × model on one day (its total so far)."""
 
@@ -37,8 +47,9 @@ class ApiVolume(BaseModel):
     system: Id
     prompt_version: Id | None = None
     model: Id | None = None
-    day: date = Field(description="ISO date, the day in the AI app's own reckoning")
-    count: int = Field(ge=0, le=MAX_COUNT, description="outputs served that day (a total)")
+    day: IsoDay = Field(description="ISO date, the day in the AI app's own reckoning")
+    # Strict: JSON `false` or "7" is not a count, though pydantic would read them as 0 and 7.
+    count: StrictInt = Field(ge=0, le=MAX_COUNT, description="outputs served that day (a total)")
 
 
 def volume_route(

@@ -133,6 +133,9 @@ async def test_volume_arrives_through_the_api(bot: BotUnderTest) -> None:
         ({"system": "nope", "day": "2026-02-12", "count": 1}, ["system"]),
         ({"system": S, "day": "2099-01-01", "count": -1}, ["count", "day"]),
         ({"day": "yesterday", "count": "many", "extra": 1}, ["system", "day", "count", "extra"]),
+        ({"system": S, "day": "2026-02-12", "count": False}, ["count"]),
+        ({"system": S, "day": "2026-02-12", "count": "7"}, ["count"]),
+        ({"system": S, "day": 0, "count": 1}, ["day"]),
     ],
 )
 async def test_invalid_volume_is_refused_with_every_field_named(
