@@ -136,6 +136,7 @@ async def test_volume_arrives_through_the_api(bot: BotUnderTest) -> None:
         # JSON's true/false and 2.5 are not counts, whatever Python makes of them (schemathesis)
         ({"system": S, "day": "2026-02-12", "count": False}, ["count"]),
         ({"system": S, "day": "2026-02-12", "count": 2.5}, ["count"]),
+        ({"system": S, "day": "2026-02-12", "count": "7"}, ["count"]),
         ({"system": S, "day": 0, "count": 1}, ["day"]),
     ],
 )
