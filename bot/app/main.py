@@ -257,9 +257,13 @@ def _chart_links(settings: Settings, routing: Routing, charts: SqlChartImages) -
     if not settings.teams_enabled or not any(d.teams_channel for d in routing.digests):
         return None
     if settings.public_url is None:
-        log.warning(
+        # A warning only where Teams is real: the local emulator (the quick start) has no
+        # public address to give, and a warning there would be noise.
+        level = logging.DEBUG if settings.teams_emulator_mode else logging.WARNING
+        log.log(
+            level,
             "Teams digest cards will have no chart: set LOOPKEEPER_PUBLIC_URL to the bot's "
-            "public base URL (the one Teams reaches) so they can load it from /charts/"
+            "public base URL (the one Teams reaches) so they can load it from /charts/",
         )
         return None
     return ChartLinks(charts, settings.public_url)
