@@ -217,8 +217,8 @@ class Priority(_Model):
 
 
 class Theme(_Model):
-    """One recurring theme of the week (DESIGN.md "Digest JSON": `themes`): digests/themes finds
-    them, the digest carries and renders them."""
+    """One recurring theme of the week (the digest JSON's `themes`): digests/themes finds them,
+    the digest carries and renders them."""
 
     label: str = Field(description="its most distinctive terms, for people")
     terms: list[str] = Field(description="the distinctive terms, most distinctive first")
@@ -231,7 +231,7 @@ class Theme(_Model):
 
 
 class VersionRow(_Model):
-    """Reports on one system × prompt version × model (DESIGN.md "Digest JSON": `versions`)."""
+    """Reports on one system × prompt version × model (the digest JSON's `versions`)."""
 
     system_id: str
     prompt_version: str | None
