@@ -17,6 +17,7 @@ from digests.lines import backlog_label, backlog_line, next_step_line, theme_lin
 from digests.links import card_link
 from digests.model import Response, WeeklyDigest
 from digests.render_markdown import footer, loop_closure_line, title
+from digests.surges import surge_detail
 from digests.text import arrow, change, duration, join_names, plural, relative, trend
 
 MAX_BLOCKS = 50
@@ -159,6 +160,12 @@ def render_blocks(
                     "*🧪 Prompt versions and models*\n" + "\n".join(_limited(lines, "versions"))
                 )
             )
+    if digest.surges:
+        lines = [
+            f"{name(digest.system_name(s.system_id))}: {esc(surge_detail(s))}"
+            for s in digest.surges
+        ]
+        blocks.append(_section("*🌊 Surges*\n" + "\n".join(_limited(lines, "surges"))))
     system_lines = [
         f"{name(r.label)}: {r.reports.current} {arrow(r.reports)} {esc(change(r.reports))}"
         for r in digest.by_system

@@ -22,6 +22,7 @@ from digests.lines import (
 from digests.links import card_link
 from digests.model import WeeklyDigest
 from digests.render_markdown import footer, loop_closure_line, title
+from digests.surges import surge_detail
 from digests.text import change, duration, join_names, plural, relative, trend
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -178,6 +179,13 @@ def render_card(
                 ]
             )
         )
+    if digest.surges:
+        body += [
+            _heading("Surges"),
+            _facts(
+                [(name(digest.system_name(s.system_id)), surge_detail(s)) for s in digest.surges]
+            ),
+        ]
     systems = [
         (name(r.label), f"{r.reports.current} ({change(r.reports)})")
         for r in digest.by_system

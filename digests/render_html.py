@@ -12,6 +12,7 @@ from digests.lines import next_step_line, version_rate
 from digests.links import card_link
 from digests.model import Breakdown, Response, WeeklyDigest
 from digests.render_markdown import MAX_VERSIONS, footer, loop_closure_line, subtitle, title
+from digests.surges import surge_line
 from digests.text import change, duration, join_names, relative, signed, trend
 
 STYLE = """
@@ -92,6 +93,9 @@ def render_html(
             ),
         ]
     parts += _versions(digest)
+    if digest.surges:
+        items = "".join(f"<li>{e(surge_line(s, digest))}</li>" for s in digest.surges)
+        parts += ["<h2>Surges</h2>", f"<ul>{items}</ul>"]
     parts += _breakdown("Reports by system", "System", digest.by_system)
     if digest.movers:
         items = "".join(

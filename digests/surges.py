@@ -24,10 +24,13 @@ def surge_entries(rows: Sequence[SurgeCount]) -> list[SurgeEntry]:
 
 
 def surge_line(surge: SurgeEntry, digest: WeeklyDigest) -> str:
-    """ "Code Helper: 200 cases from Tue 14:02 UTC until 15:10 UTC, 12 still open." """
+    """ "Code Helper: 200 cases from Tue 14:02 UTC until Tue 15:10 UTC, 12 still open." """
+    return f"{digest.system_name(surge.system_id)}: {surge_detail(surge)}"
+
+
+def surge_detail(surge: SurgeEntry) -> str:
+    """The line without its system name, for renderers that shorten names to fit their
+    surface's size limit: "200 cases from Tue 14:02 UTC until Tue 15:10 UTC, 12 still open." """
     when = f"from {surge.first_seen:%a %H:%M} UTC"
     until = f" until {surge.ended:%a %H:%M} UTC" if surge.ended else ", still going"
-    return (
-        f"{digest.system_name(surge.system_id)}: {plural(surge.cases, 'case')} {when}{until}, "
-        f"{surge.open} still open."
-    )
+    return f"{plural(surge.cases, 'case')} {when}{until}, {surge.open} still open."

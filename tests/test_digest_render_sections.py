@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from digests.model import Change, Owner, Theme, VersionRow, WeeklyDigest
+from bot.core.card_markdown import inert
+from digests.model import Change, Owner, SurgeEntry, Theme, VersionRow, WeeklyDigest
 from digests.render_blocks import block_kit_problems, render_blocks
 from digests.render_card import render_card
 from digests.render_html import render_html
@@ -15,7 +16,7 @@ from digests.render_json import render_json
 from digests.render_markdown import render_markdown
 from handlers.teams.card_budget import ACTIVITY_BUDGET, wire_size
 from handlers.teams.digest import TOO_BIG, digest_activity
-from tests.inert_markup import HOSTILE_TEXT
+from tests.inert_markup import HOSTILE_TEXT, assert_inert, markdown_texts
 from tests.test_digest_hostile_text import markdown_structure, parsed
 from tests.test_digest_render import big_digest
 
@@ -147,3 +148,102 @@ def test_theme_and_version_names_are_text_in_every_format() -> None:
     blocks = json.dumps(render_blocks(hostile))
     assert "<script>" not in blocks and "<https://evil.example>" not in blocks
     assert "&lt;script&gt;" in blocks  # shown, as text
+
+
+TUESDAY = datetime(2026, 2, 10, 14, 2, tzinfo=UTC)
+SURGE_LINE = "200 cases from Tue 14:02 UTC until Tue 15:10 UTC, 12 still open."
+
+
+def surged(digest: WeeklyDigest, count: int = 2) -> WeeklyDigest:
+    """`digest` with `count` surges: the first on s1 and over, the others on s0 and still going."""
+    ended = SurgeEntry(
+        system_id="s1", first_seen=TUESDAY, ended=datetime(2026, 2, 10, 15, 10, tzinfo=UTC),
+        cases=200, open=12,
+    )  # fmt: skip
+    going = [
+        SurgeEntry(system_id="s0", first_seen=TUESDAY, ended=None, cases=30 + i, open=30)
+        for i in range(count - 1)
+    ]
+    return digest.model_copy(update={"surges": [ended, *going]})
+
+
+def test_every_format_shows_the_weeks_surges_in_the_same_words() -> None:
+    digest = surged(sectioned(big_digest(systems=3)))
+    still_going = "30 cases from Tue 14:02 UTC, still going, 30 still open."
+
+    markdown = render_markdown(digest)
+    assert f"- System 1: {SURGE_LINE}" in markdown
+
+    blocks = render_blocks(digest)
+    assert block_kit_problems(blocks) == []
+    texts = [b["text"]["text"] for b in blocks["blocks"] if b["type"] == "section"]
+    surges = next(t for t in texts if t.startswith("*🌊 Surges*"))
+    assert surges == f"*🌊 Surges*\nSystem 1: {SURGE_LINE}\nSystem 0: {still_going}"
+    # beside the other sections, in the Markdown digest's order
+    assert texts.index(surges) == 1 + next(
+        i for i, t in enumerate(texts) if t.startswith("*🧪 Prompt versions")
+    )
+
+    card = render_card(digest)
+    headings = [e.get("text") for e in card["body"] if e.get("separator")]
+    assert headings.index("Surges") == headings.index("Prompt versions and models") + 1
+    facts = card["body"][[e.get("text") for e in card["body"]].index("Surges") + 1]["facts"]
+    assert [(f["title"], f["value"]) for f in facts] == [
+        ("System 1", inert(SURGE_LINE)), ("System 0", inert(still_going))
+    ]  # fmt: skip
+
+    html = render_html(digest)
+    assert f"<h2>Surges</h2><ul><li>System 1: {SURGE_LINE}</li>" in html.replace("\n", "")
+    assert html.index("<h2>Prompt versions and models</h2>") < html.index("<h2>Surges</h2>")
+
+
+def test_no_surges_no_surges_section() -> None:
+    digest = sectioned(big_digest(systems=3))
+    assert "Surges" not in render_markdown(digest)
+    assert "Surges" not in json.dumps(render_blocks(digest), ensure_ascii=False)
+    assert "Surges" not in json.dumps(render_card(digest), ensure_ascii=False)
+    assert "Surges" not in render_html(digest)
+
+
+def test_many_surges_on_long_names_stay_within_slack_and_teams_limits() -> None:
+    digest = surged(big_digest(systems=80, owners=60, name_length=400), count=40)
+    digest = sectioned(digest, themes=40, versions=60)
+    payload = render_blocks(digest, chart_url="https://example.com/c.png")
+    assert block_kit_problems(payload) == []
+    assert "… and 33 more surges" in json.dumps(payload, ensure_ascii=False)
+
+    activity = digest_activity(digest, note=None)
+    assert wire_size(activity) <= ACTIVITY_BUDGET
+    assert TOO_BIG not in json.dumps(activity)  # shortened names make it fit, not a fallback
+    body = activity["attachments"][0]["content"]["body"]
+    facts = body[[e.get("text") for e in body].index("Surges") + 1]["facts"]
+    assert len(facts) == 8 and facts[-1] == {"title": "…", "value": "33 more"}
+
+
+def test_surging_system_names_are_text_in_every_format() -> None:
+    plain = surged(big_digest(systems=3, system_name="Support Assistant"))
+    name = "<!channel> <script>alert(1)</script> & " + HOSTILE_TEXT
+    hostile = surged(big_digest(systems=3, system_name=name))
+    assert markdown_structure(render_markdown(hostile)) == markdown_structure(
+        render_markdown(plain)
+    )
+    assert parsed(render_html(hostile)).tags == parsed(render_html(plain)).tags
+    assert "&lt;script&gt;" in render_html(hostile).split("<h2>Surges</h2>")[1]
+
+    payload = render_blocks(hostile)
+    assert block_kit_problems(payload) == []
+    surges = next(
+        b["text"]["text"] for b in payload["blocks"]
+        if b["type"] == "section" and b["text"]["text"].startswith("*🌊 Surges*")
+    )  # fmt: skip
+    # no raw "<": it would open a Slack link or mention
+    assert "<" not in surges and surges.count("still open.") == 2
+    assert "&lt;!channel&gt; &lt;script&gt;" in surges  # shown, as text
+
+    activity = digest_activity(hostile, note=None)
+    card = activity["attachments"][0]["content"]
+    heading = [e.get("text") for e in card["body"]].index("Surges")
+    facts = card["body"][heading + 1]["facts"]
+    assert len(facts) == 2
+    for text in markdown_texts(facts):
+        assert_inert(text)
