@@ -30,7 +30,7 @@ from handlers.slack import budget, notices
 from handlers.slack.card import ANSWER, card_blocks, card_text
 from handlers.slack.directory import SLACK
 from handlers.slack.permalink import Permalinks
-from handlers.slack.posted import find_posted, find_posted_or_none, post_or_update
+from handlers.slack.posted import find_posted, post_once
 
 log = logging.getLogger(__name__)
 
@@ -147,20 +147,15 @@ class CaseDelivery:
         if not may_post:
             raise DeliveryError("the card is not posted yet")
         # Slack has no idempotency key: a retry looks for a post whose answer was lost first.
-        found = (
-            await find_posted_or_none(
-                self._client, channel, case.created_at, CARD_EVENT, "case_id", case.id
-            )
-            if retry
-            else None
-        )
-        channel, ts = await post_or_update(
+        channel, ts = await post_once(
             self._client,
             channel,
-            found,
+            CARD_EVENT,
+            "case_id",
+            case.id,
             text=text,
             blocks=blocks,
-            metadata={"event_type": CARD_EVENT, "event_payload": {"case_id": case.id}},
+            retried_since=case.created_at if retry else None,
         )
         await self._store.record_card(case.id, SLACK, channel, ts)
         self._remember(case, (channel, ts))

@@ -50,37 +50,34 @@ async def find_posted(
     return None
 
 
-async def find_posted_or_none(
+async def post_once(
     client: AsyncWebClient,
     channel: str,
-    since: datetime,
     event_type: str,
     field: str,
     value: object,
-) -> str | None:
-    """`find_posted`, but None when the channel cannot be read: a second card beats no card."""
-    try:
-        return await find_posted(client, channel, since, event_type, field, value)
-    except SlackApiError as error:
-        log.warning(
-            "could not look for %s %s=%s in %s: %s", event_type, field, value, channel, error
-        )
-        return None
-
-
-async def post_or_update(
-    client: AsyncWebClient,
-    channel: str,
-    found: str | None,
     *,
     text: str,
     blocks: list[dict[str, Any]],
-    metadata: dict[str, Any],
+    retried_since: datetime | None,
 ) -> tuple[str, str]:
-    """Update the message a lost post left (`found`), or post it; where it is: (channel, ts)."""
+    """Post the message tagged `event_type` with `field` = `value`, where it is: (channel, ts).
+
+    On a retry (`retried_since`: when it was first due), the message a lost post left is found by
+    its tag and updated instead; if the channel cannot be read, it is posted: a second card beats
+    no card."""
+    found = None
+    if retried_since is not None:
+        try:
+            found = await find_posted(client, channel, retried_since, event_type, field, value)
+        except SlackApiError as error:
+            log.warning(
+                "could not look for %s %s=%s in %s: %s", event_type, field, value, channel, error
+            )
     if found is not None:
         await client.chat_update(channel=channel, ts=found, text=text, blocks=blocks)
         return channel, found
+    metadata = {"event_type": event_type, "event_payload": {field: value}}
     posted = await client.chat_postMessage(
         channel=channel, text=text, blocks=blocks, unfurl_links=False, metadata=metadata
     )

@@ -24,7 +24,7 @@ from bot.core.surge_summary import summarise
 from handlers.slack import budget, notices
 from handlers.slack.directory import SLACK
 from handlers.slack.permalink import Permalinks
-from handlers.slack.posted import find_posted_or_none, post_or_update
+from handlers.slack.posted import post_once
 from handlers.slack.surge_card import SURGE_EVENT, surge_blocks, surge_text
 
 Where = tuple[str, str]
@@ -114,21 +114,15 @@ class SurgeDelivery:
                 return
             if not post:
                 raise DeliveryError("the surge card is not posted yet")
-            # A retry may follow a post whose answer was lost: look for the card first.
-            found = (
-                await find_posted_or_none(
-                    self._client, channel, surge.opened_at, SURGE_EVENT, "surge_id", surge.id
-                )
-                if retry
-                else None
-            )
-            channel, ts = await post_or_update(
+            channel, ts = await post_once(
                 self._client,
                 channel,
-                found,
+                SURGE_EVENT,
+                "surge_id",
+                surge.id,
                 text=text,
                 blocks=blocks,
-                metadata={"event_type": SURGE_EVENT, "event_payload": {"surge_id": surge.id}},
+                retried_since=surge.opened_at if retry else None,
             )
             await self._store.record_surge_card(surge.stored_id, SLACK, channel, ts)
 
