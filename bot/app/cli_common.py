@@ -127,7 +127,7 @@ def on_database(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]])
         refuse(f"No database at {shown}: check LOOPKEEPER_DATABASE_URL.")
 
     async def run() -> T:
-        engine = create_engine(url, sqlite_fast=settings.sqlite_fast == "on")
+        engine = create_engine(url, sqlite_fast=settings.sqlite_fast_paths)
         try:
             revision = await current_revision(engine)
             if revision != head_revision():

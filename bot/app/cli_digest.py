@@ -168,7 +168,7 @@ def demo(
         upgrade_or_refuse(settings.database_url)
 
     async def run() -> tuple[int, int, DemoSummary | None]:
-        engine = create_engine(settings.database_url, sqlite_fast=settings.sqlite_fast == "on")
+        engine = create_engine(settings.database_url, sqlite_fast=settings.sqlite_fast_paths)
         clock = ReplayClock()
         store = SqlCaseStore(engine, clock=clock)
         try:

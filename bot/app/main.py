@@ -65,7 +65,7 @@ async def build_runtime(
     settings: Settings, routing: Routing, *, clock: Clock | None = None
 ) -> Runtime:
     clock = clock or SystemClock()
-    engine = create_engine(settings.database_url, sqlite_fast=settings.sqlite_fast == "on")
+    engine = create_engine(settings.database_url, sqlite_fast=settings.sqlite_fast_paths)
     store = SqlCaseStore(engine, clock=clock)
     registry = CollectorRegistry()
     events = PrometheusEvents(registry)

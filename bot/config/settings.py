@@ -100,6 +100,11 @@ class Settings(BaseSettings):
         "benchmarks against a fake without limits",
     )
 
+    @property
+    def sqlite_fast_paths(self) -> bool:
+        """Whether engines made from these settings take SQLite's fast paths."""
+        return self.sqlite_fast == "on"
+
     @field_validator(
         "log_level", "log_format", "access_log", "sqlite_fast", "pacing", mode="before"
     )
