@@ -115,7 +115,12 @@ async def _main(kind: str) -> None:
 
         async def control(_request: web.Request) -> web.Response:
             counts = counter.counts()
-            body = {**await state(), "counts": counts.__dict__, "cpu_seconds": time.process_time()}
+            body = {
+                **await state(),
+                "counts": counts.__dict__,
+                "kinds": counter.kinds(),
+                "cpu_seconds": time.process_time(),
+            }
             return web.json_response(body)
 
         control_app = web.Application()

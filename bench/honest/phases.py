@@ -21,6 +21,8 @@ from bench.ingest.load import LoadResult
 from bench.stats import percentile
 
 DRAIN_TIMEOUT_S = 120.0
+KIND = "per flag: "
+"""Prefix of the figures that break statements per flag down by verb and table."""
 POLL_S = 0.05
 
 
@@ -112,6 +114,10 @@ async def run_app(
     flags = len(burst.events)
     for name in ("statements", "begins", "commits", "rollbacks"):
         figures[f"{name}_per_flag"] = (after["counts"][name] - before["counts"][name]) / flags
+    kinds_before, kinds_after = before.get("kinds", {}), after.get("kinds", {})
+    for kind, count in kinds_after.items():
+        if count > kinds_before.get(kind, 0):
+            figures[f"{KIND}{kind}"] = (count - kinds_before.get(kind, 0)) / flags
     figures["cpu_ms_per_flag"] = (after["cpu_seconds"] - before["cpu_seconds"]) * 1000 / flags
 
     if lk and all_plans["cards"].events:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from bench.honest.phases import KIND
+
 Run = dict[str, dict[str, float]]
 """One run: app ("loopkeeper", "floor", "bolt") → figure name → value."""
 
@@ -68,6 +70,15 @@ def render(store: str, runs: Sequence[Run], header: Sequence[str]) -> list[str]:
         if all(cell == "-" for cell in cells):
             continue
         lines.append(f"{label:<{width}}" + "".join(f"{cell:>22}" for cell in cells))
+    kinds = sorted(
+        {key for run in runs for key in run.get("loopkeeper", {}) if key.startswith(KIND)}
+    )
+    if kinds:
+        lines.append("burst: loopkeeper's statements per flag, by verb and table:")
+        for key in kinds:
+            lines.append(
+                f"  {key[len(KIND) :]:<{width - 2}}{span(_values(runs, 'loopkeeper', key)):>22}"
+            )
     lines.append("")
     for key, what in (
         ("burst_acks_per_s", "acks/s"),

@@ -16,7 +16,9 @@ trips, whatever else runs on the machine. Two sources, so that nothing is counte
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +63,15 @@ class SqlCounter:
         self._commits = 0
         self._rollbacks = 0
         self._watching = False
+        self._kinds: Counter[str] = Counter()
 
     def counts(self) -> Counts:
         return Counts(self._statements, self._begins, self._commits, self._rollbacks)
+
+    def kinds(self) -> dict[str, int]:
+        """Statements run so far by verb and first table ("INSERT outbox"), to see where a
+        flag's statements go; subtract two readings for a phase."""
+        return dict(self._kinds)
 
     def watch_inline_sqlite(self) -> None:
         """Trace every inline SQLite connection opened from now on, in any engine of this
@@ -104,7 +112,11 @@ class SqlCounter:
         elif head.startswith("ROLLBACK"):
             self._rollbacks += 1
         else:
-            self._statements += 1
+            self._count(sql)
+
+    def _count(self, sql: str) -> None:
+        self._statements += 1
+        self._kinds[kind_of(sql)] += 1
 
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
         inline = _inline(dbapi_connection)
@@ -115,7 +127,7 @@ class SqlCounter:
         if _inline(conn.connection.dbapi_connection) is not None:
             return
         if not statement.lstrip()[:8].upper().startswith(_TRANSACTION_CONTROL):
-            self._statements += 1
+            self._count(statement)
 
     def _on_begin(self, conn: Any) -> None:
         if _inline(conn.connection.dbapi_connection) is None and not _autocommit(conn):
@@ -131,6 +143,15 @@ class SqlCounter:
 
 
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "END", "ROLLBACK")
+_TABLE = re.compile(r"\b(?:INTO|UPDATE|FROM)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def kind_of(sql: str) -> str:
+    """A statement's verb and the first table it names: "SELECT cases", "INSERT outbox"."""
+    text = sql.lstrip()
+    verb = text.split(None, 1)[0].upper() if text else "?"
+    table = _TABLE.search(text)
+    return f"{verb} {table.group(1) if table else '-'}"
 
 
 def _autocommit(conn: Any) -> bool:
