@@ -6,6 +6,9 @@ not wait for the whole lot (Slack gives it three seconds): between two items, if
 for the writer (bot/core/burst_priorities.py: `WriterTurns`), the items done so far are
 committed with their messages and the ack goes through first. PostgreSQL has no such writer:
 its batches commit once, at the end.
+
+Work done set-based (`in_chunks`: one statement per table for many items) can only be committed
+between chunks: SQLite's chunks are small, so that an ack waits for one chunk's work at most.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ if TYPE_CHECKING:
 
 Item = TypeVar("Item")
 Done = TypeVar("Done")
+
+SQLITE_CHUNK = 8
+"""Items per chunk when the process has one writer: what an ack may wait behind."""
 
 
 async def each_in_turn(
@@ -49,4 +55,31 @@ async def each_in_turn(
         done.append(result)
         messages += more
     queued += await tx.enqueue_all(messages)
+    return done, queued
+
+
+async def in_chunks(
+    tx: SqlCaseTransaction,
+    items: Sequence[Item],
+    work: Callable[
+        [CaseTransaction, Sequence[Item]],
+        Awaitable[tuple[Sequence[Done], Sequence[OutboundMessage]]],
+    ],
+    *,
+    single_writer: bool,
+) -> tuple[list[Done], int]:
+    """Do `work` for the items a chunk at a time in `tx` (all at once without a single writer),
+    queueing the messages of each chunk; the results, in order, and how many messages were new.
+    A chunk is committed whole or not at all."""
+    size = SQLITE_CHUNK if single_writer else max(len(items), 1)
+    done: list[Done] = []
+    queued = 0
+    for start in range(0, len(items), size):
+        if start and single_writer:
+            await asyncio.sleep(0)  # see each_in_turn: let a waiting ack be seen
+            if tx.should_checkpoint():
+                await tx.checkpoint()
+        results, messages = await work(tx, items[start : start + size])
+        done += results
+        queued += await tx.enqueue_all(messages)
     return done, queued
