@@ -27,7 +27,8 @@ Item = TypeVar("Item")
 Done = TypeVar("Done")
 
 SQLITE_CHUNK = 8
-"""Items per chunk when the process has one writer: what an ack may wait behind."""
+"""Items in a chunk when the process has one writer and an ack waited for the last one: what
+an ack may wait behind. Chunks double while no ack waits."""
 
 
 async def each_in_turn(
@@ -70,16 +71,23 @@ async def in_chunks(
 ) -> tuple[list[Done], int]:
     """Do `work` for the items a chunk at a time in `tx` (all at once without a single writer),
     queueing the messages of each chunk; the results, in order, and how many messages were new.
-    A chunk is committed whole or not at all."""
-    size = SQLITE_CHUNK if single_writer else max(len(items), 1)
+    A chunk is committed whole or not at all: an ack that waits is let through between two."""
+    if not single_writer:
+        results, messages = await work(tx, items)
+        return list(results), await tx.enqueue_all(messages)
     done: list[Done] = []
     queued = 0
-    for start in range(0, len(items), size):
-        if start and single_writer:
+    start, size = 0, SQLITE_CHUNK
+    while start < len(items):
+        if start:
             await asyncio.sleep(0)  # see each_in_turn: let a waiting ack be seen
             if tx.should_checkpoint():
                 await tx.checkpoint()
+                size = SQLITE_CHUNK
+            else:
+                size *= 2  # no ack is waiting: fewer, larger chunks
         results, messages = await work(tx, items[start : start + size])
         done += results
         queued += await tx.enqueue_all(messages)
+        start += size
     return done, queued
