@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 Item = TypeVar("Item")
 Done = TypeVar("Done")
 
+ACK_TURNS = 4
 SQLITE_CHUNK = 8
 """Items in a chunk when the process has one writer and an ack waited for the last one: what
 an ack may wait behind. Chunks double while no ack waits."""
@@ -80,7 +81,11 @@ async def in_chunks(
     start, size = 0, SQLITE_CHUNK
     while start < len(items):
         if start:
-            await asyncio.sleep(0)  # see each_in_turn: let a waiting ack be seen
+            # A chunk runs its SQLite statements without yielding: an ack that arrived
+            # meanwhile needs a few turns of the loop (its request read, its handler, its
+            # group's writer) to be seen waiting for the writer.
+            for _ in range(ACK_TURNS):
+                await asyncio.sleep(0)
             if tx.should_checkpoint():
                 await tx.checkpoint()
                 size = SQLITE_CHUNK
