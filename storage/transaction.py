@@ -40,6 +40,7 @@ class SqlCaseTransaction(SurgeWrites):
         self._chain_heads: dict[int, str] = {}
         self._unwritten: list[dict[str, Any]] = []  # timeline rows added, not yet inserted
         self._timers: list[dict[str, Any]] = []  # timers scheduled, not yet inserted
+        self.start_surges()
 
     async def _execute(self, statement: Any, parameters: Any = None) -> Any:
         return await self._direct.execute(self._connection, statement, parameters)
@@ -54,6 +55,7 @@ class SqlCaseTransaction(SurgeWrites):
         await self.flush()
         await self._connection.commit()
         self._chain_heads.clear()
+        self.forget_surges()
         if self._writer is not None:
             await self._writer.step_aside()
         await self._connection.begin()
@@ -203,6 +205,7 @@ class SqlCaseTransaction(SurgeWrites):
         if self._timers:
             timers, self._timers = self._timers, []
             await self._execute(self._sql.schedule_timers, timers)
+        await self.flush_surges()
 
     async def _chained(self, entry: TimelineEntry) -> dict[str, Any]:
         """The entry's row, linked to the head of its case's chain (which it becomes)."""

@@ -9,6 +9,7 @@ inbox worker files them as it would after a burst; the SQL it sends is counted.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from tests.harness import BotUnderTest, running_bot
 from tests.support.fake_slack import FakeSlack
 from tests.support.sql_counter import Counts, SqlCounter
 from tests.test_storage_contract import a_case, store_case
+from tests.test_surge import SURGE, surge_routing
 
 BACKLOG = 48
 
@@ -136,3 +138,32 @@ async def test_delivery_ids_and_cases_claimed_together_count_each_once(
     assert old.id == existing.id and old.owner == existing.owner
     assert again.id == new.id and again.owner == "alice"  # the first one of a key is the case
     assert sorted(c.output_key for c in await store.list_cases()) == ["out:new", "out:old"]
+
+
+async def test_a_backlog_folded_into_a_surge_is_filed_set_based_too(
+    database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    counter = SqlCounter()
+    counter.watch_inline_sqlite()
+    try:
+        async with running_bot(database_url, slack, surge_routing(tmp_path)) as bot:
+            counter.attach(bot.runtime.store.engine)
+            await flag_outputs(bot, 1, BACKLOG)
+
+            spent = await filing(bot, counter)
+
+            store = bot.runtime.store
+            cases = await store.list_cases()
+            folded = [c for c in cases if await store.folded_into(c.stored_id) is not None]
+    finally:
+        counter.unwatch()
+    assert len(cases) == BACKLOG
+    threshold = SURGE["cases"]
+    assert isinstance(threshold, int)
+    assert len(folded) == BACKLOG - threshold  # the first 20 were announced on their own
+    assert min(c.stored_id for c in folded) > max(
+        c.stored_id for c in cases if c not in folded
+    )  # in the order filed, though stored together
+    # Until the surge opens each new case reads its system's recent cases; then the surge is
+    # locked once, and its count and the cases folded into it are written once, with the batch.
+    assert spent.statements <= BACKLOG, spent

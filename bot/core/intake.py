@@ -364,7 +364,9 @@ class IntakeService:
             messages += self._notices.card(case, key=f"card:{case.id}:report:{stamp}")
         # After the card: the owner's DM links to it, and messages of a case go out in order.
         fire_due = (self._notices, self._clock.now()) if opening else None
-        return messages + await schedule(tx, self._routing, case, fire_due=fire_due)
+        return messages + await schedule(
+            tx, self._routing, case, fire_due=fire_due, unfolded=created
+        )
 
     def _report_fields(self, draft: ReportDraft, severity: Severity) -> dict[str, object]:
         output = draft.output
