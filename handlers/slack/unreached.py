@@ -24,7 +24,10 @@ UNREACHED_EVENT = "loopkeeper_unreached"
 
 def unreached_line(name: str, text: str) -> str:
     """The thread line, as inert mrkdwn: the name is routing.yaml's, the text may quote anyone."""
-    said = f"⚠️ {name} could not be reached on Slack (no account found for them), so this goes here: {text}"
+    said = (
+        f"⚠️ {name} could not be reached on Slack (no account found for them), "
+        f"so this goes here: {text}"
+    )
     return escape(said, budget.MESSAGE_TEXT)
 
 
