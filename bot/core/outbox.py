@@ -280,7 +280,6 @@ class OutboxDispatcher(DrainLoop):
             message.id, reason, now + backoff(message.attempts, retry_after)
         )
 
-
     async def _drop(self, message: OutboundMessage, reason: str) -> None:
         assert message.id is not None
         self.dropped += 1
