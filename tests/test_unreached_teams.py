@@ -7,21 +7,20 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
-import aiohttp
 import pytest
 import yaml
-from aiohttp.test_utils import TestServer
 
-from bot.app.main import build_runtime
 from bot.config.loading import load_routing
-from bot.config.settings import Settings
-from bot.core.clock import ManualClock
 from storage.queues import SqlQueues
 from tests import teams_harness
-from tests.harness import now_utc
 from tests.support.fake_connector import FakeConnector
-from tests.support.fake_slack import FakeSlack
-from tests.teams_harness import HELPER_BOT, HELPERS, TeamsBotUnderTest, teams_routing
+from tests.teams_harness import (
+    HELPER_BOT,
+    HELPERS,
+    TeamsBotUnderTest,
+    slack_off_bot,
+    teams_routing,
+)
 from tests.test_teams_triage import flag
 from tests.test_teams_triage import thread as teams_thread
 
@@ -42,16 +41,8 @@ async def carol_unknown(
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["people"]["carol"] = {"name": "**Carol** [x](https://evil.example)", "email": "c@x.io"}
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    clock = ManualClock(now_utc())
-    settings = Settings(_env_file=None, database_url=database_url, pacing="off")  # type: ignore[call-arg]
-    runtime = await build_runtime(settings, load_routing(path), clock=clock)
-    server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
-    await server.start_server()
-    async with aiohttp.ClientSession() as http:
-        base = str(server.make_url("")).rstrip("/")
-        yield TeamsBotUnderTest(runtime, FakeSlack(), clock, base, http, connector)
-    await server.close()
-    await runtime.close()
+    async with slack_off_bot(database_url, connector, load_routing(path)) as bot:
+        yield bot
 
 
 async def test_a_breach_for_someone_teams_cannot_find_is_said_in_the_thread(

@@ -39,9 +39,17 @@ async def removed(receiver: WebhookReceiver) -> AsyncIterator[WebhookReceiver]:
     await found.stop()
 
 
-async def _queue_two_cases(database_url: str, slack: FakeSlack, routing: Path) -> None:
+@pytest.fixture
+async def queued(
+    database_url: str,
+    slack: FakeSlack,
+    receiver: WebhookReceiver,
+    removed: WebhookReceiver,
+    tmp_path: Path,
+) -> None:
     """Two cases opened while both webhooks are listed; the bot stops before sending any."""
-    async with running_bot(database_url, slack, routing) as bot:
+    both = routing_with_webhooks(tmp_path, hook(receiver.url), hook(removed.url))
+    async with running_bot(database_url, slack, both) as bot:
         assert (await bot.ingest(REPORT)).status == 201
         second = {**REPORT, "trace_id": "trace-43", "message_link": "https://chat.example.com/m/2"}
         assert (await bot.ingest(second)).status == 201
@@ -76,6 +84,7 @@ def _said(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
+@pytest.mark.usefixtures("queued")
 async def test_a_removed_webhooks_events_are_dropped_once_and_the_others_delivered(
     database_url: str,
     slack: FakeSlack,
@@ -84,9 +93,6 @@ async def test_a_removed_webhooks_events_are_dropped_once_and_the_others_deliver
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await _queue_two_cases(
-        database_url, slack, routing_with_webhooks(tmp_path, hook(receiver.url), hook(removed.url))
-    )
     kept = routing_with_webhooks(tmp_path, hook(receiver.url))
 
     async with running_bot(database_url, slack, kept) as bot:
@@ -107,6 +113,7 @@ async def test_a_removed_webhooks_events_are_dropped_once_and_the_others_deliver
     assert origin in line and "/hook" not in line  # the path may hold a token: not logged
 
 
+@pytest.mark.usefixtures("queued")
 async def test_with_no_webhook_left_their_events_are_dropped_by_the_main_loop(
     database_url: str,
     slack: FakeSlack,
@@ -115,9 +122,6 @@ async def test_with_no_webhook_left_their_events_are_dropped_by_the_main_loop(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    await _queue_two_cases(
-        database_url, slack, routing_with_webhooks(tmp_path, hook(receiver.url), hook(removed.url))
-    )
     none = routing_with_webhooks(tmp_path)  # the whole section taken out
 
     async with running_bot(database_url, slack, none) as bot:
