@@ -118,3 +118,38 @@ async def test_slack_failing_to_answer_is_asked_again_after_growing_pauses(
     assert len(said) == 5
     assert "service_unavailable" in said[0]
     assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_a_token_revoked_while_running_stops_reconnecting_with_one_error_line(
+    database_url: str,
+    slack: FakeSlack,
+    socket: FakeSocketMode,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slack.socket_url = socket.issue_url
+    runtime = await _runtime(database_url, slack)
+    assert runtime.socket_mode is not None
+    heard = asyncio.Event()
+
+    class Stopped(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "Socket Mode stopped" in record.getMessage():
+                heard.set()
+
+    stopped = Stopped()
+    logging.getLogger("handlers.slack.socket_mode").addHandler(stopped)
+    try:
+        await asyncio.wait_for(runtime.socket_mode.connect(), PATIENCE)
+        await socket.connected()
+        slack.fail("apps.connections.open", *[Failure(200, "token_revoked")] * 3)
+        with caplog.at_level(logging.INFO):
+            await socket.send_disconnect()  # Slack asks for a new connection: a new URL
+            await asyncio.wait_for(heard.wait(), PATIENCE)
+    finally:
+        logging.getLogger("handlers.slack.socket_mode").removeHandler(stopped)
+        await runtime.close()
+
+    [line] = [r for r in caplog.records if "Socket Mode stopped" in r.getMessage()]
+    assert line.levelno == logging.ERROR
+    assert "SLACK_APP_TOKEN" in line.getMessage() and "token_revoked" in line.getMessage()
+    assert _asked(slack) == 2  # the first connection, then the one refusal: no retry loop
