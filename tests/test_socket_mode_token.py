@@ -35,9 +35,11 @@ async def _runtime(database_url: str, slack: FakeSlack, app_token: str = APP_TOK
 
 
 @pytest.fixture
-async def socket() -> AsyncIterator[FakeSocketMode]:
+async def socket(slack: FakeSlack) -> AsyncIterator[FakeSocketMode]:
+    """Where Slack's apps.connections.open sends the bot, once the token is accepted."""
     server = FakeSocketMode()
     await server.start()
+    slack.socket_url = server.issue_url
     yield server
     await server.stop()
 
@@ -49,7 +51,6 @@ def _asked(slack: FakeSlack) -> int:
 async def test_an_app_token_slack_does_not_know_stops_the_start_naming_the_variable(
     database_url: str, slack: FakeSlack, socket: FakeSocketMode
 ) -> None:
-    slack.socket_url = socket.issue_url
     runtime = await _runtime(database_url, slack, app_token="xapp-1-revoked-or-mistyped")
     assert runtime.socket_mode is not None
     try:
@@ -70,7 +71,6 @@ async def test_an_app_token_slack_does_not_know_stops_the_start_naming_the_varia
 async def test_a_refused_app_token_is_asked_once_and_stops_the_start(
     database_url: str, slack: FakeSlack, socket: FakeSocketMode, reason: str
 ) -> None:
-    slack.socket_url = socket.issue_url
     slack.fail("apps.connections.open", Failure(200, reason), Failure(200, reason))
     runtime = await _runtime(database_url, slack)
     assert runtime.socket_mode is not None
@@ -90,7 +90,6 @@ async def test_slack_failing_to_answer_is_asked_again_after_growing_pauses(
     socket: FakeSocketMode,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    slack.socket_url = socket.issue_url
     outage = [Failure(200, "service_unavailable")] * 4 + [Failure(200, "internal_error")]
     slack.fail("apps.connections.open", *outage)
     runtime = await _runtime(database_url, slack)
@@ -126,7 +125,6 @@ async def test_a_token_revoked_while_running_stops_reconnecting_with_one_error_l
     socket: FakeSocketMode,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    slack.socket_url = socket.issue_url
     runtime = await _runtime(database_url, slack)
     assert runtime.socket_mode is not None
     heard = asyncio.Event()
