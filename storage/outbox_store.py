@@ -66,6 +66,15 @@ class SqlOutbox:
         values = {"message_id": message_id, "error": error, "next_at": at, "dead_at": at}
         await self._db.group.write(self._db.sql.failed, values)
 
+    async def mark_dropped(self, message_id: int, reason: str, at: datetime) -> None:
+        """Ended unsent: done (pruned with the delivered), the reason kept as its last error."""
+        statement = (
+            update(OUTBOX)
+            .where(OUTBOX.c.id == message_id, OUTBOX.c.delivered_at.is_(None))
+            .values(delivered_at=at, last_error=f"dropped: {reason}", dead_at=None)
+        )
+        await self._db.write(statement)
+
     async def pending_count(self) -> int:
         """Messages still to be sent (dead letters are not: nobody is trying)."""
         statement = select(func.count()).select_from(OUTBOX)

@@ -346,6 +346,26 @@ async def running_teams_bot(
         await runtime.close()
 
 
+@contextlib.asynccontextmanager
+async def slack_off_bot(
+    database_url: str, connector: FakeConnector, routing: Routing
+) -> AsyncIterator[TeamsBotUnderTest]:
+    """The bot with Teams only (emulator mode), over `routing`."""
+    clock = ManualClock(now_utc())
+    # Pacing off, as in tests/harness.py: the clock stands still unless a test moves it.
+    settings = Settings(_env_file=None, database_url=database_url, pacing="off")  # type: ignore[call-arg]
+    runtime = await build_runtime(settings, routing, clock=clock)
+    server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            base = str(server.make_url("")).rstrip("/")
+            yield TeamsBotUnderTest(runtime, FakeSlack(), clock, base, http, connector)
+    finally:
+        await server.close()
+        await runtime.close()
+
+
 @pytest.fixture
 async def teams_bot(
     database_url: str, slack: FakeSlack, connector: FakeConnector, tmp_path: Path

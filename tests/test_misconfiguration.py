@@ -286,6 +286,37 @@ async def test_a_token_slack_refuses_stops_the_start_with_the_reason(
     assert "listening" not in ran.stdout
 
 
+async def test_an_app_token_slack_refuses_stops_the_start_with_the_reason(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    """Socket Mode: it used to ask apps.connections.open again every ten seconds, forever."""
+    ran = await run_async(
+        tmp_path,
+        "serve",
+        "--port",
+        str(_free_port()),
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_APP_TOKEN="xapp-1-not-the-token",
+        SLACK_API_URL=slack.url,
+    )
+    line = ran.refusal()
+    assert "SLACK_APP_TOKEN" in line
+    assert "invalid_auth" in line
+    assert "listening" not in ran.stdout
+
+
+def test_an_app_token_that_is_not_an_app_level_token_is_refused(tmp_path: Path) -> None:
+    line = run(
+        tmp_path,
+        "serve",
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_APP_TOKEN=BOT_TOKEN,  # the bot token pasted twice: a common slip
+    ).refusal()
+    assert "SLACK_APP_TOKEN" in line
+    assert "xapp-" in line
+    assert BOT_TOKEN not in line
+
+
 async def test_slack_out_of_reach_at_start_is_only_a_warning(database_url: str) -> None:
     """A network failure is not the token's fault: the bot starts and asks again later."""
     settings = Settings(

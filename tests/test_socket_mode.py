@@ -26,7 +26,7 @@ from bot.config.settings import Settings
 from bot.core.clock import ManualClock
 from bot.core.models import CaseStatus
 from tests.harness import ROUTING_FILE, button_press, now_utc, shortcut_payload
-from tests.support.fake_slack import APP_TOKEN, BOT_TOKEN, Failure, FakeSlack
+from tests.support.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.support.fake_socket_mode import FakeSocketMode
 
 AI_TEXT = "Our refund window is 90 days for all products."
@@ -436,34 +436,3 @@ async def test_an_unreadable_envelope_that_names_its_id_is_acked(
 
     assert tracebacks(caplog) == []
     assert await socket_bot.filed() == 0
-
-
-async def test_a_refused_connection_at_start_up_is_logged_in_one_line(
-    database_url: str, slack: FakeSlack, caplog: pytest.LogCaptureFixture
-) -> None:
-    slack.fail("apps.connections.open", Failure(200, "invalid_auth"))
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_app_token=APP_TOKEN,
-        slack_api_url=slack.url,
-    )
-    runtime = await build_runtime(
-        settings, load_routing(ROUTING_FILE), clock=ManualClock(now_utc())
-    )
-    assert runtime.socket_mode is not None
-    heard = Heard("Failed to connect")
-    logging.getLogger("handlers.slack.socket_mode").addHandler(heard)
-    connecting = asyncio.ensure_future(runtime.socket_mode.connect())  # it retries in a while
-    try:
-        with caplog.at_level(logging.INFO):
-            await asyncio.wait_for(heard.event.wait(), 10)
-    finally:
-        logging.getLogger("handlers.slack.socket_mode").removeHandler(heard)
-        connecting.cancel()
-        await asyncio.gather(connecting, return_exceptions=True)
-        await runtime.close()
-
-    assert tracebacks(caplog) == []
-    assert any("invalid_auth" in r.getMessage() for r in caplog.records), caplog.text

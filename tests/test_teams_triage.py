@@ -8,20 +8,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
-from bot.app.main import build_runtime
-from bot.config.settings import Settings
-from bot.core.clock import ManualClock
 from bot.core.models import Case, CaseStatus
 from digests.week import IsoWeek
 from tests import teams_harness
 from tests.cards import cases_with_slack_cards
-from tests.harness import button_press, now_utc
+from tests.harness import button_press
 from tests.support.fake_connector import Failure, FakeConnector, Sent, card_of
-from tests.support.fake_slack import FakeSlack
 from tests.teams_harness import (
     CONDUCT,
     HELPER_BOT,
@@ -33,6 +27,7 @@ from tests.teams_harness import (
     ai_message,
     card_texts,
     card_verbs,
+    slack_off_bot,
     teams_routing,
 )
 
@@ -451,17 +446,10 @@ async def test_an_unknown_card_action_is_answered_not_failed(teams_bot: TeamsBot
 async def teams_only(
     database_url: str, connector: FakeConnector, tmp_path: Path
 ) -> AsyncIterator[TeamsBotUnderTest]:
-    clock = ManualClock(now_utc())
-    # Pacing off, as in tests/harness.py: the clock stands still unless a test moves it.
-    settings = Settings(_env_file=None, database_url=database_url, pacing="off")  # type: ignore[call-arg]
-    runtime = await build_runtime(settings, teams_routing(tmp_path / "routing.yaml"), clock=clock)
-    server = TestServer(runtime.web_app, host="127.0.0.1", port=0)
-    await server.start_server()
-    async with aiohttp.ClientSession() as http:
-        base = str(server.make_url("")).rstrip("/")
-        yield TeamsBotUnderTest(runtime, FakeSlack(), clock, base, http, connector)
-    await server.close()
-    await runtime.close()
+    async with slack_off_bot(
+        database_url, connector, teams_routing(tmp_path / "routing.yaml")
+    ) as bot:
+        yield bot
 
 
 async def test_with_slack_off_teams_finds_owners_by_email_and_mentions_them(

@@ -25,7 +25,7 @@ from bot.app.cli_common import (
     settings_or_exit,
     start_logging,
 )
-from bot.app.cli_webhooks import webhook_refusals
+from bot.app.cli_webhooks import redact_webhook_secrets, webhook_refusals
 from bot.config.settings import Settings
 from bot.core.routing_rules import Routing
 from bot.core.startup_errors import StartupError
@@ -135,6 +135,7 @@ def serve(
         raise typer.Exit(1)
     start_logging(settings)
     routing = routing_or_exit(settings, out, refusal="Refusing to start: ")
+    redact_webhook_secrets(routing)
     for problem in (refused := webhook_refusals(routing, settings)):
         err.print(f"Refusing to start in {settings.env} mode: {escape(problem)}.", highlight=False)
     if refused:
@@ -182,7 +183,12 @@ async def _serve(settings: Settings, routing: Routing) -> None:
         await runner.cleanup()
         await runtime.close()
         raise cannot_listen(settings.host, settings.port, error) from None
-    await runtime.start_background()
+    try:
+        await runtime.start_background()
+    except StartupError:  # Slack refused SLACK_APP_TOKEN: close what was opened, then say so
+        await runner.cleanup()
+        await runtime.close()
+        raise
     base = f"http://{settings.host}:{settings.port}"
     out.print(f"loopkeeper is listening on {base} ({len(routing.systems)} AI system(s) routed)")
     describe_connections(settings, base)

@@ -39,3 +39,11 @@ def webhook_refusals(
     return url_problems(routing.webhooks, settings.env) + secret_problems(
         routing.webhooks, secrets, settings.env
     )
+
+
+def redact_webhook_secrets(routing: Routing, env_file: Path | None = Path(".env")) -> None:
+    """The log redacts the webhooks' secrets as it does Slack's and Teams': they are read from
+    variables the routing file names, so only known once it is loaded."""
+    from bot.app.logging_setup import redact_also
+
+    redact_also(read_secrets(routing.webhooks, env_file=env_file).values())

@@ -50,7 +50,13 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str]) -> None:
         # Longest first, so a secret containing another is replaced whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True)
+        self._secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Also redact these: secrets known only later (the webhooks' of the routing file)."""
+        known = {*self._secrets, *(s for s in secrets if len(s) >= MIN_SECRET)}
+        self._secrets = sorted(known, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
@@ -178,6 +184,7 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 _INSTALLED = "_loopkeeper_handler"
+_REDACTOR = "_loopkeeper_redactor"
 
 
 def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logging.Handler:
@@ -190,6 +197,7 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
     setattr(handler, _INSTALLED, True)
     handler.addFilter(ContextFilter())
     redact = Redactor(secret_values(settings))
+    setattr(handler, _REDACTOR, redact)
     handler.setFormatter(JsonLines(redact) if settings.log_format == "json" else TextLines(redact))
     root.addHandler(handler)
     level = logging.getLevelName(settings.log_level)
@@ -203,6 +211,15 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
     # A library's warning would otherwise be printed as text, breaking a JSON log.
     logging.captureWarnings(True)
     return handler
+
+
+def redact_also(secrets: Iterable[str]) -> None:
+    """Add secrets to what the installed handler redacts (none installed: nothing to do)."""
+    wanted = list(secrets)
+    for handler in logging.getLogger().handlers:
+        redact = getattr(handler, _REDACTOR, None)
+        if isinstance(redact, Redactor):
+            redact.add(wanted)
 
 
 class _LogLines:

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from bot.app.pacing import outbox_pacing
 from bot.app.queue_metrics import queue_metrics, refresh_all
 from bot.app.runtime import Runtime
-from bot.app.webhooks import chat_platforms, webhook_dispatcher
+from bot.app.webhooks import chat_platforms, removed_webhooks, webhook_dispatcher
 from bot.app.wire_slack import wire_slack
 from bot.config.settings import Settings
 from bot.core.background import Background
@@ -192,7 +192,7 @@ async def build_runtime(
         routes.ingest_openapi = openapi_route(routing)
     dispatcher = OutboxDispatcher(
         store,
-        senders,
+        senders | removed_webhooks(routing),
         clock,
         batch=8,
         give_way=priorities.delivery_gives_way(),

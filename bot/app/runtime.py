@@ -40,6 +40,10 @@ DIGEST_TICK_SECONDS = 30
 KEEP_DELIVERED = timedelta(weeks=5)
 """How long delivered messages are kept: platform retries and sends are remembered this long
 (loop closure reads reporters-told receipts, not these rows)."""
+KEEP_SURGES = timedelta(weeks=5)
+"""How long an ended surge is kept: the digest lists the surges first seen in its week, and
+`loopkeeper digest --week` of any of the last four weeks (and last week against the one
+before) still finds them."""
 ROUND_GRACE_SECONDS = 10.0
 """How long closing waits for a timer, digest or prune round in flight before cancelling it."""
 
@@ -109,7 +113,7 @@ class Runtime:
             max_instances=1,
             next_run_time=datetime.now(UTC),
         )
-        scheduler.add_job(self._prune, "interval", hours=1, coalesce=True, max_instances=1)
+        scheduler.add_job(self._pruning, "interval", hours=1, coalesce=True, max_instances=1)
         scheduler.start()
         self._scheduler = scheduler
         if self.socket_mode is not None:
@@ -140,13 +144,29 @@ class Runtime:
             except Exception:
                 log.exception("digest tick failed; retrying on the next tick")
 
-    async def _prune(self) -> None:
-        # The digest counts delivered outcome messages for loop closure: keep them five weeks.
+    async def _pruning(self) -> None:
         with self._round():
             try:
-                await self.store.prune(self.clock.now() - KEEP_DELIVERED)
+                await self.prune()
             except Exception:
                 log.exception("pruning old delivery records failed; retrying in an hour")
+
+    async def prune(self) -> None:
+        """Forget what is done with (hourly): deliveries, dead letters kept for
+        LOOPKEEPER_DEAD_LETTER_DAYS, surges the digest no longer reads."""
+        now = self.clock.now()
+        await self.store.prune(now - KEEP_DELIVERED)
+        days = self.settings.dead_letter_days
+        dead = await self.store.prune_dead(now - timedelta(days=days))
+        if dead.outbox or dead.inbox:  # dead letters are the operator's to retry: say so
+            log.warning(
+                "deleted %d outbox message(s) and %d inbox item(s) dead-lettered more than %d "
+                "day(s) ago (LOOPKEEPER_DEAD_LETTER_DAYS)",
+                dead.outbox,
+                dead.inbox,
+                days,
+            )
+        await self.store.prune_surges(now - KEEP_SURGES)
 
     async def close(self) -> None:
         if self.socket_mode is not None:

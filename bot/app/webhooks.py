@@ -11,11 +11,11 @@ import aiohttp
 from bot.config.webhooks import read_secrets
 from bot.core.burst_priorities import GiveWay
 from bot.core.case_events import WEBHOOK
-from bot.core.outbox import OutboxDispatcher
+from bot.core.outbox import OutboxDispatcher, Sender
 from bot.core.ports import Clock, Outbox, Platforms
 from bot.core.routing_rules import Routing
 from bot.core.telemetry import Events
-from handlers.webhooks.sender import WebhookSender
+from handlers.webhooks.sender import RemovedWebhooks, WebhookSender
 
 WEBHOOKS = Platforms(frozenset({WEBHOOK}))
 CHAT = Platforms(frozenset({WEBHOOK}), others=True)
@@ -25,6 +25,12 @@ def chat_platforms(routing: Routing) -> Platforms | None:
     """What the main delivery loop takes: everything but webhooks when there are any (without
     webhooks configured, left-over webhook messages are dead-lettered there: no sender)."""
     return CHAT if routing.webhooks else None
+
+
+def removed_webhooks(routing: Routing) -> dict[str, Sender]:
+    """The main loop's sender of webhook messages when there is no webhook loop: routing.yaml
+    names no webhook, so those left queued from before are dropped, saying why."""
+    return {} if routing.webhooks else {WEBHOOK: RemovedWebhooks()}
 
 
 def webhook_dispatcher(
@@ -41,7 +47,11 @@ def webhook_dispatcher(
     if not routing.webhooks:
         return None
     sender = WebhookSender(
-        session, read_secrets(routing.webhooks, env_file=env_file), clock, user_agent=_agent()
+        session,
+        read_secrets(routing.webhooks, env_file=env_file),
+        clock,
+        configured=[hook.url for hook in routing.webhooks],
+        user_agent=_agent(),
     )
     return OutboxDispatcher(
         outbox,

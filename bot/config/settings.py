@@ -46,6 +46,14 @@ class Settings(BaseSettings):
         validation_alias=_env("LOOPKEEPER_TICK_SECONDS"),
         description="how often each process looks for due timers and undelivered messages",
     )
+    dead_letter_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        validation_alias=_env("LOOPKEEPER_DEAD_LETTER_DAYS"),
+        description="how long dead-lettered outbox messages and inbox items are kept (for "
+        "`loopkeeper outbox retry`) before they are deleted",
+    )
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(

@@ -39,9 +39,18 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+class Dropped(Exception):
+    """A message nobody wants sent any more (its webhook was removed from routing.yaml): it
+    ends at once, its reason kept on the row, instead of being retried to a dead letter."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Sender(Protocol):
     async def send(self, message: OutboundMessage) -> None:
-        """Deliver one message or raise DeliveryError."""
+        """Deliver one message or raise DeliveryError (or Dropped)."""
         ...
 
 
@@ -96,6 +105,8 @@ class OutboxDispatcher(DrainLoop):
         self.dead_lettered = 0  # messages given up on, by this process
         self.paced = 0  # messages that waited for their destination's budget, in this process
         self.throttled = 0  # sends answered with Retry-After (429, or busy), in this process
+        self.dropped = 0  # messages ended unsent (Dropped), by this process
+        self._drop_reasons: set[str] = set()  # each logged once per process
 
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were delivered."""
@@ -226,6 +237,9 @@ class OutboxDispatcher(DrainLoop):
                     await self._pacing.throttled(message, self._clock.now(), error.retry_after)
             await self._failed(message, reason, error.permanent, error.retry_after)
             return False
+        except Dropped as drop:
+            await self._drop(message, one_line(drop.reason))
+            return False
         except Exception as error:  # a bug in a sender must not stall the outbox
             # One line: a traceback per attempt of every queued message would bury the log.
             log.debug("sending outbox message %s raised", message.id, exc_info=True)
@@ -264,6 +278,21 @@ class OutboxDispatcher(DrainLoop):
         )
         await self._outbox.mark_failed(
             message.id, reason, now + backoff(message.attempts, retry_after)
+        )
+
+    async def _drop(self, message: OutboundMessage, reason: str) -> None:
+        assert message.id is not None
+        self.dropped += 1
+        await self._outbox.mark_dropped(message.id, reason, self._clock.now())
+        if reason in self._drop_reasons:  # one line per reason, not one per queued event
+            log.debug("outbox message %s (%s) dropped: %s", message.id, message.method, reason)
+            return
+        self._drop_reasons.add(reason)
+        log.warning(
+            "outbox message %s (%s) dropped, as will be any other for the same reason: %s",
+            message.id,
+            message.method,
+            reason,
         )
 
 

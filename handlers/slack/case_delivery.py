@@ -31,6 +31,7 @@ from handlers.slack.card import ANSWER, card_blocks, card_text
 from handlers.slack.directory import SLACK
 from handlers.slack.permalink import Permalinks
 from handlers.slack.posted import find_posted, post_once
+from handlers.slack.unreached import unreached
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,10 @@ class CaseDelivery:
         if user is None:
             if await self._directory.reachable(person_id) is None:  # Slack did not answer
                 raise DeliveryError(f"looking {person_id} up in Slack failed")
-            raise DeliveryError(f"{person_id} has no Slack account we can find", permanent=True)
+            person = (person_id, self._routing.name_of(person_id))
+            channel = self._triage_channel(case)
+            await unreached(self._client, where, channel, person, text, key=key, retry=retry)
+            return
         if self._triage_channel(case) and where is None:
             raise DeliveryError("the card is not posted yet")  # so the DM can link to it
         # As with cards: a retry may follow a post whose answer was lost. Look in the DM first.

@@ -21,9 +21,11 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 
+from bot.core.startup_errors import StartupError
 from handlers.slack import envelope
 from handlers.slack.envelope import Envelope, Malformed
 from handlers.slack.payloads import problem_with
+from handlers.slack.socket_url import Pause, TokenRefused, open_socket_url, refusal_line
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,30 @@ class _Client(SocketModeClient):
     """
 
     in_hand: set[asyncio.Future[None]]
+    pause: Pause
+    refused: str | None = None
+    """Slack's reason for refusing the app-level token; the client is closed then."""
+    started: bool = False
+
+    async def issue_new_wss_url(self) -> str:
+        try:
+            return await open_socket_url(
+                self.web_client, self.app_token, self.pause, lambda: self.closed
+            )
+        except TokenRefused as refusal:
+            # Closed, the SDK's connect loop returns instead of asking every ten seconds
+            # forever: no retry changes a wrong token.
+            self.refused, self.closed = refusal.reason, True
+            if self.started:  # at start-up the caller says it, as the reason not to start
+                log.error("Slack Socket Mode stopped: %s", refusal_line(refusal.reason))
+            raise
+
+    async def discard(self) -> None:
+        """Close a client that never connected: `close()` would log an abandoned session."""
+        self.closed = True
+        if self.message_processor is not None:
+            self.message_processor.cancel()
+        await self.aiohttp_client_session.close()
 
     async def process_message(self) -> None:
         raw = await self.message_queue.get()
@@ -83,12 +109,14 @@ class SocketMode:
         is_transient: IsTransient,
         accept_reaction: AcceptReaction | None = None,
         ping_interval: float = 10.0,
+        pause: Pause = asyncio.sleep,
     ) -> None:
         self._app = app
         self._app_token = app_token
         self._is_transient = is_transient
         self._accept_reaction = accept_reaction
         self._ping_interval = ping_interval
+        self.pause = pause  # tests record the pauses instead of waiting them out
         self._client: _Client | None = None
         # This app is Socket Mode's own: its error handler reports to `_dispatch` instead of
         # answering HTTP, so the HTTP route's app keeps its own handler.
@@ -96,7 +124,8 @@ class SocketMode:
 
     async def connect(self) -> None:
         """Open the connection (apps.connections.open, then the websocket); the SDK reconnects
-        when Slack closes it or asks for a new one (`disconnect`)."""
+        when Slack closes it or asks for a new one (`disconnect`). StartupError when Slack
+        refuses the app-level token; a network fault is retried with growing pauses."""
         client = _Client(
             app_token=self._app_token,
             logger=_sdk_log(),
@@ -104,9 +133,15 @@ class SocketMode:
             ping_interval=self._ping_interval,
         )
         client.in_hand = set()
+        client.pause = self.pause
         client.message_listeners.append(self._on_message)  # type: ignore[arg-type]
         self._client = client
         await client.connect()
+        if client.refused is not None:
+            self._client = None
+            await client.discard()
+            raise StartupError(refusal_line(client.refused))
+        client.started = True
 
     async def close(self) -> None:
         client, self._client = self._client, None

@@ -25,6 +25,7 @@ from handlers.teams.connector import BotConnector
 from handlers.teams.directory import TeamsDirectory
 from handlers.teams.records import TEAMS, TeamsConversation, TeamsDelivery
 from handlers.teams.surge_sending import SurgeSending
+from handlers.teams.unreached import unreached_message
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,13 @@ class TeamsSender(SurgeSending):
     async def _direct(self, case: Case, person_id: str, text: str) -> None:
         user_id = await self._directory.teams_user(person_id)
         if user_id is None:
-            raise DeliveryError(f"{person_id} has no Teams account we can find", permanent=True)
+            # Said in the case's thread instead, where those working the case see it; with
+            # no thread in Teams, dead-lettered (`loopkeeper outbox --dead` lists it).
+            if await self._posted(case) is None:
+                raise DeliveryError(f"{person_id} has no Teams account we can find", permanent=True)
+            await self._thread(case, unreached_message(self._routing.name_of(person_id), text))
+            log.warning("%s has no Teams account we can find: said in the case's thread", person_id)
+            return
         known = await self._store.teams_user(user_id)  # an Entra object id → their Teams id
         user_id = known.user_id if known else user_id
         name = self._routing.name_of(person_id)

@@ -4,14 +4,14 @@ outbox's retry policy (retried with backoff, `Retry-After` honoured, dead-letter
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 import aiohttp
 from yarl import URL
 
 from bot.core.models import OutboundMessage
-from bot.core.outbox import DeliveryError
+from bot.core.outbox import DeliveryError, Dropped
 from bot.core.ports import Clock
 from handlers.webhooks.signature import sign
 
@@ -25,6 +25,20 @@ RETRIED = frozenset({408, 409, 425, 429})
 """4xx statuses that say "later", not "never"; every 5xx is retried too."""
 
 
+def no_longer_configured(url: object) -> Dropped:
+    """Why an event for a webhook routing.yaml no longer lists is dropped: it was removed, so
+    its receiver is not to be sent anything more (its events were queued before)."""
+    where = origin(url) if isinstance(url, str) else "an unknown receiver"
+    return Dropped(f"webhook {where} is no longer configured in routing.yaml")
+
+
+class RemovedWebhooks:
+    """The sender of webhook messages when routing.yaml names no webhook any more."""
+
+    async def send(self, message: OutboundMessage) -> None:
+        raise no_longer_configured(message.payload.get("url"))
+
+
 class WebhookSender:
     """Sends outbox messages of platform `webhook` (bot/core/case_events.py)."""
 
@@ -34,9 +48,12 @@ class WebhookSender:
         secrets: Mapping[str, str],
         clock: Clock,
         *,
+        configured: Collection[str] | None = None,
         user_agent: str = "loopkeeper-webhooks",
         timeout: aiohttp.ClientTimeout = TIMEOUT,
     ) -> None:
+        """`configured`: the URLs routing.yaml lists (None: those with a secret)."""
+        self._configured = frozenset(secrets if configured is None else configured)
         self._session = session
         self._secrets = {url: secret.encode() for url, secret in secrets.items()}
         self._clock = clock
@@ -47,13 +64,12 @@ class WebhookSender:
         url, body = message.payload.get("url"), message.payload.get("body")
         if not isinstance(url, str) or not isinstance(body, str):
             raise DeliveryError("not a webhook delivery (no url or body)", permanent=True)
+        if url not in self._configured:
+            raise no_longer_configured(url)
         where = origin(url)
         secret = self._secrets.get(url)
         if secret is None:
-            raise DeliveryError(
-                f"no secret for the webhook to {where}: it is no longer in routing.yaml, or its "
-                "secret_env variable is unset"
-            )
+            raise DeliveryError(f"no secret for the webhook to {where}: its secret_env is unset")
         raw = body.encode()
         timestamp = int(self._clock.now().timestamp())
         headers = {

@@ -57,6 +57,9 @@ class FakeSlack:
     limits: SlackLimits | None = None
     """Slack's rate limits (per channel, per method tier), answered with 429; off: none."""
     throttled: list[Call] = field(default_factory=list)  # calls answered 429 by `limits`
+    failing_when: list[tuple[str, Callable[[dict[str, Any]], bool], Failure]] = field(
+        default_factory=list
+    )
     responses: list[dict[str, Any]] = field(default_factory=list)
     """What was posted to a command's or an action's response_url."""
     url: str = ""
@@ -73,6 +76,10 @@ class FakeSlack:
     def fail(self, method: str, *failures: Failure) -> None:
         """Answer the next calls of `method` with these failures, in order."""
         self.failures[method].extend(failures)
+
+    def fail_when(self, method: str, wanted: Callable[[dict[str, Any]], bool], f: Failure) -> None:
+        """Answer the next call of `method` whose arguments are `wanted` with failure `f`."""
+        self.failing_when.append((method, wanted, f))
 
     def fail_in(self, channel: str, method: str, *failures: Failure) -> None:
         """Answer the next calls of `method` into `channel` with these failures, in order."""
@@ -122,6 +129,11 @@ class FakeSlack:
         in_channel = f"{method}@{args.get('channel')}"
         queued = self.failures.get(in_channel)
         failure = queued.pop(0) if queued else None
+        for rule in self.failing_when if failure is None else []:
+            if rule[0] == method and rule[1](args):
+                self.failing_when.remove(rule)
+                failure = rule[2]
+                break
         if failure is None and self.failures[method]:
             failure = self.failures[method].pop(0)
         if failure is None and self.limits is not None:
@@ -209,8 +221,20 @@ class FakeSlack:
         return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
 
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """As Slack: a thread's parent, then its replies oldest first; a reply's ts: the reply."""
         wanted = self._message(args, "ts")
-        return {"ok": True, "messages": [wanted] if wanted else [], "has_more": False}
+        if wanted is None:
+            return {"ok": True, "messages": [], "has_more": False}
+        found = [wanted]
+        if wanted.get("thread_ts", wanted["ts"]) == wanted["ts"]:
+            replies = [
+                m
+                for m in self.messages[str(args.get("channel"))].values()
+                if m.get("thread_ts") == wanted["ts"] and m["ts"] != wanted["ts"]
+            ]
+            found += sorted(replies, key=lambda m: float(m["ts"]))
+        limit = int(args.get("limit") or 1000)
+        return {"ok": True, "messages": found[:limit], "has_more": len(found) > limit}
 
     def _message(self, args: dict[str, Any], ts_arg: str) -> dict[str, Any] | None:
         return self.messages.get(str(args.get("channel")), {}).get(str(args.get(ts_arg)))
@@ -227,10 +251,11 @@ class FakeSlack:
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = str(args.get("channel")), self._next_ts()
         message: dict[str, Any] = {"type": "message", "ts": ts, "text": args.get("text")}
-        for name in ("thread_ts", "metadata"):
-            value = args.get(name)
-            if value:
-                message[name] = json.loads(value) if isinstance(value, str) else value
+        if args.get("thread_ts"):
+            message["thread_ts"] = str(args["thread_ts"])  # a string, as Slack keeps it
+        metadata = args.get("metadata")
+        if metadata:
+            message["metadata"] = json.loads(metadata) if isinstance(metadata, str) else metadata
         self.messages[channel][ts] = message
         return {"ok": True, "channel": channel, "ts": ts}
 
