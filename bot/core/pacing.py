@@ -49,6 +49,9 @@ SLACK_CHANNEL = Pace(per_second=1.0, burst=3)
 tolerated (a DM is a channel too)."""
 SLACK_TIER_3 = Pace(per_second=50 / 60, burst=10)
 """Slack's Tier 3 methods (chat.update among them): 50+ per minute per workspace."""
+SLACK_TIER_4 = Pace(per_second=100 / 60, burst=20)
+"""Slack's Tier 4 methods (chat.postEphemeral, a reporter's confirmation in the channel):
+100+ per minute per workspace."""
 TEAMS_CONVERSATION = Pace(per_second=1 / 2.1, burst=7)
 """Teams, per bot per conversation: 7 per second, 8 per 2 s, 60 per 30 s and 1,800 per hour.
 The hour is the tightest over a long burst (one every 2 s); a little under it, so a burst of

@@ -2,8 +2,9 @@
 which budget it spends, at what rate, and how urgent it is.
 
 chat.postMessage is limited per channel (a DM is a channel), so a post spends its channel's
-budget; a card refresh is a chat.update, limited per workspace by its tier, so all refreshes
-share one budget. Messages whose place is only known at delivery time are keyed by what decides
+budget; a card refresh is a chat.update and a confirmation in the channel a chat.postEphemeral,
+each limited per workspace by its tier, so all refreshes share one budget and all confirmations
+another. Messages whose place is only known at delivery time are keyed by what decides
 it: a DM by the person's Slack id (by the person when the id is only looked up when sent), a
 card and its thread by the system's triage channel.
 """
@@ -11,7 +12,7 @@ card and its thread by the system's triage channel.
 from __future__ import annotations
 
 from bot.core.models import OutboundMessage
-from bot.core.pacing import SLACK_CHANNEL, SLACK_TIER_3, Destination, Purpose
+from bot.core.pacing import SLACK_CHANNEL, SLACK_TIER_3, SLACK_TIER_4, Destination, Purpose
 from bot.core.routing_rules import Routing
 from handlers.slack import notices
 from handlers.slack.sender import FILE
@@ -50,6 +51,8 @@ class SlackDestinations:
             return Destination(f"slack:channel:{payload['channel']}", SLACK_CHANNEL, Purpose.bulk)
         if method == "chat.update":
             return Destination("slack:method:chat.update", SLACK_TIER_3, Purpose.follow_up)
+        if method == "chat.postEphemeral":  # a reporter's confirmation, in the channel
+            return Destination("slack:method:chat.postEphemeral", SLACK_TIER_4, Purpose.first)
         return None
 
     def _triage(self, message: OutboundMessage, purpose: Purpose) -> Destination:
