@@ -86,6 +86,7 @@ def figures(name: str, plan: Plan, result: LoadResult, filed: float | None, log:
     out |= {
         "flags": float(len(plan.events)),
         "flags_acked": float(len(result.ok)),
+        "last_flag_s": max(sample.sent for sample in result.samples) - start,
         "triage_messages": float(len(triage)),
         "owner_first_dm_s": _first(start, [m.at for m in kinds["owner_dms"]]),
         "surge_card_s": _first(start, [m.at for m in kinds["surge_posts"]]),

@@ -14,6 +14,7 @@ Run = dict[str, Phase]
 
 ROWS = (
     ("flags_acked", "flags acked"),
+    ("last_flag_s", "first flag → last flag sent (s)"),
     ("triage_messages", "messages in the triage channel, all"),
     ("case_cards", "  case cards posted"),
     ("surge_posts", "  surge cards posted"),
