@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import logging
 import sys
 
 from bench.hog import cpu_hog, load_average
+from bench.honest.cli import print_lines
 from bench.ingest.targets import Databases
 from bench.surge.phases import PHASES, Sizes, run_phase
 from bench.surge.report import Run, render
@@ -89,11 +88,4 @@ async def run(args: argparse.Namespace) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        lines = asyncio.run(run(args))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return
-    print("\n".join(lines))
+    print_lines(run(parse_args(argv)))
