@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from bench.hog import cpu_hog, load_average
 from bench.honest.outside import Outside
@@ -115,12 +117,16 @@ async def run(args: argparse.Namespace) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+def print_lines(benchmark: Coroutine[Any, Any, list[str]]) -> None:
+    """Run a benchmark's coroutine and print the lines it returns; Ctrl-C ends it quietly."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        lines = asyncio.run(run(args))
+        lines = asyncio.run(benchmark)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return
     print("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    print_lines(run(parse_args(argv)))

@@ -10,6 +10,7 @@ sending in another can be subtracted.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.ingest.events import Plan, ai_message, signed_request
@@ -81,10 +82,10 @@ class LoadHost:
 
 
 class Outside:
-    """Both children, started together."""
+    """Both children, started together; `slack` builds the fake Slack's host in its child."""
 
-    def __init__(self) -> None:
-        self.slack = Remote(SlackHost, name="bench-fake-slack")
+    def __init__(self, slack: Callable[[], SlackHost] = SlackHost) -> None:
+        self.slack = Remote(slack, name="bench-fake-slack")
         self.load = Remote(LoadHost, name="bench-load")
 
     async def stop(self) -> None:

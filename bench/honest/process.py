@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -39,17 +40,26 @@ class AppProcess:
 
 
 @contextlib.asynccontextmanager
-async def app_process(kind: str, database_url: str, slack_url: str) -> AsyncIterator[AppProcess]:
+async def app_process(
+    kind: str,
+    database_url: str,
+    slack_url: str,
+    *,
+    config: Path = ROUTING_FILE,
+    pacing: bool = False,
+) -> AsyncIterator[AppProcess]:
+    """The app started with `config` as its routing file; `pacing` as in production (on) or off."""
     env = {
         **os.environ,
         "LOOPKEEPER_DATABASE_URL": database_url,
-        "LOOPKEEPER_CONFIG": str(ROUTING_FILE),
+        "LOOPKEEPER_CONFIG": str(config),
         "SLACK_API_URL": slack_url,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        # The fake answers at once and limits nothing, so pacing would measure Slack's
-        # one-message-a-second per channel, not loopkeeper: the issue's targets are paced off.
-        "LOOPKEEPER_PACING": "off",
+        # Against a fake that answers at once and limits nothing, pacing would measure Slack's
+        # one-message-a-second per channel, not loopkeeper: the issue's throughput targets are
+        # measured paced off; bench.surge runs paced against a fake that limits like Slack.
+        "LOOPKEEPER_PACING": "on" if pacing else "off",
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.honest.bot", kind, env=env, stdout=asyncio.subprocess.PIPE

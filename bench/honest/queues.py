@@ -9,8 +9,9 @@ from collections.abc import AsyncIterator
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.core.models import TimerKind
 from storage.database import create_engine
-from storage.tables import CaseRow, InboxRow, OutboxRow
+from storage.tables import CaseRow, InboxRow, OutboxRow, TimerRow
 
 IDLE = {"inbox_pending": 0, "outbox_pending": 0}
 """The floor and bare bolt queue nothing."""
@@ -46,6 +47,18 @@ class Queues:
         async with self._engine.connect() as connection:
             rows = await connection.execute(select(CaseRow.output_ts, CaseRow.id))
             return {str(ts): int(case_id) for ts, case_id in rows if ts is not None}
+
+    async def cases_with_timers(self) -> int:
+        """Cases with an escalation or SLA timer still to fire: filed and triageable."""
+        if self._engine is None:
+            return 0
+        waiting = (
+            select(func.count(func.distinct(TimerRow.case_id)))
+            .where(TimerRow.fired_at.is_(None))
+            .where(TimerRow.kind != TimerKind.surge_quiet)
+        )
+        async with self._engine.connect() as connection:
+            return int(await connection.scalar(waiting) or 0)
 
 
 @contextlib.asynccontextmanager

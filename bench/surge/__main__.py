@@ -1,0 +1,3 @@
+from bench.surge.cli import main
+
+main()
