@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.core.models import CardLocation, Case
+from storage.merged_writes import ONE_CARD_EACH
 from storage.rows import to_case
 from storage.sessions import Sessions
 from storage.statements import CARD_LOCATIONS, CASES
@@ -27,7 +28,7 @@ class SqlCardLocations:
             "message_id": message_id,
             "posted_at": self._db.clock.now(),
         }
-        await self._db.group.write(self._db.sql.record_card, values)
+        await self._db.group.write(self._db.sql.record_card, values, merge=ONE_CARD_EACH)
 
     async def case_for_card(
         self, platform: str, conversation_id: str, message_id: str

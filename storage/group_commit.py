@@ -5,6 +5,9 @@ is one statement, and on its own each would pay for a whole transaction (the wri
 BEGIN, COMMIT). Under load many arrive in the same moment; here they queue, and one background
 task writes everything queued in one transaction, then resolves each caller. A caller still
 returns only after its write is committed.
+
+Writes of one statement that can merge (storage/merged_writes.py) run as one statement of the
+group: a burst of acks is one multi-row INSERT, not one INSERT each.
 """
 
 from __future__ import annotations
@@ -19,21 +22,62 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.merged_writes import Merge
+
 log = logging.getLogger(__name__)
 
 Session = Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]]
 """Opens a write transaction."""
-Execute = Callable[[AsyncConnection, Any, dict[str, Any]], Awaitable[Any]]
-"""Runs one statement on a connection (as `connection.execute` does)."""
+Execute = Callable[[AsyncConnection, Any, Any], Awaitable[Any]]
+"""Runs one statement on a connection (as `connection.execute` does), with one set of
+parameters or a list of them (one row each, for a multi-row INSERT)."""
 
 
 @dataclass
 class _Write:
     statement: Any
     parameters: dict[str, Any]
+    merge: Merge | None = None
     done: asyncio.Future[list[Row[Any]]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+
+@dataclass
+class _Step:
+    """One statement of a group: one write, or several merged by their statement's rule."""
+
+    writes: list[_Write]
+
+    @property
+    def parameters(self) -> Any:
+        first = self.writes[0]
+        if first.merge is None or len(self.writes) == 1:
+            return first.parameters
+        return first.merge.merged([w.parameters for w in self.writes])
+
+    def answers(self, rows: list[Row[Any]]) -> list[list[Row[Any]]]:
+        first = self.writes[0]
+        if first.merge is None or len(self.writes) == 1:
+            return [rows]
+        return first.merge.answers(rows, [w.parameters for w in self.writes])
+
+
+def _steps(group: list[_Write]) -> list[_Step]:
+    """The group's writes in order, each merged into the first like write queued before it."""
+    steps: list[_Step] = []
+    mergeable: dict[tuple[int, object], _Step] = {}
+    for write in group:
+        if write.merge is None:
+            steps.append(_Step([write]))
+            continue
+        key = (id(write.statement), write.merge.together(write.parameters))
+        if key in mergeable:
+            mergeable[key].writes.append(write)
+        else:
+            mergeable[key] = _Step([write])
+            steps.append(mergeable[key])
+    return steps
 
 
 class GroupCommit:
@@ -49,9 +93,13 @@ class GroupCommit:
         self._queued: list[_Write] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def write(self, statement: Any, parameters: dict[str, Any]) -> list[Row[Any]]:
-        """Run one statement in the next group's transaction; its RETURNING rows, if any."""
-        write = _Write(statement, parameters)
+    async def write(
+        self, statement: Any, parameters: dict[str, Any], *, merge: Merge | None = None
+    ) -> list[Row[Any]]:
+        """Run one statement in the next group's transaction; its RETURNING rows, if any.
+        With `merge`, like writes of the group run as one statement (the rows are still this
+        write's own)."""
+        write = _Write(statement, parameters, merge)
         if not self._together:
             await self._write_group([write])
             return write.done.result()
@@ -81,10 +129,12 @@ class GroupCommit:
     async def _write_group(self, group: list[_Write]) -> None:
         try:
             async with self._session() as connection:
-                results = []
-                for write in group:
-                    result = await self._execute(connection, write.statement, write.parameters)
-                    results.append(list(result.all()) if result.returns_rows else [])
+                results: list[tuple[_Write, list[Row[Any]]]] = []
+                for step in _steps(group):
+                    statement = step.writes[0].statement
+                    result = await self._execute(connection, statement, step.parameters)
+                    rows = list(result.all()) if result.returns_rows else []
+                    results += zip(step.writes, step.answers(rows), strict=True)
         except Exception as error:
             if len(group) == 1:
                 group[0].done.set_exception(error)
@@ -94,5 +144,5 @@ class GroupCommit:
             for write in group:
                 await self._write_group([write])
             return
-        for write, rows in zip(group, results, strict=True):
+        for write, rows in results:
             write.done.set_result(rows)

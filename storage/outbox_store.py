@@ -8,6 +8,7 @@ from sqlalchemy import case, func, literal, null, select, update
 
 from bot.core.models import OutboundMessage
 from bot.core.ports import Platforms
+from storage.merged_writes import ANY_IDS
 from storage.outbox_lanes import claims_for
 from storage.rows import to_outbound
 from storage.sessions import Sessions
@@ -35,7 +36,8 @@ class SqlOutbox:
     async def mark_delivered(self, message_ids: list[int], at: datetime) -> None:
         if not message_ids:
             return
-        await self._db.group.write(self._db.sql.delivered, {"ids": message_ids, "at": at})
+        values = {"ids": message_ids, "at": at}
+        await self._db.group.write(self._db.sql.delivered, values, merge=ANY_IDS)
 
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
         values = {"message_id": message_id, "error": error, "next_at": next_attempt_at}

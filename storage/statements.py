@@ -90,13 +90,15 @@ def _record_card(dialect: str) -> Any:
     """Insert a card location (:case_id, :platform, :conversation_id, :message_id,
     :posted_at), replacing the case's card on that platform."""
     statement = insert(dialect, CARD_LOCATIONS)
+    # RETURNING, so that several rows at once are one multi-row INSERT on PostgreSQL too
+    # (SQLAlchemy's "insertmanyvalues"), not one execution per row.
     return statement.on_conflict_do_update(
         index_elements=[CARD_LOCATIONS.c.case_id, CARD_LOCATIONS.c.platform],
         set_={
             name: statement.excluded[name]
             for name in ("conversation_id", "message_id", "posted_at")
         },
-    )
+    ).returning(CARD_LOCATIONS.c.case_id, CARD_LOCATIONS.c.platform)
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ def statements(dialect: str) -> Statements:
         .returning(OUTBOX.c.id),
         accept=insert(dialect, INBOX)
         .on_conflict_do_nothing(index_elements=[INBOX.c.key])
-        .returning(INBOX.c.id),
+        .returning(INBOX.c.id, INBOX.c.key),
         **_claims(
             "inbox",
             INBOX,
