@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.core.burst_priorities import GiveWay
 from bot.core.drain_loop import DrainLoop
@@ -42,6 +42,17 @@ class DeliveryError(Exception):
 class Sender(Protocol):
     async def send(self, message: OutboundMessage) -> None:
         """Deliver one message or raise DeliveryError."""
+        ...
+
+
+@runtime_checkable
+class ReadsAhead(Protocol):
+    """A sender that reads what a claimed batch's messages need at once, before they are
+    sent one by one (a read per table for the batch, not a few per message)."""
+
+    async def claimed(self, messages: Sequence[OutboundMessage]) -> None:
+        """The batch claimed for this sender's platform, about to be sent. May fail: each
+        send then reads for itself."""
         ...
 
 
@@ -108,6 +119,7 @@ class OutboxDispatcher(DrainLoop):
             )
             if not claimed:
                 return delivered
+            await self._read_ahead(claimed)
             lanes: dict[object, list[OutboundMessage]] = {}
             for message in claimed:
                 lanes.setdefault(lane_of(message), []).append(message)
@@ -120,6 +132,24 @@ class OutboxDispatcher(DrainLoop):
             if len(claimed) < self._batch:
                 # All that was due is done; what was queued meanwhile woke the loop again.
                 return delivered
+
+    async def _read_ahead(self, claimed: list[OutboundMessage]) -> None:
+        by_platform: dict[str, list[OutboundMessage]] = {}
+        for message in claimed:
+            by_platform.setdefault(message.platform, []).append(message)
+        for platform, messages in by_platform.items():
+            sender = self._senders.get(platform)
+            if not isinstance(sender, ReadsAhead):
+                continue
+            try:
+                await sender.claimed(messages)
+            except Exception:  # each send reads for itself, as it would without this
+                log.warning(
+                    "reading ahead for %s %s messages failed",
+                    len(messages),
+                    platform,
+                    exc_info=True,
+                )
 
     async def _deliver_in_order(self, lane: list[OutboundMessage]) -> int:
         """Messages about one case go out in the order they were queued (card before replies);
