@@ -88,6 +88,8 @@ async def test_a_batch_of_cards_reads_its_cases_cards_and_reports_once(
         "SELECT card_locations": batches,
         "SELECT reports": batches,
     }
+    # Per batch: its claim's stamp and one mark of all it delivered (not one per lane).
+    assert counter.kinds()["UPDATE outbox"] - before.get("UPDATE outbox", 0) == 2 * batches
     for case in await bot.runtime.store.list_cases():
         assert case.id is not None
         assert await bot.runtime.store.card_of(case.id, "slack") is not None

@@ -127,8 +127,12 @@ class OutboxDispatcher(DrainLoop):
             if self._pacing is not None:
                 pacing = self._pacing  # urgent lanes take their destinations' slots first
                 ordered.sort(key=lambda lane: min(pacing.purpose(m) for m in lane))
-            results = await asyncio.gather(*(self._deliver_in_order(lane) for lane in ordered))
-            delivered += sum(results)
+            sent: list[OutboundMessage] = []
+            try:
+                await asyncio.gather(*(self._deliver_in_order(lane, sent) for lane in ordered))
+            finally:
+                await self._mark_delivered(sent)
+            delivered += len(sent)
             if len(claimed) < self._batch:
                 # All that was due is done; what was queued meanwhile woke the loop again.
                 return delivered
@@ -151,29 +155,29 @@ class OutboxDispatcher(DrainLoop):
                     exc_info=True,
                 )
 
-    async def _deliver_in_order(self, lane: list[OutboundMessage]) -> int:
+    async def _deliver_in_order(
+        self, lane: list[OutboundMessage], sent: list[OutboundMessage]
+    ) -> None:
         """Messages about one case go out in the order they were queued (card before replies);
-        they are marked delivered together when the lane is done, in one write (which the store
-        may share with other lanes')."""
-        sent: list[int] = []
-        try:
-            for index, message in enumerate(lane):
-                if await self._paced(lane[index:]):
-                    break
-                if await self._deliver(message):
-                    assert message.id is not None
-                    sent.append(message.id)
-        finally:
-            now = self._clock.now()
-            # Receipts first: should the process die between the two writes, the notice is
-            # sent again (harmless) rather than delivered and never counted as told.
-            await self._record_receipts([m for m in lane if m.id in sent], now)
-            await self._outbox.mark_delivered(sent, now)
-        for message in lane:
-            if message.id in sent:
-                self._count_delivered(message)
+        each one delivered joins `sent`."""
+        for index, message in enumerate(lane):
+            if await self._paced(lane[index:]):
+                break
+            if await self._deliver(message):
+                sent.append(message)
+
+    async def _mark_delivered(self, sent: list[OutboundMessage]) -> None:
+        """Mark a batch's delivered messages when all its lanes are done, in one write: one
+        per batch, not one per lane. A message stays claimed (leased) until then, so none is
+        sent twice unless the process dies first."""
+        now = self._clock.now()
+        # Receipts first: should the process die between the two writes, the notice is sent
+        # again (harmless) rather than delivered and never counted as told.
+        await self._record_receipts(sent, now)
+        await self._outbox.mark_delivered([m.id for m in sent if m.id is not None], now)
+        for message in sent:
+            self._count_delivered(message)
         self.delivered += len(sent)
-        return len(sent)
 
     async def _paced(self, rest: list[OutboundMessage]) -> bool:
         """Whether the next message of a lane must wait for its destination's budget (or
