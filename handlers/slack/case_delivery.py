@@ -26,6 +26,7 @@ from bot.core.models import Case, OutboundMessage, Report
 from bot.core.mrkdwn import escape, link
 from bot.core.outbox import DeliveryError
 from bot.core.ports import CaseCards, CaseForCards, Directory
+from bot.core.read_ahead import BatchReads, Unread
 from bot.core.routing_rules import Routing
 from handlers.slack import budget, notices
 from handlers.slack.card import ANSWER, card_blocks, card_text
@@ -42,8 +43,6 @@ DM_EVENT = "loopkeeper_dm"
 """Message metadata event type on every DM about a case, carrying its outbox key: how a retry
 finds a DM it posted."""
 POSTED_TTL_S = 300.0
-READ_AHEAD_KEPT = 10_000
-"""Messages whose reads are kept for their send: a batch's, and those given back unsent."""
 CASE_NOTICES = frozenset({notices.CARD, notices.THREAD, notices.DIRECT, notices.REPORTER})
 
 Where = tuple[str, str]
@@ -70,39 +69,20 @@ class CaseDelivery:
         # case's id, system and card location, which never change once set, so they skip the
         # reads. Kept briefly: the cache serves a burst, the database the rest.
         self._posted: OrderedDict[int, tuple[float, Case, Where]] = OrderedDict()
-        # By outbox message id: its case as read for its claimed batch (None: the case is
-        # gone), so that its send does not read it again.
-        self._read_ahead: OrderedDict[int, CaseForCards | None] = OrderedDict()
+        self._batch = BatchReads(store, SLACK, CASE_NOTICES, notices.CARD)
 
     async def claimed(self, messages: Sequence[OutboundMessage]) -> None:
-        """Read the cases (their cards, and their reports for card notices) of a claimed batch
-        at once, right after the claim, when each send would otherwise read its own."""
-        wanted: dict[int, int] = {}  # message id -> case id
-        for message in messages:
-            case_id = message.payload.get("case_id")
-            if message.id is not None and message.method in CASE_NOTICES and case_id:
-                try:
-                    wanted[message.id] = int(case_id)  # type: ignore[call-overload]
-                except (TypeError, ValueError):
-                    continue  # its send says what is wrong with it
-        if not wanted:
-            return
-        cards = {wanted[m.id] for m in messages if m.id in wanted and m.method == notices.CARD}
-        found = await self._store.cases_for_cards(wanted.values(), SLACK, reports_of=cards)
-        for message_id, case_id in wanted.items():
-            self._read_ahead[message_id] = found.get(case_id)
-            self._read_ahead.move_to_end(message_id)
-        while len(self._read_ahead) > READ_AHEAD_KEPT:
-            self._read_ahead.popitem(last=False)
+        """Read a claimed batch's cases at once (bot/core/read_ahead.py)."""
+        await self._batch.claimed(messages)
 
     async def deliver(self, message: OutboundMessage) -> None:
         payload = message.payload
         case_id = int(payload["case_id"])  # type: ignore[call-overload]
-        ahead = self._read_ahead.pop(message.id, _UNREAD) if message.id is not None else _UNREAD
+        ahead = self._batch.take(message)
         if message.method == notices.CARD:
             # Read under the lock: a post that just finished recorded where the card is.
             async with self._card_locks[case_id]:
-                if isinstance(ahead, _Unread):
+                if isinstance(ahead, Unread):
                     found = await self._existing(case_id, message)
                     reports = None
                 else:
@@ -116,7 +96,7 @@ class CaseDelivery:
             return
         found = self._recent(case_id) or (
             await self._existing(case_id, message)
-            if isinstance(ahead, _Unread)
+            if isinstance(ahead, Unread)
             else self._ahead(case_id, ahead, message)
         )
         if found is None:
@@ -314,10 +294,3 @@ def _words(text: str, limit: int) -> str:
     """A notice's text as inert mrkdwn. The core writes notices as plain words; names, notes,
     questions and answers in them are anyone's, so all of it is escaped here, at the edge."""
     return escape(text, limit)
-
-
-class _Unread:
-    """Nothing was read ahead for this message: its send reads for itself."""
-
-
-_UNREAD = _Unread()
