@@ -30,7 +30,7 @@ class SqlInbox:
     ) -> list[InboxItem]:
         """Claim unprocessed inbound flags, oldest first, leasing them until `now + lease`."""
         sql = self._db.sql
-        rows = await self._db.lease(sql.inbox_due, sql.inbox_stamp, now, now + lease, limit)
+        rows = await self._db.lease(sql.inbox_claim, now, now + lease, limit)
         return [InboxItem.model_validate(row, from_attributes=True) for row in rows]
 
     async def finish_inbox(

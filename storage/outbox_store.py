@@ -25,12 +25,8 @@ class SqlOutbox:
     ) -> list[OutboundMessage]:
         """Claim undelivered due messages, oldest first, leasing them until `now + lease`."""
         sql = self._db.sql
-        due, stamp = (
-            (sql.outbox_due, sql.outbox_stamp)
-            if platforms is None
-            else claims_for(self._db.dialect, platforms)
-        )
-        rows = await self._db.lease(due, stamp, now, now + lease, limit)
+        claim = sql.outbox_claim if platforms is None else claims_for(self._db.dialect, platforms)
+        rows = await self._db.lease(claim, now, now + lease, limit)
         return [to_outbound(row) for row in rows]
 
     async def mark_delivered(self, message_ids: list[int], at: datetime) -> None:

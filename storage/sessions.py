@@ -174,16 +174,19 @@ class Sessions:
             await connection.execute(statement)
 
     async def lease(
-        self, due: Any, stamp: Any, now: datetime, until: datetime, limit: int
+        self,
+        claim: Any,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        *,
+        order: tuple[str, ...] = ("id",),
     ) -> list[Row[Any]]:
-        """Lock the rows `due` selects (skipping rows another worker holds), `stamp` them with
-        their lease until `until`, and commit, so every other worker (or replica) sees the
-        claim at once. Returns the rows as stamped, in `due`'s order."""
+        """Run a claim (storage/statements.py `claim`: lock the due rows, skipping rows
+        another worker holds, and stamp them with their lease until `until`) and commit, so
+        every other worker (or replica) sees it at once. Returns the rows as stamped, sorted
+        by the columns `order` names (the order the claim chose them in)."""
+        parameters = {"now": now, "limit": limit, "until": until}
         async with self.write_session() as connection:
-            found = await self.direct.execute(connection, due, {"now": now, "limit": limit})
-            ids = [row.id for row in found]
-            if not ids:
-                return []
-            stamped = await self.direct.execute(connection, stamp, {"ids": ids, "until": until})
-            by_id = {row.id: row for row in stamped}
-            return [by_id[i] for i in ids]
+            stamped = list(await self.direct.execute(connection, claim, parameters))
+        return sorted(stamped, key=lambda row: tuple(getattr(row, name) for name in order))

@@ -57,6 +57,10 @@ def insert(dialect: str, table: Table) -> Any:
     raise NotImplementedError(f"loopkeeper supports SQLite and PostgreSQL, not {dialect}")
 
 
+OUTBOX_STAMP = {"next_attempt_at": bindparam("until"), "attempts": OUTBOX.c.attempts + 1}
+"""What claiming an outbox message sets: leased until :until, one more attempt."""
+
+
 def _lease_free(lease_until: Any) -> Any:
     """Never leased, or its lease has run out by :now."""
     return lease_until.is_(None) | (lease_until <= bindparam("now"))
@@ -71,19 +75,31 @@ def _claims(
     name: str, table: Table, due: list[Any], order: list[Any], stamp: dict[str, Any]
 ) -> dict[str, Any]:
     """`<name>_due` selects the ids of the rows to claim (:now, :limit), skipping rows another
-    worker holds; `<name>_stamp` leases them (:ids, :until) and returns them."""
+    worker holds; `<name>_stamp` leases them (:ids, :until) and returns them; `<name>_claim`
+    does both in one statement (:now, :limit, :until)."""
     ids: Any = bindparam("ids", expanding=True)
-    return {
-        f"{name}_due": select(table.c.id)
+    selected = (
+        select(table.c.id)
         .where(*due)
         .order_by(*order)
         .limit(bindparam("limit"))
-        .with_for_update(skip_locked=True),
+        .with_for_update(skip_locked=True)
+    )
+    return {
+        f"{name}_due": selected,
         f"{name}_stamp": update(table)
         .where(table.c.id.in_(ids))
         .values(**stamp)
         .returning(*table.c),
+        f"{name}_claim": claim(table, selected, stamp),
     }
+
+
+def claim(table: Table, due: Any, stamp: dict[str, Any]) -> Any:
+    """Lease the rows `due` selects (skipping rows another worker holds) and return them, in
+    one statement: `UPDATE .. WHERE id IN (SELECT .. FOR UPDATE SKIP LOCKED) RETURNING ..`.
+    The rows come back in no particular order."""
+    return update(table).where(table.c.id.in_(due)).values(**stamp).returning(*table.c)
 
 
 def _record_card(dialect: str) -> Any:
@@ -121,10 +137,13 @@ class Statements:
     accept: Any
     inbox_due: Any
     inbox_stamp: Any
+    inbox_claim: Any
     outbox_due: Any
     outbox_stamp: Any
+    outbox_claim: Any
     timers_due: Any
     timers_stamp: Any
+    timers_claim: Any
     reports_of: Any
     delivered: Any
     failed: Any
@@ -136,6 +155,7 @@ class Statements:
     cached_user: Any
     digest_runs_due: Any
     digest_runs_stamp: Any
+    digest_runs_claim: Any
 
 
 @functools.cache
@@ -202,7 +222,7 @@ def statements(dialect: str) -> Statements:
                 OUTBOX.c.next_attempt_at <= bindparam("now"),
             ],
             [OUTBOX.c.id],
-            {"next_attempt_at": bindparam("until"), "attempts": OUTBOX.c.attempts + 1},
+            OUTBOX_STAMP,
         ),
         **_claims(
             "timers",

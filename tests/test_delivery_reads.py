@@ -88,8 +88,10 @@ async def test_a_batch_of_cards_reads_its_cases_cards_and_reports_once(
         "SELECT card_locations": batches,
         "SELECT reports": batches,
     }
-    # Per batch: its claim's stamp and one mark of all it delivered (not one per lane).
-    assert counter.kinds()["UPDATE outbox"] - before.get("UPDATE outbox", 0) == 2 * batches
+    # Per batch: its claim, one statement, and one mark of all it delivered (not per lane).
+    after = counter.kinds()
+    assert after["UPDATE outbox"] - before.get("UPDATE outbox", 0) == 2 * batches
+    assert after.get("SELECT outbox", 0) - before.get("SELECT outbox", 0) == 0
     for case in await bot.runtime.store.list_cases():
         assert case.id is not None
         assert await bot.runtime.store.card_of(case.id, "slack") is not None
