@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from handlers.slack.card import card_blocks, card_text
+from storage.repository import SqlCaseStore
 from tests.harness import BotUnderTest, running_bot
 from tests.support.fake_slack import FakeSlack
-from tests.support.sql_counter import SqlCounter
+from tests.support.sql_counter import SqlCounter, counting
 
 FLAGS = 12
 TRIAGE = "C0TRIAGE"
@@ -23,17 +24,24 @@ TRIAGE = "C0TRIAGE"
 async def counted_bot(
     database_url: str, slack: FakeSlack
 ) -> AsyncIterator[tuple[BotUnderTest, SqlCounter]]:
-    counter = SqlCounter()
-    counter.watch_inline_sqlite()  # before the bot opens its first connection
-    try:
+    with counting() as counter:
         async with running_bot(database_url, slack) as bot:
-            counter.attach(bot.runtime.store.engine)
-            try:
+            with counter.attached(bot.runtime.store.engine):
                 yield bot, counter
-            finally:
-                counter.detach(bot.runtime.store.engine)
-    finally:
-        counter.unwatch()
+
+
+def count_claims(store: SqlCaseStore) -> list[int]:
+    """From now on, how many messages each claim of the outbox got, in order."""
+    claims: list[int] = []
+    claim_due = store.claim_due
+
+    async def counted_claim(*args: Any, **kwargs: Any) -> Any:
+        claimed = await claim_due(*args, **kwargs)
+        claims.append(len(claimed))
+        return claimed
+
+    store.claim_due = counted_claim  # type: ignore[method-assign]
+    return claims
 
 
 def _ai_message(ts: str) -> dict[str, Any]:
@@ -65,15 +73,7 @@ async def test_a_batch_of_cards_reads_its_cases_cards_and_reports_once(
     bot, counter = counted_bot
     await _flag(bot, FLAGS)
     store = bot.runtime.store
-    claims: list[int] = []
-    claim_due = store.claim_due
-
-    async def counted_claim(*args: Any, **kwargs: Any) -> Any:
-        claimed = await claim_due(*args, **kwargs)
-        claims.append(len(claimed))
-        return claimed
-
-    store.claim_due = counted_claim  # type: ignore[method-assign]
+    claims = count_claims(store)
     before = counter.kinds()
 
     await bot.deliver()

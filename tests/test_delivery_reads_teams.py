@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.fake_connector import FakeConnector, card_of
 from tests.support.fake_slack import FakeSlack
-from tests.support.sql_counter import SqlCounter
+from tests.support.sql_counter import SqlCounter, counting
 from tests.teams_harness import (
     TRIAGE,
     TeamsBotUnderTest,
@@ -22,6 +21,7 @@ from tests.teams_harness import (
     running_teams_bot,
 )
 from tests.teams_harness import connector as connector  # a fixture, by its name
+from tests.test_delivery_reads import count_claims
 
 FLAGS = 6
 TABLES = ("SELECT cases", "SELECT card_locations", "SELECT reports")
@@ -31,17 +31,10 @@ TABLES = ("SELECT cases", "SELECT card_locations", "SELECT reports")
 async def counted_teams_bot(
     database_url: str, slack: FakeSlack, connector: FakeConnector, tmp_path: Path
 ) -> AsyncIterator[tuple[TeamsBotUnderTest, SqlCounter]]:
-    counter = SqlCounter()
-    counter.watch_inline_sqlite()  # before the bot opens its first connection
-    try:
+    with counting() as counter:
         async with running_teams_bot(database_url, slack, connector, tmp_path) as bot:
-            counter.attach(bot.runtime.store.engine)
-            try:
+            with counter.attached(bot.runtime.store.engine):
                 yield bot, counter
-            finally:
-                counter.detach(bot.runtime.store.engine)
-    finally:
-        counter.unwatch()
 
 
 async def test_a_batch_of_teams_cards_reads_cases_cards_and_reports_per_batch(
@@ -54,15 +47,7 @@ async def test_a_batch_of_teams_cards_reads_cases_cards_and_reports_per_batch(
         )
         assert status == 200
     store = bot.runtime.store
-    claims: list[int] = []
-    claim_due = store.claim_due
-
-    async def counted_claim(*args: Any, **kwargs: Any) -> Any:
-        claimed = await claim_due(*args, **kwargs)
-        claims.append(len(claimed))
-        return claimed
-
-    store.claim_due = counted_claim  # type: ignore[method-assign]
+    claims = count_claims(store)
     before = counter.kinds()
 
     await bot.deliver()

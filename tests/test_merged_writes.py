@@ -14,7 +14,7 @@ from sqlalchemy.exc import StatementError
 from bot.core.models import OutboundMessage
 from storage.database import create_engine
 from storage.repository import SqlCaseStore
-from tests.support.sql_counter import SqlCounter
+from tests.support.sql_counter import SqlCounter, counting
 from tests.test_storage_contract import a_case
 
 T0 = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
@@ -24,17 +24,14 @@ T0 = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
 async def counted(
     database_url: str, sqlite_fast: bool
 ) -> AsyncIterator[tuple[SqlCaseStore, SqlCounter]]:
-    counter = SqlCounter()
-    counter.watch_inline_sqlite()  # before the store opens its first connection
-    store = SqlCaseStore(create_engine(database_url, sqlite_fast=sqlite_fast))
-    counter.attach(store.engine)
-    try:
-        await store.accept("warm-up", "k", {}, T0)  # connection set-up is not the workload
-        yield store, counter
-    finally:
-        counter.detach(store.engine)
-        counter.unwatch()
-        await store.close()
+    with counting() as counter:
+        store = SqlCaseStore(create_engine(database_url, sqlite_fast=sqlite_fast))
+        try:
+            with counter.attached(store.engine):
+                await store.accept("warm-up", "k", {}, T0)  # connection set-up: not counted
+                yield store, counter
+        finally:
+            await store.close()
 
 
 def _delta(counter: SqlCounter, before: dict[str, int], kind: str) -> int:

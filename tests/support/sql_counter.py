@@ -16,9 +16,11 @@ trips, whatever else runs on the machine. Two sources, so that nothing is counte
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +100,15 @@ class SqlCounter:
         event.listen(sync, "commit", self._on_commit)
         event.listen(sync, "rollback", self._on_rollback)
 
+    @contextlib.contextmanager
+    def attached(self, engine: AsyncEngine) -> Iterator[SqlCounter]:
+        """`attach` for the block."""
+        self.attach(engine)
+        try:
+            yield self
+        finally:
+            self.detach(engine)
+
     def detach(self, engine: AsyncEngine) -> None:
         sync = engine.sync_engine
         event.remove(sync, "before_cursor_execute", self._on_execute)
@@ -155,6 +166,18 @@ class SqlCounter:
     def _on_rollback(self, conn: Any) -> None:
         if _inline(conn.connection.dbapi_connection) is None and not _autocommit(conn):
             self._rollbacks += 1
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[SqlCounter]:
+    """A counter tracing the inline SQLite connections opened in the block: open the engine to
+    count inside it."""
+    counter = SqlCounter()
+    counter.watch_inline_sqlite()
+    try:
+        yield counter
+    finally:
+        counter.unwatch()
 
 
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "END", "ROLLBACK")
