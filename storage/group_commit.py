@@ -85,10 +85,16 @@ class GroupCommit:
     write must not wait behind a group of background writes waiting for the writer."""
 
     def __init__(
-        self, session: Session, execute: Execute | None = None, *, together: bool = True
+        self,
+        session: Session,
+        execute: Execute | None = None,
+        *,
+        together: bool = True,
+        turns: int = 1,
     ) -> None:
         self._session = session
         self._together = together  # False: each write in a transaction of its own
+        self._turns = turns
         self._execute: Execute = execute or (lambda conn, stmt, params: conn.execute(stmt, params))
         self._queued: list[_Write] = []
         self._writer: asyncio.Task[None] | None = None
@@ -113,8 +119,10 @@ class GroupCommit:
             await asyncio.gather(self._writer, return_exceptions=True)
 
     async def _write_queued(self) -> None:
-        # Writes made in this same turn of the event loop join the first group.
-        await asyncio.sleep(0)
+        # Writes made in the next `turns` turns of the event loop join the first group: a
+        # burst of sends answered together (cards to record) is one group, not one each.
+        for _ in range(self._turns):
+            await asyncio.sleep(0)
         while self._queued:
             group, self._queued = self._queued, []
             try:

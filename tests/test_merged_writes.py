@@ -142,3 +142,22 @@ async def _a_case(store: SqlCaseStore, key: str) -> int:
         case = await tx.new_case(a_case(key))
     assert case.id is not None
     return case.id
+
+
+async def test_cards_recorded_a_few_loop_turns_apart_share_one_commit(
+    counted: tuple[SqlCaseStore, SqlCounter],
+) -> None:
+    """As the answers to one batch's card posts arrive: close together, not in one turn."""
+    store, counter = counted
+    cases = [await _a_case(store, f"out-{n}") for n in range(4)]
+    before = counter.counts()
+
+    async def posted(n: int) -> None:
+        for _ in range(n):
+            await asyncio.sleep(0)
+        await store.record_card(cases[n], "slack", "C1", f"{n}.0")
+
+    await asyncio.gather(*(posted(n) for n in range(4)))
+
+    assert (counter.counts() - before).commits == 1
+    assert [(await store.card_of(c, "slack") or None) is not None for c in cases] == [True] * 4
