@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, literal, null, select, update
@@ -21,12 +22,20 @@ class SqlOutbox:
         self._db = db
 
     async def claim_due(
-        self, now: datetime, lease: timedelta, limit: int = 50, platforms: Platforms | None = None
+        self,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 50,
+        platforms: Platforms | None = None,
+        *,
+        delivered: Sequence[int] = (),
     ) -> list[OutboundMessage]:
-        """Claim undelivered due messages, oldest first, leasing them until `now + lease`."""
+        """Claim undelivered due messages, oldest first, leasing them until `now + lease`
+        (having marked those `delivered` at `now`, in the same transaction)."""
         sql = self._db.sql
         claim = sql.outbox_claim if platforms is None else claims_for(self._db.dialect, platforms)
-        rows = await self._db.lease(claim, now, now + lease, limit)
+        first = (sql.delivered, {"ids": list(delivered), "at": now}) if delivered else None
+        rows = await self._db.lease(claim, now, now + lease, limit, first=first)
         return [to_outbound(row) for row in rows]
 
     async def mark_delivered(self, message_ids: list[int], at: datetime) -> None:

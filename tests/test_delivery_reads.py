@@ -88,10 +88,13 @@ async def test_a_batch_of_cards_reads_its_cases_cards_and_reports_once(
         "SELECT card_locations": batches,
         "SELECT reports": batches,
     }
-    # Per batch: its claim, one statement, and one mark of all it delivered (not per lane).
+    # Per batch: its claim, one statement, and one mark of all it delivered (not per lane),
+    # committed with the next claim (the last batch's on its own).
     after = counter.kinds()
     assert after["UPDATE outbox"] - before.get("UPDATE outbox", 0) == 2 * batches
     assert after.get("SELECT outbox", 0) - before.get("SELECT outbox", 0) == 0
+    claims_and_marks = "COMMIT after UPDATE outbox"
+    assert after[claims_and_marks] - before.get(claims_and_marks, 0) == batches + 1
     for case in await bot.runtime.store.list_cases():
         assert case.id is not None
         assert await bot.runtime.store.card_of(case.id, "slack") is not None

@@ -192,9 +192,7 @@ async def build_runtime(
         store,
         senders,
         clock,
-        # 32 a round: a batch's reads, claim and marks are one statement each whatever its
-        # size (bot/core/read_ahead.py), so a bigger batch is fewer statements per message.
-        batch=32,
+        batch=8,
         give_way=priorities.delivery_gives_way(),
         events=events,
         platforms=chat_platforms(routing),

@@ -111,31 +111,49 @@ class OutboxDispatcher(DrainLoop):
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were delivered."""
         delivered = 0
-        while True:
-            if self._give_way is not None:
-                await self._give_way()
-            claimed = await self._outbox.claim_due(
-                self._clock.now(), self._lease, self._batch, self._platforms
-            )
-            if not claimed:
-                return delivered
-            await self._read_ahead(claimed)
-            lanes: dict[object, list[OutboundMessage]] = {}
-            for message in claimed:
-                lanes.setdefault(lane_of(message), []).append(message)
-            ordered = list(lanes.values())
-            if self._pacing is not None:
-                pacing = self._pacing  # urgent lanes take their destinations' slots first
-                ordered.sort(key=lambda lane: min(pacing.purpose(m) for m in lane))
-            sent: list[OutboundMessage] = []
-            try:
-                await asyncio.gather(*(self._deliver_in_order(lane, sent) for lane in ordered))
-            finally:
-                await self._mark_delivered(sent)
-            delivered += len(sent)
-            if len(claimed) < self._batch:
-                # All that was due is done; what was queued meanwhile woke the loop again.
-                return delivered
+        # What the last batch delivered: marked in the next claim's transaction (one commit
+        # for both), or on its own when there is no next claim.
+        unmarked: list[OutboundMessage] = []
+        try:
+            while True:
+                if self._give_way is not None:
+                    await self._give_way()
+                claimed = await self._outbox.claim_due(
+                    self._clock.now(),
+                    self._lease,
+                    self._batch,
+                    self._platforms,
+                    delivered=[m.id for m in unmarked if m.id is not None],
+                )
+                self._marked(unmarked)
+                unmarked = []
+                if not claimed:
+                    return delivered
+                await self._read_ahead(claimed)
+                lanes: dict[object, list[OutboundMessage]] = {}
+                for message in claimed:
+                    lanes.setdefault(lane_of(message), []).append(message)
+                ordered = list(lanes.values())
+                if self._pacing is not None:
+                    pacing = self._pacing  # urgent lanes take their destinations' slots first
+                    ordered.sort(key=lambda lane: min(pacing.purpose(m) for m in lane))
+                sent: list[OutboundMessage] = []
+                try:
+                    await asyncio.gather(*(self._deliver_in_order(lane, sent) for lane in ordered))
+                finally:
+                    # Receipts first: should the process die before the mark, the notice is
+                    # sent again (harmless) rather than delivered and never counted as told.
+                    await self._record_receipts(sent, self._clock.now())
+                    unmarked = sent
+                delivered += len(sent)
+                if len(claimed) < self._batch:
+                    # All that was due is done; what was queued meanwhile woke the loop again.
+                    return delivered
+        finally:
+            if unmarked:
+                ids = [m.id for m in unmarked if m.id is not None]
+                await self._outbox.mark_delivered(ids, self._clock.now())
+                self._marked(unmarked)
 
     async def _read_ahead(self, claimed: list[OutboundMessage]) -> None:
         by_platform: dict[str, list[OutboundMessage]] = {}
@@ -159,22 +177,17 @@ class OutboxDispatcher(DrainLoop):
         self, lane: list[OutboundMessage], sent: list[OutboundMessage]
     ) -> None:
         """Messages about one case go out in the order they were queued (card before replies);
-        each one delivered joins `sent`."""
+        each one delivered joins `sent`. They are marked delivered with the whole batch, in
+        the next claim's transaction (leased until then, so none is sent twice unless the
+        process dies first)."""
         for index, message in enumerate(lane):
             if await self._paced(lane[index:]):
                 break
             if await self._deliver(message):
                 sent.append(message)
 
-    async def _mark_delivered(self, sent: list[OutboundMessage]) -> None:
-        """Mark a batch's delivered messages when all its lanes are done, in one write: one
-        per batch, not one per lane. A message stays claimed (leased) until then, so none is
-        sent twice unless the process dies first."""
-        now = self._clock.now()
-        # Receipts first: should the process die between the two writes, the notice is sent
-        # again (harmless) rather than delivered and never counted as told.
-        await self._record_receipts(sent, now)
-        await self._outbox.mark_delivered([m.id for m in sent if m.id is not None], now)
+    def _marked(self, sent: list[OutboundMessage]) -> None:
+        """Count messages whose delivery is committed."""
         for message in sent:
             self._count_delivered(message)
         self.delivered += len(sent)
