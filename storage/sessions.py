@@ -30,7 +30,7 @@ from storage.statements import Statements, direct_statements, statements
 # are turned into the core's pydantic models at once anyway. Tables: storage/statements.py.
 
 
-BACKGROUND_TURNS = 8
+BACKGROUND_TURNS = 32
 """Turns of the event loop a background write waits for others to join its group (acks wait
 for none): sends of one outbox batch are answered close together, but each answer takes a few
 turns to reach its write."""
