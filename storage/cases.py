@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.core.models import Case, CaseStatus, Report, TimelineEntry
-from bot.core.ports import Done, Item, ItemWork, ReportWithCase
-from storage.batches import each_in_turn
+from bot.core.ports import ChunkWork, Done, Item, ItemWork, ReportWithCase
+from storage.batches import each_in_turn, in_chunks
 from storage.rows import to_case, to_report, to_timeline_entry
 from storage.sessions import Sessions
 from storage.statements import CASES, REPORTS, TIMELINE
@@ -35,6 +35,15 @@ class SqlCases:
         async with self.transaction() as tx:
             single_writer = self._db.write_lock is not None
             return await each_in_turn(tx, items, work, single_writer=single_writer)
+
+    async def in_chunks(
+        self, items: Sequence[Item], work: ChunkWork[Item, Done]
+    ) -> tuple[list[Done], int]:
+        """Items in one transaction a chunk at a time, committed between chunks if an ack
+        waits (storage/batches.py)."""
+        async with self.transaction() as tx:
+            single_writer = self._db.write_lock is not None
+            return await in_chunks(tx, items, work, single_writer=single_writer)
 
     async def get_case(self, case_id: int) -> Case | None:
         row = await self._db.read_first(self._db.sql.case_by_id, {"case_id": case_id})

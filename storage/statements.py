@@ -121,12 +121,15 @@ def _record_card(dialect: str) -> Any:
 class Statements:
     claim_delivery: Any
     create_case: Any
+    create_cases: Any
+    cases_by_output_locked: Any
     case_by_output_locked: Any
     case_by_id: Any
     case_by_id_locked: Any
     update_case: Any
     report_of: Any
     insert_report: Any
+    insert_reports: Any
     update_report: Any
     case_reports: Any
     insert_timeline: Any
@@ -168,6 +171,13 @@ def statements(dialect: str) -> Statements:
         create_case=insert(dialect, CASES)
         .on_conflict_do_nothing(index_elements=[CASES.c.output_key])
         .returning(CASES.c.id),
+        create_cases=insert(dialect, CASES)
+        .on_conflict_do_nothing(index_elements=[CASES.c.output_key])
+        .returning(CASES.c.id, CASES.c.output_key),
+        cases_by_output_locked=select(CASES)
+        .where(CASES.c.output_key.in_(bindparam("output_keys", expanding=True)))
+        .order_by(CASES.c.id)
+        .with_for_update(),
         case_by_output_locked=select(CASES)
         .where(CASES.c.output_key == bindparam("output_key"))
         .with_for_update(),
@@ -181,6 +191,7 @@ def statements(dialect: str) -> Statements:
             REPORTS.c.reporter_id == bindparam("reporter_id"),
         ),
         insert_report=REPORTS.insert().returning(REPORTS.c.id),
+        insert_reports=REPORTS.insert().returning(REPORTS.c.id, REPORTS.c.case_id),
         update_report=update(REPORTS)
         .where(REPORTS.c.id == bindparam("report_id"))
         .values(**_set(REPORTS, REPORT_COLUMNS)),

@@ -39,6 +39,8 @@ class SqlCaseTransaction(SurgeWrites):
         self._direct = direct_statements(self._dialect)
         self._chain_heads: dict[int, str] = {}
         self._unwritten: list[dict[str, Any]] = []  # timeline rows added, not yet inserted
+        self._timers: list[dict[str, Any]] = []  # timers scheduled, not yet inserted
+        self.start_surges()
 
     async def _execute(self, statement: Any, parameters: Any = None) -> Any:
         return await self._direct.execute(self._connection, statement, parameters)
@@ -53,6 +55,7 @@ class SqlCaseTransaction(SurgeWrites):
         await self.flush()
         await self._connection.commit()
         self._chain_heads.clear()
+        self.forget_surges()
         if self._writer is not None:
             await self._writer.step_aside()
         await self._connection.begin()
@@ -75,6 +78,41 @@ class SqlCaseTransaction(SurgeWrites):
             await self._execute(self._sql.case_by_output_locked, {"output_key": case.output_key})
         ).one()
         return to_case(row), False
+
+    async def claim_deliveries(self, keys: Sequence[str]) -> set[str]:
+        """Record several platform delivery ids in one statement; those not seen before."""
+        if not keys:
+            return set()
+        now = self._clock.now()
+        rows = [{"key": key, "seen_at": now} for key in dict.fromkeys(keys)]
+        found = await self._execute(self._sql.claim_delivery, rows[0] if len(rows) == 1 else rows)
+        return {row.key for row in found}
+
+    async def lock_or_create_cases(self, cases: Sequence[Case]) -> list[tuple[Case, bool]]:
+        """`lock_or_create_case` for several at once: one INSERT for those that are new, one
+        SELECT .. FOR UPDATE for those that exist. In order; a later one of an output key
+        already given earlier gets the earlier one's case, not created."""
+        if not cases:
+            return []
+        # One candidate per output key, inserted in key order: replicas filing overlapping
+        # batches then take the key's index entries in the same order, and cannot deadlock.
+        first = {case.output_key: case for case in reversed(cases)}
+        rows = [case_values(first[key]) for key in sorted(first)]
+        inserted = await self._execute(self._sql.create_cases, rows[0] if len(rows) == 1 else rows)
+        created = {row.output_key: row.id for row in inserted}
+        stored: dict[str, Case] = {}
+        for key, case_id in created.items():
+            self._chain_heads[case_id] = GENESIS_HASH  # ours until commit, its chain empty
+            stored[key] = first[key].model_copy(update={"id": case_id})
+        existing = [key for key in first if key not in created]
+        if existing:
+            found = await self._execute(self._sql.cases_by_output_locked, {"output_keys": existing})
+            stored |= {row.output_key: to_case(row) for row in found}
+        result: list[tuple[Case, bool]] = []
+        for case in cases:
+            result.append((stored[case.output_key], case.output_key in created))
+            created.pop(case.output_key, None)  # only its first mention created it
+        return result
 
     async def lock_case(self, case_id: int) -> Case | None:
         """The case, locked until the transaction ends (SELECT .. FOR UPDATE); None if absent."""
@@ -118,6 +156,15 @@ class SqlCaseTransaction(SurgeWrites):
         ).scalar_one()
         return report.model_copy(update={"id": report_id})
 
+    async def add_reports(self, reports: Sequence[Report]) -> list[Report]:
+        """Insert several reports, each on a different case, in one statement."""
+        if not reports:
+            return []
+        rows = [report_values(report) for report in reports]
+        found = await self._execute(self._sql.insert_reports, rows[0] if len(rows) == 1 else rows)
+        ids = {row.case_id: row.id for row in found}
+        return [report.model_copy(update={"id": ids[report.case_id]}) for report in reports]
+
     async def save_report(self, report: Report) -> Report:
         report_id = require_id(report.id, "report")
         result = await self._execute(
@@ -151,10 +198,14 @@ class SqlCaseTransaction(SurgeWrites):
         self._unwritten.append(await self._chained(entry))
 
     async def flush(self) -> None:
-        """Write the timeline entries added so far, in order."""
+        """Write the timeline entries and timers added so far, in order, one statement each."""
         if self._unwritten:
             rows, self._unwritten = self._unwritten, []
             await self._execute(self._sql.insert_timeline_rows, rows)
+        if self._timers:
+            timers, self._timers = self._timers, []
+            await self._execute(self._sql.schedule_timers, timers)
+        await self.flush_surges()
 
     async def _chained(self, entry: TimelineEntry) -> dict[str, Any]:
         """The entry's row, linked to the head of its case's chain (which it becomes)."""
@@ -180,12 +231,10 @@ class SqlCaseTransaction(SurgeWrites):
         }
 
     async def schedule_timers(self, timers: list[Timer]) -> None:
-        """Add timers in one statement; ones whose key exists are left as they are."""
-        if not timers:
-            return
-        await self._execute(
-            self._sql.schedule_timers, [timer.model_dump(exclude={"id"}) for timer in timers]
-        )
+        """Add timers, written with the others scheduled in this transaction in one statement
+        when it ends (or at a checkpoint, or before timers are marked fired); ones whose key
+        exists are left as they are."""
+        self._timers += [timer.model_dump(exclude={"id"}) for timer in timers]
 
     async def lock_cases(self, case_ids: list[int]) -> dict[int, Case]:
         """Lock these cases (in id order, so concurrent workers cannot deadlock) and read
@@ -218,6 +267,7 @@ class SqlCaseTransaction(SurgeWrites):
         """Mark timers fired; returns the ids this call fired (others were fired already)."""
         if not timer_ids:
             return set()
+        await self.flush()
         result = await self._execute(
             update(TimerRow)
             .where(TimerRow.id.in_(timer_ids), TimerRow.fired_at.is_(None))

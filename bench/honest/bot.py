@@ -16,23 +16,16 @@ import json
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 from aiohttp import web
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.floor import floor_app, floor_engine
 from bench.ingest.targets import bare_bolt, serve
 from bot.app.main import build_runtime
 from bot.config.loading import load_routing
 from bot.config.settings import Settings
-from storage.database import create_engine
-from storage.tables import CaseRow, InboxRow, OutboxRow
 from tests.support.sql_counter import SqlCounter
-
-State = Callable[[], Awaitable[dict[str, Any]]]
 
 
 def _secret(settings: Settings) -> str:
@@ -40,68 +33,30 @@ def _secret(settings: Settings) -> str:
     return settings.slack_signing_secret.get_secret_value()
 
 
-async def _queued(engine: AsyncEngine) -> dict[str, Any]:
-    inbox = (
-        select(func.count())
-        .select_from(InboxRow)
-        .where(InboxRow.processed_at.is_(None), InboxRow.dead_at.is_(None))
-    )
-    outbox = (
-        select(func.count())
-        .select_from(OutboxRow)
-        .where(OutboxRow.delivered_at.is_(None), OutboxRow.dead_at.is_(None))
-    )
-    async with engine.connect() as connection:
-        return {
-            "inbox_pending": int(await connection.scalar(inbox) or 0),
-            "outbox_pending": int(await connection.scalar(outbox) or 0),
-        }
-
-
-async def _cases(engine: AsyncEngine) -> dict[str, int]:
-    async with engine.connect() as connection:
-        rows = await connection.execute(select(CaseRow.output_ts, CaseRow.id))
-        return {str(ts): int(case_id) for ts, case_id in rows if ts is not None}
-
-
 @contextlib.asynccontextmanager
-async def _loopkeeper(settings: Settings, counter: SqlCounter) -> AsyncIterator[tuple[str, State]]:
+async def _loopkeeper(settings: Settings, counter: SqlCounter) -> AsyncIterator[str]:
     runtime = await build_runtime(settings, load_routing(settings.config_path))
     counter.attach(runtime.store.engine)
-    reader = create_engine(settings.database_url, threaded=True)
     try:
         await runtime.start_background()
         async with serve(runtime.web_app) as base:
-
-            async def state() -> dict[str, Any]:
-                return {**await _queued(reader), "cases": await _cases(reader)}
-
-            yield base + "/slack/events", state
+            yield base + "/slack/events"
     finally:
         await runtime.close()
-        await reader.dispose()
 
 
 @contextlib.asynccontextmanager
-async def _floor(settings: Settings, counter: SqlCounter) -> AsyncIterator[tuple[str, State]]:
+async def _floor(settings: Settings, counter: SqlCounter) -> AsyncIterator[str]:
     async with floor_engine(settings.database_url) as engine:
         counter.attach(engine)
         async with serve(floor_app(engine, _secret(settings))) as base:
-
-            async def state() -> dict[str, Any]:
-                return {"inbox_pending": 0, "outbox_pending": 0, "cases": {}}
-
-            yield base + "/slack/events", state
+            yield base + "/slack/events"
 
 
 @contextlib.asynccontextmanager
-async def _bolt(settings: Settings, _counter: SqlCounter) -> AsyncIterator[tuple[str, State]]:
+async def _bolt(settings: Settings, _counter: SqlCounter) -> AsyncIterator[str]:
     async with bare_bolt(settings.slack_api_url) as url:
-
-        async def state() -> dict[str, Any]:
-            return {"inbox_pending": 0, "outbox_pending": 0, "cases": {}}
-
-        yield url, state
+        yield url
 
 
 APPS = {"loopkeeper": _loopkeeper, "floor": _floor, "bolt": _bolt}
@@ -111,12 +66,11 @@ async def _main(kind: str) -> None:
     settings = Settings()
     counter = SqlCounter()
     counter.watch_inline_sqlite()  # before the app's engine opens its first connection
-    async with APPS[kind](settings, counter) as (events_url, state):
+    async with APPS[kind](settings, counter) as events_url:
 
         async def control(_request: web.Request) -> web.Response:
             counts = counter.counts()
             body = {
-                **await state(),
                 "counts": counts.__dict__,
                 "kinds": counter.kinds(),
                 "cpu_seconds": time.process_time(),

@@ -12,7 +12,6 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from bench.honest.outside import Outside
 from bench.honest.process import AppProcess
@@ -67,8 +66,7 @@ def _ack_figures(result: LoadResult) -> dict[str, float]:
     }
 
 
-def _card_ids(plan: Plan, state: dict[str, Any]) -> list[int | None]:
-    cases: dict[str, int] = state["cases"]
+def _card_ids(plan: Plan, cases: dict[str, int]) -> list[int | None]:
     return [cases.get(event.ts) for event in plan.events]
 
 
@@ -102,7 +100,7 @@ async def run_app(
         )
         after = await app.state()
         cards, _posts = await outside.slack.call("cards")
-        ids = _card_ids(burst, after)
+        ids = _card_ids(burst, await app.cases())
         arrivals = [cards[i] for i in ids if i is not None and i in cards]
         figures["burst_carded"] = float(len(arrivals))
         figures["burst_carded_per_s"] = (
@@ -132,7 +130,7 @@ async def _cards(app: AppProcess, outside: Outside, plan: Plan, rate: float) -> 
     await _drained(app, "inbox_pending")
     await _drained(app, "outbox_pending")
     cards, _posts = await outside.slack.call("cards")
-    ids = _card_ids(plan, await app.state())
+    ids = _card_ids(plan, await app.cases())
     latencies = [
         (cards[case] - sample.sent) * 1000
         for case, sample in zip(ids, result.samples, strict=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.honest.queues import Queues, queues_of
 from bench.ingest.events import ROUTING_FILE, SIGNING_SECRET
 from tests.support.fake_slack import BOT_TOKEN
 
@@ -24,12 +25,17 @@ class AppProcess:
     events_url: str
     control_url: str
     session: aiohttp.ClientSession
+    queues: Queues
 
     async def state(self) -> dict[str, Any]:
+        """The app's own counters (SQL, CPU) and its queues' lengths."""
         async with self.session.get(self.control_url) as response:
             response.raise_for_status()
             state: dict[str, Any] = await response.json()
-            return state
+        return {**state, **await self.queues.pending()}
+
+    async def cases(self) -> dict[str, int]:
+        return await self.queues.cases()
 
 
 @contextlib.asynccontextmanager
@@ -54,8 +60,8 @@ async def app_process(kind: str, database_url: str, slack_url: str) -> AsyncIter
         if not line:
             raise RuntimeError(f"the {kind} process exited before serving")
         urls = json.loads(line)
-        async with aiohttp.ClientSession() as session:
-            yield AppProcess(urls["events"], urls["control"], session)
+        async with aiohttp.ClientSession() as session, queues_of(kind, database_url) as queues:
+            yield AppProcess(urls["events"], urls["control"], session, queues)
     finally:
         if process.returncode is None:
             process.terminate()

@@ -123,8 +123,10 @@ async def build_runtime(
     inbox_handlers: dict[str, InboxHandler] = {}
     batch_handlers: dict[str, InboxBatchHandler] = {}
     unfiled_notices: dict[str, DeadLetterNotice] = {}
-    # On SQLite filing is cheap and there is one writer: large batches. On PostgreSQL, where
-    # replicas file side by side, smaller ones hold their cases' row locks for less long.
+    # Flags are filed set-based, a statement per table for a batch, so batches are large on
+    # both stores: on SQLite the store commits between small chunks when an ack waits
+    # (storage/batches.py); on PostgreSQL a batch of 64 holds its row locks for a few
+    # statements.
     sqlite = store.engine.dialect.name == "sqlite"
     priorities = BurstPriorities()  # under a burst: acks, then filing, then delivery
     inbox = InboxWorker(
@@ -133,7 +135,7 @@ async def build_runtime(
         clock,
         batch_handlers=batch_handlers,
         concurrency=2 if sqlite else 16,
-        together=64 if sqlite else 16,
+        together=64,
         give_way=priorities.filing_gives_way(),
         backlog=priorities.filing_backlog,
         dead_letter_notices=unfiled_notices,

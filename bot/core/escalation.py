@@ -89,12 +89,14 @@ async def schedule(
     *,
     fire_due: tuple[Notices, datetime] | None = None,
     folded_at: datetime | None = None,
+    unfolded: bool = False,
 ) -> list[OutboundMessage]:
     """Store the case's timers. With `fire_due` (when a case opens or reopens), chain steps
     already due (`after: 0m`) fire here, in the caller's transaction, rather than on the next
     tick: the owner hears at once, for one transaction less. Returns the messages the caller
     is to queue. With `folded_at` (a case opened into a surge) the steps already due count as
-    done, unsent: the surge's one DM stands for them."""
+    done, unsent: the surge's one DM stands for them. `unfolded`: the caller knows the case is
+    in no surge (it was just opened on its own), so no step looks for one."""
     if folded_at is not None:
         timers = plan(routing, case)
         await tx.schedule_timers(
@@ -119,7 +121,7 @@ async def schedule(
     )
     messages: list[OutboundMessage] = []
     for timer in due:
-        messages += await escalate(tx, routing, notices, case, timer, now)
+        messages += await escalate(tx, routing, notices, case, timer, now, unfolded=unfolded)
     return messages
 
 
@@ -132,6 +134,8 @@ async def escalate(
     now: datetime,
     reachable: Mapping[str, bool] | None = None,
     platform: str = "Slack",
+    *,
+    unfolded: bool = False,
 ) -> list[OutboundMessage]:
     """Act on an escalation step of an unacknowledged case: note it on the timeline, and
     return the messages to queue: a DM to its target and (after the first step) a thread line.
@@ -161,7 +165,8 @@ async def escalate(
     else:
         line = f"⏫ Not acknowledged after {waited}: escalated to {routing.name_of(target)}."
     messages: list[OutboundMessage] = []
-    surge = await folded_surge(tx, routing, case)  # then said once for the surge
+    # Folded into a surge: then said once for the surge.
+    surge = None if unfolded else await folded_surge(tx, routing, case)
     for person in sent.people:
         key = f"timer:{timer.key}:dm" if len(sent.people) == 1 else f"timer:{timer.key}:dm:{person}"
         key = surge_key(surge, key, f"esc:{timer.step}:{person}")

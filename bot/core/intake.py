@@ -120,12 +120,12 @@ class IntakeService:
     async def file_reports(
         self, flags: Sequence[tuple[ReportDraft, Confirmation | None]]
     ) -> list[FiledReport | None]:
-        """File several flags in one transaction: one commit and one outbox insert for the
-        lot, which is how a backlog of flags is worked off quickly. All or none, except that
-        the store may commit the flags filed so far first (a retry of the lot then finds
-        those already filed)."""
+        """File several flags in one transaction, set-based: one statement per table for the
+        lot where the flags are independent (new cases), which is how a backlog of flags is
+        worked off quickly. All or none, except that the store may commit whole chunks of the
+        flags first (a retry of the lot then finds those already filed)."""
         prepared = [await self._prepare(draft, confirm) for draft, confirm in flags]
-        filed, queued = await self._store.each_in_transaction(prepared, self._file)
+        filed, queued = await self._store.in_chunks(prepared, self._file_chunk)
         if queued and self._on_enqueued:
             self._on_enqueued()
         self._count(prepared, filed)
@@ -149,16 +149,51 @@ class IntakeService:
         route = await self._route(attribution.system, category.route_to)
         return _Flag(draft, confirm, category, attribution, severity, route)
 
+    async def _file_chunk(
+        self, tx: CaseTransaction, flags: Sequence[_Flag]
+    ) -> tuple[list[FiledReport | None], list[OutboundMessage]]:
+        """File flags together in `tx`: their delivery ids, cases and new cases' reports in one
+        statement each, then each flag in order; None for a flag whose dedupe key was seen (a
+        platform retry, or the same flag twice in the lot)."""
+        keys = [flag.draft.dedupe_key for flag in flags if flag.draft.dedupe_key]
+        unseen = await tx.claim_deliveries(keys)
+        fresh: list[int] = []
+        for index, flag in enumerate(flags):
+            key = flag.draft.dedupe_key
+            if key:
+                if key not in unseen:
+                    continue
+                unseen.discard(key)  # the same key again in this lot is a retry too
+            fresh.append(index)
+        opened = await tx.lock_or_create_cases([self._candidate(flags[i]) for i in fresh])
+        new_reports = await tx.add_reports(
+            [
+                self._new_report(case, flags[i].draft, flags[i].severity)
+                for i, (case, created) in zip(fresh, opened, strict=True)
+                if created
+            ]
+        )
+        stored = iter(new_reports)
+        results: list[FiledReport | None] = [None] * len(flags)
+        messages: list[OutboundMessage] = []
+        latest: dict[str, Case] = {}  # a case filed twice in the lot: as the first left it
+        for index, (case, created) in zip(fresh, opened, strict=True):
+            case = latest.get(case.output_key, case)
+            report = next(stored) if created else None
+            filed, more = await self._file(tx, flags[index], case, created, report)
+            latest[case.output_key] = filed.case
+            results[index] = filed
+            messages += more
+        return results, messages
+
     async def _file(
-        self, tx: CaseTransaction, flag: _Flag
-    ) -> tuple[FiledReport | None, list[OutboundMessage]]:
-        """File one flag in `tx`, with the messages to queue; None and no messages when its
-        dedupe key was seen (a platform retry)."""
+        self, tx: CaseTransaction, flag: _Flag, case: Case, created: bool, report: Report | None
+    ) -> tuple[FiledReport, list[OutboundMessage]]:
+        """File one flag in `tx` on its case (locked, or `created` now with the flag's `report`
+        stored), with the messages to queue."""
         draft = flag.draft
-        if draft.dedupe_key and not await tx.claim_delivery(draft.dedupe_key):
-            return None, []
-        case, created, reopened = await self._open_case(tx, flag)
-        report, updated = await self._upsert_report(tx, case, draft, flag.severity, created)
+        case, reopened = await self._opened(tx, flag, case, created)
+        report, updated = await self._upsert_report(tx, case, draft, flag.severity, report)
         if not created:  # a new case was stored as its one report makes it
             case = await self._refresh_case(tx, case)
         messages = await self._announce(tx, case, created, reopened, updated, flag.route)
@@ -180,7 +215,8 @@ class IntakeService:
         messages += flag.confirm(filed) if flag.confirm else ()
         return filed, messages
 
-    async def _open_case(self, tx: CaseTransaction, flag: _Flag) -> tuple[Case, bool, bool]:
+    def _candidate(self, flag: _Flag) -> Case:
+        """The case a flag opens if its output has none yet (a free-form flag always does)."""
         draft, category, attribution, route = (
             flag.draft,
             flag.category,
@@ -192,8 +228,7 @@ class IntakeService:
         output = draft.output
         keep_text = self._routing.privacy.store_output_text
         text = excerpt(output.text, EXCERPT_LIMIT) if output and keep_text else None
-        owner_role = route.role
-        candidate = Case(
+        return Case(
             output_key=output.key if output else f"adhoc:{uuid.uuid4()}",
             system_id=attribution.system.id,
             category_id=category.id,
@@ -202,7 +237,7 @@ class IntakeService:
             acknowledge_due_at=now + sla.acknowledge,
             resolve_due_at=now + sla.resolve,
             owner=route.owner,
-            owner_role=owner_role,
+            owner_role=route.role,
             output_platform=output.platform if output else None,
             output_channel_id=output.channel_id if output else None,
             output_ts=output.message_ts if output else None,
@@ -215,12 +250,14 @@ class IntakeService:
             created_at=now,
             updated_at=now,
         )
-        if output is None:
-            case = await tx.new_case(candidate)
-            created = True
-        else:
-            case, created = await tx.lock_or_create_case(candidate)
-        actor = draft.reporter.id
+
+    async def _opened(
+        self, tx: CaseTransaction, flag: _Flag, case: Case, created: bool
+    ) -> tuple[Case, bool]:
+        """The case as this flag leaves it open, noted on its timeline, and whether the flag
+        reopened it (a closed case flagged again)."""
+        now = self._clock.now()
+        actor = flag.draft.reporter.id
         if created:
             await tx.add_timeline(
                 TimelineEntry(
@@ -230,21 +267,21 @@ class IntakeService:
                     kind="opened",
                     detail={
                         "system": case.system_id,
-                        "basis": attribution.basis,
+                        "basis": flag.attribution.basis,
                         "owner": case.owner,
                     },
                 )
             )
-            return case, True, False
+            return case, False
         if not case.status.is_closed:
-            return case, False, False
+            return case, False
         previous = case.status
         case = case.model_copy(
             update={
                 "status": CaseStatus.new,
                 "closed_at": None,
-                "owner": candidate.owner,
-                "owner_role": candidate.owner_role,
+                "owner": flag.route.owner,
+                "owner_role": flag.route.role,
                 "reopened_at": now,
                 "acknowledged_at": None,
             }
@@ -258,7 +295,7 @@ class IntakeService:
                 detail={"previous_status": previous.value, "owner": case.owner},
             )
         )
-        return case, False, True
+        return case, True
 
     async def _route(self, system: System, role: Role) -> Route:
         """The routed owner; one Slack cannot reach falls back to the system's conductor."""
@@ -327,16 +364,13 @@ class IntakeService:
             messages += self._notices.card(case, key=f"card:{case.id}:report:{stamp}")
         # After the card: the owner's DM links to it, and messages of a case go out in order.
         fire_due = (self._notices, self._clock.now()) if opening else None
-        return messages + await schedule(tx, self._routing, case, fire_due=fire_due)
+        return messages + await schedule(
+            tx, self._routing, case, fire_due=fire_due, unfolded=created
+        )
 
-    async def _upsert_report(
-        self, tx: CaseTransaction, case: Case, draft: ReportDraft, severity: Severity, new: bool
-    ) -> tuple[Report, bool]:
-        """The reporter's report on the case: added, or updated if they flagged it before
-        (a case `new` in this transaction has no reports to look up)."""
-        now = self._clock.now()
+    def _report_fields(self, draft: ReportDraft, severity: Severity) -> dict[str, object]:
         output = draft.output
-        fields = {
+        return {
             "category_id": draft.category_id,
             "severity": severity,
             "channel": draft.channel,
@@ -349,30 +383,45 @@ class IntakeService:
             "reporter_slack_id": draft.reporter.slack_user_id,
             "reporter_email": draft.reporter.email,
         }
-        existing = None if new else await tx.find_report(case.stored_id, draft.reporter.id)
-        if existing is not None:
+
+    def _new_report(self, case: Case, draft: ReportDraft, severity: Severity) -> Report:
+        now = self._clock.now()
+        return Report(
+            case_id=case.stored_id,
+            reporter_id=draft.reporter.id,
+            created_at=now,
+            updated_at=now,
+            **self._report_fields(draft, severity),  # type: ignore[arg-type]
+        )
+
+    async def _upsert_report(
+        self,
+        tx: CaseTransaction,
+        case: Case,
+        draft: ReportDraft,
+        severity: Severity,
+        stored: Report | None,
+    ) -> tuple[Report, bool]:
+        """The reporter's report on the case: `stored` already (a case opened now), added, or
+        updated if they flagged it before; and whether it was updated."""
+        now = self._clock.now()
+        existing = None
+        if stored is not None:
+            report = stored
+        elif (existing := await tx.find_report(case.stored_id, draft.reporter.id)) is not None:
             # A re-flag whose input or output could not be read this time keeps what was.
+            fields = self._report_fields(draft, severity)
             kept = {name: getattr(existing, name) for name in CAPTURED if fields[name] is None}
             update = {**fields, **kept, "updated_at": now}
             report = await tx.save_report(existing.model_copy(update=update))
-            kind = "report_updated"
         else:
-            report = await tx.add_report(
-                Report(
-                    case_id=case.stored_id,
-                    reporter_id=draft.reporter.id,
-                    created_at=now,
-                    updated_at=now,
-                    **fields,  # type: ignore[arg-type]
-                )
-            )
-            kind = "reported"
+            report = await tx.add_report(self._new_report(case, draft, severity))
         await tx.add_timeline(
             TimelineEntry(
                 case_id=case.stored_id,
                 at=now,
                 actor=draft.reporter.id,
-                kind=kind,
+                kind="report_updated" if existing is not None else "reported",
                 detail={"category": draft.category_id, "severity": severity.value},
             )
         )

@@ -36,6 +36,8 @@ ZWSP = "\u200b"
 MARKERS = frozenset("*_~`")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_SPECIAL = re.compile("[&<>*_~`\u202a-\u202e\u2066-\u2069]")
+"""What `escape` changes: text without any of it is its own escape (most text is)."""
 _SLACK_ENTITIES = re.compile("&(amp|lt|gt);")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{1,40}$")
 _SAFE_URL = re.compile(r"^https?://[^\s<>|\"]+$")
@@ -43,6 +45,15 @@ _SAFE_URL = re.compile(r"^https?://[^\s<>|\"]+$")
 
 def escape(text: str, limit: int | None = None) -> str:
     """Untrusted text as inert mrkdwn, at most `limit` characters (ending in … when cut)."""
+    if _SPECIAL.search(text) is None:  # each character is its own piece: cut it as such
+        if limit is None or len(text) <= limit:
+            return text
+        return text[: max(limit - len(ELLIPSIS), 0)].rstrip() + ELLIPSIS
+    return escape_by_pieces(text, limit)
+
+
+def escape_by_pieces(text: str, limit: int | None = None) -> str:
+    """`escape` the long way, for any text."""
     pieces = _pieces(_BIDI.sub("", text))
     if limit is None or sum(len(p) for p in pieces) <= limit:
         return "".join(pieces)

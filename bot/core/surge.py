@@ -69,6 +69,9 @@ async def fold(
     opened: SurgeRecord | None = None
     if surge is None:
         recent = await tx.recent_cases(case.system_id, now - rules.within, rules.cases + 1)
+        # Cases filed after this one in the same batch (stored together, announced in turn)
+        # are not yet part of its window.
+        recent = [(case_id, at) for case_id, at in recent if case_id <= case.stored_id]
         if len(recent) <= rules.cases:
             return False, messages
         opened = await _open(tx, case, recent, now)

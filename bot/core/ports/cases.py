@@ -38,6 +38,15 @@ class CaseTransaction(SurgeTransaction, Protocol):
         """Insert a case that has no shared output key (a free-form edge case)."""
         ...
 
+    async def claim_deliveries(self, keys: Sequence[str]) -> set[str]:
+        """`claim_delivery` for several keys at once: the ones not seen before."""
+        ...
+
+    async def lock_or_create_cases(self, cases: Sequence[Case]) -> list[tuple[Case, bool]]:
+        """`lock_or_create_case` for several at once, in order. A later one with an output key
+        given earlier in the list gets that case, as not created now."""
+        ...
+
     async def lock_case(self, case_id: int) -> Case | None:
         """The case, locked until the transaction ends; None if there is no such case."""
         ...
@@ -51,6 +60,10 @@ class CaseTransaction(SurgeTransaction, Protocol):
     async def find_report(self, case_id: int, reporter_id: str) -> Report | None: ...
 
     async def add_report(self, report: Report) -> Report: ...
+
+    async def add_reports(self, reports: Sequence[Report]) -> list[Report]:
+        """Add several reports, each on a different case, at once; with their ids, in order."""
+        ...
 
     async def save_report(self, report: Report) -> Report: ...
 
@@ -73,7 +86,8 @@ class CaseTransaction(SurgeTransaction, Protocol):
         ...
 
     async def schedule_timers(self, timers: list[Timer]) -> None:
-        """Add timers at once; ones whose key exists are left as they are."""
+        """Add timers; ones whose key exists are left as they are. The store may write them
+        later in the transaction, with others (nothing reads them before it ends)."""
         ...
 
     async def lock_cases(self, case_ids: list[int]) -> dict[int, Case]:
@@ -109,6 +123,12 @@ Item = TypeVar("Item")
 Done = TypeVar("Done")
 ItemWork = Callable[[CaseTransaction, Item], Awaitable[tuple[Done, Sequence[OutboundMessage]]]]
 """One item of a batch, done in the batch's transaction: its result, and the messages to queue."""
+ChunkWork = Callable[
+    [CaseTransaction, Sequence[Item]],
+    Awaitable[tuple[Sequence[Done], Sequence[OutboundMessage]]],
+]
+"""Several items of a batch done together (set-based): their results in order, and the
+messages to queue."""
 
 
 class CaseStore(CaseReads, Protocol):
@@ -123,4 +143,12 @@ class CaseStore(CaseReads, Protocol):
         the results, in order, and how many messages were new. All or none, except that the
         store may commit the items done so far between two items (how it lets more urgent
         writers through: storage/batches.py); a retry of the lot then finds those done."""
+        ...
+
+    async def in_chunks(
+        self, items: Sequence[Item], work: ChunkWork[Item, Done]
+    ) -> tuple[list[Done], int]:
+        """Like `each_in_transaction`, but `work` takes a chunk of items at once (so it can
+        write them set-based), and the store commits only between chunks; chunks are as large
+        as the store can afford (all the items when no other writer waits on it)."""
         ...
