@@ -74,10 +74,8 @@ def _set(table: Table, columns: tuple[str, ...]) -> dict[str, Any]:
 def _claims(
     name: str, table: Table, due: list[Any], order: list[Any], stamp: dict[str, Any]
 ) -> dict[str, Any]:
-    """`<name>_due` selects the ids of the rows to claim (:now, :limit), skipping rows another
-    worker holds; `<name>_stamp` leases them (:ids, :until) and returns them; `<name>_claim`
-    does both in one statement (:now, :limit, :until)."""
-    ids: Any = bindparam("ids", expanding=True)
+    """`<name>_claim` leases the rows to claim (:now, :limit) until :until, skipping rows
+    another worker holds, and returns them."""
     selected = (
         select(table.c.id)
         .where(*due)
@@ -85,14 +83,7 @@ def _claims(
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)
     )
-    return {
-        f"{name}_due": selected,
-        f"{name}_stamp": update(table)
-        .where(table.c.id.in_(ids))
-        .values(**stamp)
-        .returning(*table.c),
-        f"{name}_claim": claim(table, selected, stamp),
-    }
+    return {f"{name}_claim": claim(table, selected, stamp)}
 
 
 def claim(table: Table, due: Any, stamp: dict[str, Any]) -> Any:
@@ -138,14 +129,8 @@ class Statements:
     schedule_timers: Any
     enqueue: Any
     accept: Any
-    inbox_due: Any
-    inbox_stamp: Any
     inbox_claim: Any
-    outbox_due: Any
-    outbox_stamp: Any
     outbox_claim: Any
-    timers_due: Any
-    timers_stamp: Any
     timers_claim: Any
     reports_of: Any
     delivered: Any
@@ -156,8 +141,6 @@ class Statements:
     inbox_dead: Any
     record_card: Any
     cached_user: Any
-    digest_runs_due: Any
-    digest_runs_stamp: Any
     digest_runs_claim: Any
 
 
