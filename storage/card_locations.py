@@ -3,13 +3,17 @@ reply in its thread, finds its case, and how an update finds the card."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 
-from bot.core.models import CardLocation, Case
-from storage.rows import to_case
+from bot.core.models import CardLocation, Case, Report
+from bot.core.ports import CaseForCards
+from storage.merged_writes import ONE_CARD_EACH
+from storage.rows import to_case, to_report
 from storage.sessions import Sessions
-from storage.statements import CARD_LOCATIONS, CASES
-from storage.tables import CardLocationRow, CaseRow
+from storage.statements import CARD_LOCATIONS, CASES, REPORTS
+from storage.tables import CardLocationRow, CaseRow, ReportRow
 
 
 class SqlCardLocations:
@@ -27,7 +31,7 @@ class SqlCardLocations:
             "message_id": message_id,
             "posted_at": self._db.clock.now(),
         }
-        await self._db.group.write(self._db.sql.record_card, values)
+        await self._db.group.write(self._db.sql.record_card, values, merge=ONE_CARD_EACH)
 
     async def case_for_card(
         self, platform: str, conversation_id: str, message_id: str
@@ -61,3 +65,32 @@ class SqlCardLocations:
             .order_by(CardLocationRow.platform)
         )
         return [CardLocation.model_validate(row, from_attributes=True) for row in rows]
+
+    async def cases_for_cards(
+        self, case_ids: Collection[int], platform: str, *, reports_of: Collection[int] = ()
+    ) -> dict[int, CaseForCards]:
+        """Several cases with their cards on `platform` (and some with their reports), in one
+        read per table, however many cases."""
+        ids = sorted(set(case_ids))
+        if not ids:
+            return {}
+        cases = await self._db.read(select(CASES).where(CaseRow.id.in_(ids)))
+        cards = await self._db.read(
+            select(CARD_LOCATIONS).where(
+                CardLocationRow.case_id.in_(ids), CardLocationRow.platform == platform
+            )
+        )
+        wanted = sorted(set(reports_of) & set(ids))
+        reports: dict[int, list[Report]] = {case_id: [] for case_id in wanted}
+        if wanted:
+            # Oldest first, as `reports_of` reads them.
+            query = select(REPORTS).where(ReportRow.case_id.in_(wanted)).order_by(ReportRow.id)
+            for row in await self._db.read(query):
+                reports[row.case_id].append(to_report(row))
+        card_of = {
+            row.case_id: CardLocation.model_validate(row, from_attributes=True) for row in cards
+        }
+        return {
+            row.id: CaseForCards(to_case(row), card_of.get(row.id), reports.get(row.id))
+            for row in cases
+        }

@@ -28,8 +28,7 @@ class SqlDigestRuns:
     async def claim_digest_runs(self, now: datetime, lease: timedelta) -> list[DigestRun]:
         """Claim unposted digest runs whose lease is free."""
         sql = self._db.sql
-        due, stamp = sql.digest_runs_due, sql.digest_runs_stamp
-        rows = await self._db.lease(due, stamp, now, now + lease, 1000)
+        rows = await self._db.lease(sql.digest_runs_claim, now, now + lease, 1000)
         return [DigestRun.model_validate(row, from_attributes=True) for row in rows]
 
     async def digest_runs(self) -> list[DigestRun]:

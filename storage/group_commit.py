@@ -5,6 +5,9 @@ is one statement, and on its own each would pay for a whole transaction (the wri
 BEGIN, COMMIT). Under load many arrive in the same moment; here they queue, and one background
 task writes everything queued in one transaction, then resolves each caller. A caller still
 returns only after its write is committed.
+
+Writes of one statement that can merge (storage/merged_writes.py) run as one statement of the
+group: a burst of acks is one multi-row INSERT, not one INSERT each.
 """
 
 from __future__ import annotations
@@ -19,21 +22,62 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.merged_writes import Merge
+
 log = logging.getLogger(__name__)
 
 Session = Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]]
 """Opens a write transaction."""
-Execute = Callable[[AsyncConnection, Any, dict[str, Any]], Awaitable[Any]]
-"""Runs one statement on a connection (as `connection.execute` does)."""
+Execute = Callable[[AsyncConnection, Any, Any], Awaitable[Any]]
+"""Runs one statement on a connection (as `connection.execute` does), with one set of
+parameters or a list of them (one row each, for a multi-row INSERT)."""
 
 
 @dataclass
 class _Write:
     statement: Any
     parameters: dict[str, Any]
+    merge: Merge | None = None
     done: asyncio.Future[list[Row[Any]]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+
+@dataclass
+class _Step:
+    """One statement of a group: one write, or several merged by their statement's rule."""
+
+    writes: list[_Write]
+
+    @property
+    def parameters(self) -> Any:
+        first = self.writes[0]
+        if first.merge is None or len(self.writes) == 1:
+            return first.parameters
+        return first.merge.merged([w.parameters for w in self.writes])
+
+    def answers(self, rows: list[Row[Any]]) -> list[list[Row[Any]]]:
+        first = self.writes[0]
+        if first.merge is None or len(self.writes) == 1:
+            return [rows]
+        return first.merge.answers(rows, [w.parameters for w in self.writes])
+
+
+def _steps(group: list[_Write]) -> list[_Step]:
+    """The group's writes in order, each merged into the first like write queued before it."""
+    steps: list[_Step] = []
+    mergeable: dict[tuple[int, object], _Step] = {}
+    for write in group:
+        if write.merge is None:
+            steps.append(_Step([write]))
+            continue
+        key = (id(write.statement), write.merge.together(write.parameters))
+        if key in mergeable:
+            mergeable[key].writes.append(write)
+        else:
+            mergeable[key] = _Step([write])
+            steps.append(mergeable[key])
+    return steps
 
 
 class GroupCommit:
@@ -41,17 +85,27 @@ class GroupCommit:
     write must not wait behind a group of background writes waiting for the writer."""
 
     def __init__(
-        self, session: Session, execute: Execute | None = None, *, together: bool = True
+        self,
+        session: Session,
+        execute: Execute | None = None,
+        *,
+        together: bool = True,
+        turns: int = 1,
     ) -> None:
         self._session = session
         self._together = together  # False: each write in a transaction of its own
+        self._turns = turns
         self._execute: Execute = execute or (lambda conn, stmt, params: conn.execute(stmt, params))
         self._queued: list[_Write] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def write(self, statement: Any, parameters: dict[str, Any]) -> list[Row[Any]]:
-        """Run one statement in the next group's transaction; its RETURNING rows, if any."""
-        write = _Write(statement, parameters)
+    async def write(
+        self, statement: Any, parameters: dict[str, Any], *, merge: Merge | None = None
+    ) -> list[Row[Any]]:
+        """Run one statement in the next group's transaction; its RETURNING rows, if any.
+        With `merge`, like writes of the group run as one statement (the rows are still this
+        write's own)."""
+        write = _Write(statement, parameters, merge)
         if not self._together:
             await self._write_group([write])
             return write.done.result()
@@ -65,8 +119,10 @@ class GroupCommit:
             await asyncio.gather(self._writer, return_exceptions=True)
 
     async def _write_queued(self) -> None:
-        # Writes made in this same turn of the event loop join the first group.
-        await asyncio.sleep(0)
+        # Writes made in the next `turns` turns of the event loop join the first group: a
+        # burst of sends answered together (cards to record) is one group, not one each.
+        for _ in range(self._turns):
+            await asyncio.sleep(0)
         while self._queued:
             group, self._queued = self._queued, []
             try:
@@ -81,10 +137,12 @@ class GroupCommit:
     async def _write_group(self, group: list[_Write]) -> None:
         try:
             async with self._session() as connection:
-                results = []
-                for write in group:
-                    result = await self._execute(connection, write.statement, write.parameters)
-                    results.append(list(result.all()) if result.returns_rows else [])
+                results: list[tuple[_Write, list[Row[Any]]]] = []
+                for step in _steps(group):
+                    statement = step.writes[0].statement
+                    result = await self._execute(connection, statement, step.parameters)
+                    rows = list(result.all()) if result.returns_rows else []
+                    results += zip(step.writes, step.answers(rows), strict=True)
         except Exception as error:
             if len(group) == 1:
                 group[0].done.set_exception(error)
@@ -94,5 +152,5 @@ class GroupCommit:
             for write in group:
                 await self._write_group([write])
             return
-        for write, rows in zip(group, results, strict=True):
+        for write, rows in results:
             write.done.set_result(rows)

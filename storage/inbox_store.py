@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.core.models import InboxItem, OutboundMessage
+from storage.merged_writes import ANY_IDS, ONE_INBOX_ROW
 from storage.sessions import Sessions
 from storage.statements import INBOX
 from storage.tables import InboxRow
@@ -22,14 +23,14 @@ class SqlInbox:
     async def accept(self, key: str, kind: str, payload: dict[str, Any], at: datetime) -> bool:
         """Commit a raw inbound flag before it is acknowledged; False if `key` was seen."""
         values = {"key": key, "kind": kind, "payload": payload, "received_at": at, "attempts": 0}
-        return bool(await self._db.acks.write(self._db.sql.accept, values))
+        return bool(await self._db.acks.write(self._db.sql.accept, values, merge=ONE_INBOX_ROW))
 
     async def claim_inbox(
         self, now: datetime, lease: timedelta, limit: int = 50
     ) -> list[InboxItem]:
         """Claim unprocessed inbound flags, oldest first, leasing them until `now + lease`."""
         sql = self._db.sql
-        rows = await self._db.lease(sql.inbox_due, sql.inbox_stamp, now, now + lease, limit)
+        rows = await self._db.lease(sql.inbox_claim, now, now + lease, limit)
         return [InboxItem.model_validate(row, from_attributes=True) for row in rows]
 
     async def finish_inbox(
@@ -40,9 +41,10 @@ class SqlInbox:
             return
         sql = self._db.sql
         if error:
-            await self._db.group.write(sql.inbox_failed, {"ids": item_ids, "error": error})
+            values = {"ids": item_ids, "error": error}
+            await self._db.group.write(sql.inbox_failed, values, merge=ANY_IDS)
         else:
-            await self._db.group.write(sql.inbox_done, {"ids": item_ids, "at": at})
+            await self._db.group.write(sql.inbox_done, {"ids": item_ids, "at": at}, merge=ANY_IDS)
 
     async def retry_inbox_later(self, item_id: int, error: str, at: datetime) -> None:
         """Record why filing an item failed; it is claimed again from `at`."""

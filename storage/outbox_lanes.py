@@ -9,14 +9,13 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from bot.core.ports import Platforms
-from storage.statements import OUTBOX, statements
+from storage.statements import OUTBOX, OUTBOX_STAMP, claim
 
 
 @functools.cache
-def claims_for(dialect: str, platforms: Platforms) -> tuple[Any, Any]:
-    """(due, stamp) for the outbox's messages for `platforms`: `outbox_due` of
-    storage/statements.py with the platform chosen, built once per dialect and choice (so
-    SQLite's direct path plans it once), and the same stamp."""
+def claims_for(dialect: str, platforms: Platforms) -> Any:
+    """The claim of the outbox's messages for `platforms`: `outbox_claim` of
+    storage/statements.py with the platform chosen, built once per dialect and choice."""
     names = sorted(platforms.names)
     chosen = OUTBOX.c.platform.not_in(names) if platforms.others else OUTBOX.c.platform.in_(names)
     due = (
@@ -31,4 +30,4 @@ def claims_for(dialect: str, platforms: Platforms) -> tuple[Any, Any]:
         .limit(bindparam("limit"))
         .with_for_update(skip_locked=True)
     )
-    return due, statements(dialect).outbox_stamp
+    return claim(OUTBOX, due, OUTBOX_STAMP)

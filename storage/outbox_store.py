@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, literal, null, select, update
 
 from bot.core.models import OutboundMessage
 from bot.core.ports import Platforms
+from storage.merged_writes import ANY_IDS
 from storage.outbox_lanes import claims_for
 from storage.rows import to_outbound
 from storage.sessions import Sessions
@@ -20,22 +22,27 @@ class SqlOutbox:
         self._db = db
 
     async def claim_due(
-        self, now: datetime, lease: timedelta, limit: int = 50, platforms: Platforms | None = None
+        self,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 50,
+        platforms: Platforms | None = None,
+        *,
+        delivered: Sequence[int] = (),
     ) -> list[OutboundMessage]:
-        """Claim undelivered due messages, oldest first, leasing them until `now + lease`."""
+        """Claim undelivered due messages, oldest first, leasing them until `now + lease`
+        (having marked those `delivered` at `now`, in the same transaction)."""
         sql = self._db.sql
-        due, stamp = (
-            (sql.outbox_due, sql.outbox_stamp)
-            if platforms is None
-            else claims_for(self._db.dialect, platforms)
-        )
-        rows = await self._db.lease(due, stamp, now, now + lease, limit)
+        claim = sql.outbox_claim if platforms is None else claims_for(self._db.dialect, platforms)
+        first = (sql.delivered, {"ids": list(delivered), "at": now}) if delivered else None
+        rows = await self._db.lease(claim, now, now + lease, limit, first=first)
         return [to_outbound(row) for row in rows]
 
     async def mark_delivered(self, message_ids: list[int], at: datetime) -> None:
         if not message_ids:
             return
-        await self._db.group.write(self._db.sql.delivered, {"ids": message_ids, "at": at})
+        values = {"ids": message_ids, "at": at}
+        await self._db.group.write(self._db.sql.delivered, values, merge=ANY_IDS)
 
     async def mark_failed(self, message_id: int, error: str, next_attempt_at: datetime) -> None:
         values = {"message_id": message_id, "error": error, "next_at": next_attempt_at}

@@ -30,6 +30,12 @@ from storage.statements import Statements, direct_statements, statements
 # are turned into the core's pydantic models at once anyway. Tables: storage/statements.py.
 
 
+BACKGROUND_TURNS = 32
+"""Turns of the event loop a background write waits for others to join its group (acks wait
+for none): sends of one outbox batch are answered close together, but each answer takes a few
+turns to reach its write."""
+
+
 class Sessions:
     """One database's connection policy, shared by every concept store over it."""
 
@@ -52,7 +58,9 @@ class Sessions:
         # Plain SQLite (LOOPKEEPER_SQLITE_FAST=off): no kept connections, no group commit.
         self.fast = is_fast_sqlite(engine)
         together = self.fast or not sqlite_db
-        self.group = GroupCommit(self.write_session, self.direct.execute, together=together)
+        self.group = GroupCommit(
+            self.write_session, self.direct.execute, together=together, turns=BACKGROUND_TURNS
+        )
         # Slack waits for these: they go before queued background writes, several acks
         # arriving together in one transaction.
         self.acks = GroupCommit(
@@ -174,16 +182,23 @@ class Sessions:
             await connection.execute(statement)
 
     async def lease(
-        self, due: Any, stamp: Any, now: datetime, until: datetime, limit: int
+        self,
+        claim: Any,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        *,
+        order: tuple[str, ...] = ("id",),
+        first: tuple[Any, dict[str, Any]] | None = None,
     ) -> list[Row[Any]]:
-        """Lock the rows `due` selects (skipping rows another worker holds), `stamp` them with
-        their lease until `until`, and commit, so every other worker (or replica) sees the
-        claim at once. Returns the rows as stamped, in `due`'s order."""
+        """Run a claim (storage/statements.py `claim`: lock the due rows, skipping rows
+        another worker holds, and stamp them with their lease until `until`) and commit, so
+        every other worker (or replica) sees it at once. Returns the rows as stamped, sorted
+        by the columns `order` names (the order the claim chose them in). `first`: a statement
+        and its parameters to run before, in the same transaction."""
+        parameters = {"now": now, "limit": limit, "until": until}
         async with self.write_session() as connection:
-            found = await self.direct.execute(connection, due, {"now": now, "limit": limit})
-            ids = [row.id for row in found]
-            if not ids:
-                return []
-            stamped = await self.direct.execute(connection, stamp, {"ids": ids, "until": until})
-            by_id = {row.id: row for row in stamped}
-            return [by_id[i] for i in ids]
+            if first is not None:
+                await self.direct.execute(connection, *first)
+            stamped = list(await self.direct.execute(connection, claim, parameters))
+        return sorted(stamped, key=lambda row: tuple(getattr(row, name) for name in order))

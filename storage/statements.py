@@ -57,6 +57,10 @@ def insert(dialect: str, table: Table) -> Any:
     raise NotImplementedError(f"loopkeeper supports SQLite and PostgreSQL, not {dialect}")
 
 
+OUTBOX_STAMP = {"next_attempt_at": bindparam("until"), "attempts": OUTBOX.c.attempts + 1}
+"""What claiming an outbox message sets: leased until :until, one more attempt."""
+
+
 def _lease_free(lease_until: Any) -> Any:
     """Never leased, or its lease has run out by :now."""
     return lease_until.is_(None) | (lease_until <= bindparam("now"))
@@ -70,33 +74,38 @@ def _set(table: Table, columns: tuple[str, ...]) -> dict[str, Any]:
 def _claims(
     name: str, table: Table, due: list[Any], order: list[Any], stamp: dict[str, Any]
 ) -> dict[str, Any]:
-    """`<name>_due` selects the ids of the rows to claim (:now, :limit), skipping rows another
-    worker holds; `<name>_stamp` leases them (:ids, :until) and returns them."""
-    ids: Any = bindparam("ids", expanding=True)
-    return {
-        f"{name}_due": select(table.c.id)
+    """`<name>_claim` leases the rows to claim (:now, :limit) until :until, skipping rows
+    another worker holds, and returns them."""
+    selected = (
+        select(table.c.id)
         .where(*due)
         .order_by(*order)
         .limit(bindparam("limit"))
-        .with_for_update(skip_locked=True),
-        f"{name}_stamp": update(table)
-        .where(table.c.id.in_(ids))
-        .values(**stamp)
-        .returning(*table.c),
-    }
+        .with_for_update(skip_locked=True)
+    )
+    return {f"{name}_claim": claim(table, selected, stamp)}
+
+
+def claim(table: Table, due: Any, stamp: dict[str, Any]) -> Any:
+    """Lease the rows `due` selects (skipping rows another worker holds) and return them, in
+    one statement: `UPDATE .. WHERE id IN (SELECT .. FOR UPDATE SKIP LOCKED) RETURNING ..`.
+    The rows come back in no particular order."""
+    return update(table).where(table.c.id.in_(due)).values(**stamp).returning(*table.c)
 
 
 def _record_card(dialect: str) -> Any:
     """Insert a card location (:case_id, :platform, :conversation_id, :message_id,
     :posted_at), replacing the case's card on that platform."""
     statement = insert(dialect, CARD_LOCATIONS)
+    # RETURNING, so that several rows at once are one multi-row INSERT on PostgreSQL too
+    # (SQLAlchemy's "insertmanyvalues"), not one execution per row.
     return statement.on_conflict_do_update(
         index_elements=[CARD_LOCATIONS.c.case_id, CARD_LOCATIONS.c.platform],
         set_={
             name: statement.excluded[name]
             for name in ("conversation_id", "message_id", "posted_at")
         },
-    )
+    ).returning(CARD_LOCATIONS.c.case_id, CARD_LOCATIONS.c.platform)
 
 
 @dataclass(frozen=True)
@@ -120,12 +129,9 @@ class Statements:
     schedule_timers: Any
     enqueue: Any
     accept: Any
-    inbox_due: Any
-    inbox_stamp: Any
-    outbox_due: Any
-    outbox_stamp: Any
-    timers_due: Any
-    timers_stamp: Any
+    inbox_claim: Any
+    outbox_claim: Any
+    timers_claim: Any
     reports_of: Any
     delivered: Any
     failed: Any
@@ -135,8 +141,7 @@ class Statements:
     inbox_dead: Any
     record_card: Any
     cached_user: Any
-    digest_runs_due: Any
-    digest_runs_stamp: Any
+    digest_runs_claim: Any
 
 
 @functools.cache
@@ -190,7 +195,7 @@ def statements(dialect: str) -> Statements:
         .returning(OUTBOX.c.id),
         accept=insert(dialect, INBOX)
         .on_conflict_do_nothing(index_elements=[INBOX.c.key])
-        .returning(INBOX.c.id),
+        .returning(INBOX.c.id, INBOX.c.key),
         **_claims(
             "inbox",
             INBOX,
@@ -211,7 +216,7 @@ def statements(dialect: str) -> Statements:
                 OUTBOX.c.next_attempt_at <= bindparam("now"),
             ],
             [OUTBOX.c.id],
-            {"next_attempt_at": bindparam("until"), "attempts": OUTBOX.c.attempts + 1},
+            OUTBOX_STAMP,
         ),
         **_claims(
             "timers",

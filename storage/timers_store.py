@@ -15,5 +15,6 @@ class SqlTimers:
     async def claim_timers(self, now: datetime, lease: timedelta, limit: int = 100) -> list[Timer]:
         """Claim due, unfired timers whose lease is free, leasing them until `now + lease`."""
         sql = self._db.sql
-        rows = await self._db.lease(sql.timers_due, sql.timers_stamp, now, now + lease, limit)
+        claim = sql.timers_claim
+        rows = await self._db.lease(claim, now, now + lease, limit, order=("due_at", "id"))
         return [Timer.model_validate(row, from_attributes=True) for row in rows]

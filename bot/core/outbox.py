@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.core.burst_priorities import GiveWay
 from bot.core.drain_loop import DrainLoop
@@ -51,6 +51,17 @@ class Dropped(Exception):
 class Sender(Protocol):
     async def send(self, message: OutboundMessage) -> None:
         """Deliver one message or raise DeliveryError (or Dropped)."""
+        ...
+
+
+@runtime_checkable
+class ReadsAhead(Protocol):
+    """A sender that reads what a claimed batch's messages need at once, before they are
+    sent one by one (a read per table for the batch, not a few per message)."""
+
+    async def claimed(self, messages: Sequence[OutboundMessage]) -> None:
+        """The batch claimed for this sender's platform, about to be sent. May fail: each
+        send then reads for itself."""
         ...
 
 
@@ -111,50 +122,86 @@ class OutboxDispatcher(DrainLoop):
     async def drain(self) -> int:
         """Send everything due now; returns how many messages were delivered."""
         delivered = 0
-        while True:
-            if self._give_way is not None:
-                await self._give_way()
-            claimed = await self._outbox.claim_due(
-                self._clock.now(), self._lease, self._batch, self._platforms
-            )
-            if not claimed:
-                return delivered
-            lanes: dict[object, list[OutboundMessage]] = {}
-            for message in claimed:
-                lanes.setdefault(lane_of(message), []).append(message)
-            ordered = list(lanes.values())
-            if self._pacing is not None:
-                pacing = self._pacing  # urgent lanes take their destinations' slots first
-                ordered.sort(key=lambda lane: min(pacing.purpose(m) for m in lane))
-            results = await asyncio.gather(*(self._deliver_in_order(lane) for lane in ordered))
-            delivered += sum(results)
-            if len(claimed) < self._batch:
-                # All that was due is done; what was queued meanwhile woke the loop again.
-                return delivered
-
-    async def _deliver_in_order(self, lane: list[OutboundMessage]) -> int:
-        """Messages about one case go out in the order they were queued (card before replies);
-        they are marked delivered together when the lane is done, in one write (which the store
-        may share with other lanes')."""
-        sent: list[int] = []
+        # What the last batch delivered: marked in the next claim's transaction (one commit
+        # for both), or on its own when there is no next claim.
+        unmarked: list[OutboundMessage] = []
         try:
-            for index, message in enumerate(lane):
-                if await self._paced(lane[index:]):
-                    break
-                if await self._deliver(message):
-                    assert message.id is not None
-                    sent.append(message.id)
+            while True:
+                if self._give_way is not None:
+                    await self._give_way()
+                claimed = await self._outbox.claim_due(
+                    self._clock.now(),
+                    self._lease,
+                    self._batch,
+                    self._platforms,
+                    delivered=[m.id for m in unmarked if m.id is not None],
+                )
+                self._marked(unmarked)
+                unmarked = []
+                if not claimed:
+                    return delivered
+                await self._read_ahead(claimed)
+                lanes: dict[object, list[OutboundMessage]] = {}
+                for message in claimed:
+                    lanes.setdefault(lane_of(message), []).append(message)
+                ordered = list(lanes.values())
+                if self._pacing is not None:
+                    pacing = self._pacing  # urgent lanes take their destinations' slots first
+                    ordered.sort(key=lambda lane: min(pacing.purpose(m) for m in lane))
+                sent: list[OutboundMessage] = []
+                try:
+                    await asyncio.gather(*(self._deliver_in_order(lane, sent) for lane in ordered))
+                finally:
+                    # Receipts first: should the process die before the mark, the notice is
+                    # sent again (harmless) rather than delivered and never counted as told.
+                    await self._record_receipts(sent, self._clock.now())
+                    unmarked = sent
+                delivered += len(sent)
+                if len(claimed) < self._batch:
+                    # All that was due is done; what was queued meanwhile woke the loop again.
+                    return delivered
         finally:
-            now = self._clock.now()
-            # Receipts first: should the process die between the two writes, the notice is
-            # sent again (harmless) rather than delivered and never counted as told.
-            await self._record_receipts([m for m in lane if m.id in sent], now)
-            await self._outbox.mark_delivered(sent, now)
-        for message in lane:
-            if message.id in sent:
-                self._count_delivered(message)
+            if unmarked:
+                ids = [m.id for m in unmarked if m.id is not None]
+                await self._outbox.mark_delivered(ids, self._clock.now())
+                self._marked(unmarked)
+
+    async def _read_ahead(self, claimed: list[OutboundMessage]) -> None:
+        by_platform: dict[str, list[OutboundMessage]] = {}
+        for message in claimed:
+            by_platform.setdefault(message.platform, []).append(message)
+        for platform, messages in by_platform.items():
+            sender = self._senders.get(platform)
+            if not isinstance(sender, ReadsAhead):
+                continue
+            try:
+                await sender.claimed(messages)
+            except Exception:  # each send reads for itself, as it would without this
+                log.warning(
+                    "reading ahead for %s %s messages failed",
+                    len(messages),
+                    platform,
+                    exc_info=True,
+                )
+
+    async def _deliver_in_order(
+        self, lane: list[OutboundMessage], sent: list[OutboundMessage]
+    ) -> None:
+        """Messages about one case go out in the order they were queued (card before replies);
+        each one delivered joins `sent`. They are marked delivered with the whole batch, in
+        the next claim's transaction (leased until then, so none is sent twice unless the
+        process dies first)."""
+        for index, message in enumerate(lane):
+            if await self._paced(lane[index:]):
+                break
+            if await self._deliver(message):
+                sent.append(message)
+
+    def _marked(self, sent: list[OutboundMessage]) -> None:
+        """Count messages whose delivery is committed."""
+        for message in sent:
+            self._count_delivered(message)
         self.delivered += len(sent)
-        return len(sent)
 
     async def _paced(self, rest: list[OutboundMessage]) -> bool:
         """Whether the next message of a lane must wait for its destination's budget (or

@@ -16,15 +16,17 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core.models import Case, OutboundMessage
+from bot.core.models import Case, OutboundMessage, Report
 from bot.core.mrkdwn import escape, link
 from bot.core.outbox import DeliveryError
-from bot.core.ports import CaseCards, Directory
+from bot.core.ports import CaseCards, CaseForCards, Directory
+from bot.core.read_ahead import BatchReads, Unread
 from bot.core.routing_rules import Routing
 from handlers.slack import budget, notices
 from handlers.slack.card import ANSWER, card_blocks, card_text
@@ -42,6 +44,7 @@ DM_EVENT = "loopkeeper_dm"
 """Message metadata event type on every DM about a case, carrying its outbox key: how a retry
 finds a DM it posted."""
 POSTED_TTL_S = 300.0
+CASE_NOTICES = frozenset({notices.CARD, notices.THREAD, notices.DIRECT, notices.REPORTER})
 
 Where = tuple[str, str]
 """A Slack message: (channel id, ts)."""
@@ -67,19 +70,36 @@ class CaseDelivery:
         # case's id, system and card location, which never change once set, so they skip the
         # reads. Kept briefly: the cache serves a burst, the database the rest.
         self._posted: OrderedDict[int, tuple[float, Case, Where]] = OrderedDict()
+        self._batch = BatchReads(store, SLACK, CASE_NOTICES, notices.CARD)
+
+    async def claimed(self, messages: Sequence[OutboundMessage]) -> None:
+        """Read a claimed batch's cases at once (bot/core/read_ahead.py)."""
+        await self._batch.claimed(messages)
 
     async def deliver(self, message: OutboundMessage) -> None:
         payload = message.payload
         case_id = int(payload["case_id"])  # type: ignore[call-overload]
+        ahead = self._batch.take(message)
         if message.method == notices.CARD:
             # Read under the lock: a post that just finished recorded where the card is.
             async with self._card_locks[case_id]:
-                found = await self._existing(case_id, message)
+                if isinstance(ahead, Unread):
+                    found = await self._existing(case_id, message)
+                    reports = None
+                else:
+                    found = self._ahead(case_id, ahead, message)
+                    reports = ahead.reports if ahead is not None else None
                 if found is not None:
                     case, where = found
-                    await self._card(case, where, bool(payload.get("post")), message.attempts > 1)
+                    await self._card(
+                        case, where, bool(payload.get("post")), message.attempts > 1, reports
+                    )
             return
-        found = self._recent(case_id) or await self._existing(case_id, message)
+        found = self._recent(case_id) or (
+            await self._existing(case_id, message)
+            if isinstance(ahead, Unread)
+            else self._ahead(case_id, ahead, message)
+        )
         if found is None:
             return
         case, where = found
@@ -114,6 +134,21 @@ class CaseDelivery:
         self._remember(case, where)
         return case, where
 
+    def _ahead(
+        self, case_id: int, ahead: CaseForCards | None, message: OutboundMessage
+    ) -> tuple[Case, Where | None] | None:
+        """As `_existing`, from what was read for the batch: a card this process posted since
+        (an earlier message of the lane) counts too."""
+        if ahead is None:
+            log.warning("dropping %s for a case that no longer exists", message.method)
+            return None
+        if ahead.card is None:
+            recent = self._recent(case_id)
+            return (ahead.case, recent[1]) if recent is not None else (ahead.case, None)
+        where = (ahead.card.conversation_id, ahead.card.message_id)
+        self._remember(ahead.case, where)
+        return ahead.case, where
+
     def _remember(self, case: Case, where: Where) -> None:
         assert case.id is not None
         self._posted[case.id] = (time.monotonic(), case, where)
@@ -132,10 +167,16 @@ class CaseDelivery:
         return system.triage.slack_channel if system else None
 
     async def _card(
-        self, case: Case, where: Where | None, may_post: bool, retry: bool = False
+        self,
+        case: Case,
+        where: Where | None,
+        may_post: bool,
+        retry: bool = False,
+        reports: list[Report] | None = None,
     ) -> None:
         assert case.id is not None
-        reports = await self._store.reports_of(case.id)
+        if reports is None:
+            reports = await self._store.reports_of(case.id)
         owner_id = await self._directory.account(case.owner, SLACK) if case.owner else None
         text = card_text(case, self._routing)
         blocks = card_blocks(case, reports, self._routing, owner_id)

@@ -8,7 +8,7 @@ handed to `case_delivery.py`, which resolves the card and the people when it is 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,11 @@ class SlackSender:
         self._client = client
         self._case_delivery = case_delivery
         self._surge_delivery = surge_delivery
+
+    async def claimed(self, messages: Sequence[OutboundMessage]) -> None:
+        """Case notices read their cases for the whole batch (`case_delivery.py`)."""
+        if self._case_delivery is not None:
+            await self._case_delivery.claimed(messages)
 
     async def send(self, message: OutboundMessage) -> None:
         try:

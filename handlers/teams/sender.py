@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
+from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from bot.core.models import CardLocation, Case, OutboundMessage
 from bot.core.outbox import DeliveryError
-from bot.core.ports import Clock
+from bot.core.ports import CaseForCards, Clock
+from bot.core.read_ahead import KEPT, UNREAD, BatchReads, Unread
 from bot.core.routing_rules import Routing
 from handlers.teams import cards, notices
 from handlers.teams.case_card import case_card, case_summary, thread_link
@@ -28,6 +31,10 @@ from handlers.teams.surge_sending import SurgeSending
 from handlers.teams.unreached import unreached_message
 
 log = logging.getLogger(__name__)
+
+CASE_NOTICES = (notices.CARD, notices.THREAD, notices.DIRECT, notices.REPORTER)
+_READ: ContextVar[CaseForCards | Unread] = ContextVar("teams_read_ahead", default=UNREAD)
+"""What was read ahead for the case notice being sent (in its own task)."""
 
 
 class TeamsSender(SurgeSending):
@@ -46,6 +53,14 @@ class TeamsSender(SurgeSending):
         self._clock = clock
         # Card posts and updates of one case go one at a time within a process.
         self._card_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._batch = BatchReads(store, TEAMS, CASE_NOTICES, notices.CARD)
+        # Cards this process posted: a later notice of the lane, read ahead before the card
+        # was posted, finds it here.
+        self._recorded: OrderedDict[int, CardLocation] = OrderedDict()
+
+    async def claimed(self, messages: Sequence[OutboundMessage]) -> None:
+        """Read a claimed batch's cases at once (bot/core/read_ahead.py)."""
+        await self._batch.claimed(messages)
 
     async def send(self, message: OutboundMessage) -> None:
         payload = message.payload
@@ -54,14 +69,29 @@ class TeamsSender(SurgeSending):
         if message.method == notices.POST:
             await self._post(str(payload["conversation"]), dict(payload["activity"]))  # type: ignore[call-overload]
             return
-        case = await self._store.get_case(int(payload["case_id"]))  # type: ignore[call-overload]
+        ahead = self._batch.take(message)
+        if isinstance(ahead, Unread):
+            case = await self._store.get_case(int(payload["case_id"]))  # type: ignore[call-overload]
+        else:
+            case = ahead.case if ahead is not None else None
         if case is None or case.id is None:
             log.warning("dropping %s for a case that no longer exists", message.method)
             return
+        token = _READ.set(ahead if ahead is not None else UNREAD)
+        try:
+            await self._case_notice(message, case)
+        finally:
+            _READ.reset(token)
+
+    async def _case_notice(self, message: OutboundMessage, case: Case) -> None:
+        payload = message.payload
+        assert case.id is not None
         if message.method == notices.CARD:
             async with self._card_locks[case.id]:
-                fresh = await self._store.get_case(case.id) or case
-                await self._card(fresh, bool(payload.get("post")))
+                read = _READ.get()
+                if isinstance(read, Unread):  # read again under the lock: the latest
+                    case = await self._store.get_case(case.id) or case
+                await self._card(case, bool(payload.get("post")))
         elif message.method == notices.THREAD:
             await self._thread(case, cards.text_message(str(payload["text"])))
         elif message.method == notices.DIRECT:
@@ -94,8 +124,10 @@ class TeamsSender(SurgeSending):
 
     async def _card(self, case: Case, may_post: bool) -> None:
         assert case.id is not None
-        reports = await self._store.reports_of(case.id)
-        posted = await self._store.card_of(case.id, TEAMS)
+        read = _READ.get()
+        ahead = None if isinstance(read, Unread) else read.reports
+        reports = ahead if ahead is not None else await self._store.reports_of(case.id)
+        posted = await self._card_of(case.id)
         thread = thread_link(posted.conversation_id, posted.message_id) if posted else None
         activity = cards.card_message(
             case_card(case, reports, self._routing, thread=thread),
@@ -117,6 +149,23 @@ class TeamsSender(SurgeSending):
         if not activity_id:
             raise DeliveryError("the Bot Connector gave the card no id", permanent=True)
         await self._store.record_card(case.id, TEAMS, channel, activity_id)
+        self._recorded[case.id] = CardLocation(
+            case_id=case.id,
+            platform=TEAMS,
+            conversation_id=channel,
+            message_id=activity_id,
+            posted_at=self._clock.now(),
+        )
+        while len(self._recorded) > KEPT:
+            self._recorded.popitem(last=False)
+
+    async def _card_of(self, case_id: int) -> CardLocation | None:
+        """Where the case's Teams card is: as read for the batch (or posted since by this
+        process), else read now."""
+        read = _READ.get()
+        if isinstance(read, Unread):
+            return await self._store.card_of(case_id, TEAMS)
+        return read.card or self._recorded.get(case_id)
 
     async def _thread(self, case: Case, activity: dict[str, Any]) -> None:
         posted = await self._posted(case)
@@ -130,7 +179,7 @@ class TeamsSender(SurgeSending):
     async def _posted(self, case: Case) -> CardLocation | None:
         """The case's card; None if it has none in Teams; raises to retry if not posted yet."""
         assert case.id is not None
-        posted = await self._store.card_of(case.id, TEAMS)
+        posted = await self._card_of(case.id)
         if posted is None and self._triage_channel(case) is not None:
             raise DeliveryError("the Teams card is not posted yet")
         return posted

@@ -16,9 +16,11 @@ trips, whatever else runs on the machine. Two sources, so that nothing is counte
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,13 +66,16 @@ class SqlCounter:
         self._rollbacks = 0
         self._watching = False
         self._kinds: Counter[str] = Counter()
+        self._opened_by: dict[int, str] = {}
+        """Per connection, the kind of the first statement of its open transaction."""
 
     def counts(self) -> Counts:
         return Counts(self._statements, self._begins, self._commits, self._rollbacks)
 
     def kinds(self) -> dict[str, int]:
         """Statements run so far by verb and first table ("INSERT outbox"), to see where a
-        flag's statements go; subtract two readings for a phase."""
+        flag's statements go, and commits by their transaction's first statement ("COMMIT
+        after INSERT inbox"), to see where its commits go; subtract two readings for a phase."""
         return dict(self._kinds)
 
     def watch_inline_sqlite(self) -> None:
@@ -95,6 +100,15 @@ class SqlCounter:
         event.listen(sync, "commit", self._on_commit)
         event.listen(sync, "rollback", self._on_rollback)
 
+    @contextlib.contextmanager
+    def attached(self, engine: AsyncEngine) -> Iterator[SqlCounter]:
+        """`attach` for the block."""
+        self.attach(engine)
+        try:
+            yield self
+        finally:
+            self.detach(engine)
+
     def detach(self, engine: AsyncEngine) -> None:
         sync = engine.sync_engine
         event.remove(sync, "before_cursor_execute", self._on_execute)
@@ -102,44 +116,68 @@ class SqlCounter:
         event.remove(sync, "commit", self._on_commit)
         event.remove(sync, "rollback", self._on_rollback)
 
-    def trace(self, sql: str) -> None:
-        """One statement as SQLite reports it."""
+    def trace(self, sql: str, connection: int = 0) -> None:
+        """One statement as SQLite reports it (on the connection numbered `connection`)."""
         head = sql.lstrip()[:8].upper()
         if head.startswith("BEGIN"):
             self._begins += 1
+            self._opened_by.pop(connection, None)
         elif head.startswith(("COMMIT", "END")):
-            self._commits += 1
+            self._committed(connection)
         elif head.startswith("ROLLBACK"):
             self._rollbacks += 1
+            self._opened_by.pop(connection, None)
         else:
-            self._count(sql)
+            self._count(sql, connection)
 
-    def _count(self, sql: str) -> None:
+    def _count(self, sql: str, connection: int) -> None:
         self._statements += 1
-        self._kinds[kind_of(sql)] += 1
+        kind = kind_of(sql)
+        self._kinds[kind] += 1
+        self._opened_by.setdefault(connection, kind)
+
+    def _committed(self, connection: int) -> None:
+        self._commits += 1
+        self._kinds[f"COMMIT after {self._opened_by.pop(connection, '-')}"] += 1
 
     def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
         inline = _inline(dbapi_connection)
         if inline is not None:
-            inline.raw.set_trace_callback(self.trace)
+            number = id(inline.raw)
+            inline.raw.set_trace_callback(lambda sql: self.trace(sql, number))
 
     def _on_execute(self, conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         if _inline(conn.connection.dbapi_connection) is not None:
             return
         if not statement.lstrip()[:8].upper().startswith(_TRANSACTION_CONTROL):
-            self._count(statement)
+            number = 0 if _autocommit(conn) else id(conn.connection.dbapi_connection)
+            self._count(statement, number)
+            self._opened_by.pop(0, None)  # a statement of its own opens no transaction
 
     def _on_begin(self, conn: Any) -> None:
         if _inline(conn.connection.dbapi_connection) is None and not _autocommit(conn):
             self._begins += 1
+            self._opened_by.pop(id(conn.connection.dbapi_connection), None)
 
     def _on_commit(self, conn: Any) -> None:
         if _inline(conn.connection.dbapi_connection) is None:
-            self._commits += 1
+            self._committed(id(conn.connection.dbapi_connection))
 
     def _on_rollback(self, conn: Any) -> None:
         if _inline(conn.connection.dbapi_connection) is None and not _autocommit(conn):
             self._rollbacks += 1
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[SqlCounter]:
+    """A counter tracing the inline SQLite connections opened in the block: open the engine to
+    count inside it."""
+    counter = SqlCounter()
+    counter.watch_inline_sqlite()
+    try:
+        yield counter
+    finally:
+        counter.unwatch()
 
 
 _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "END", "ROLLBACK")

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from bot.core.ports.cards import CardLocations, CaseCards, CaseCardStore
+from bot.core.ports.cards import CardLocations, CaseCards, CaseCardStore, CaseForCards
 from bot.core.ports.cases import (
     CaseReads,
     CaseStore,
@@ -32,6 +32,7 @@ __all__ = [
     "CardLocations",
     "CaseCardStore",
     "CaseCards",
+    "CaseForCards",
     "CaseReads",
     "CaseStore",
     "Done",

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Protocol
 
-from bot.core.models import CardLocation, Case
+from bot.core.models import CardLocation, Case, Report
 from bot.core.ports.cases import CaseReads, CaseStore
+
+
+@dataclass(frozen=True)
+class CaseForCards:
+    """What delivering a case's notices on one platform reads: the case, where its card is
+    there (None: not posted there), and its reports, oldest first (None: not asked for)."""
+
+    case: Case
+    card: CardLocation | None
+    reports: list[Report] | None
 
 
 class CardLocations(Protocol):
@@ -29,6 +41,14 @@ class CardLocations(Protocol):
 
     async def cards_of(self, case_id: int) -> list[CardLocation]:
         """The case's cards, one per platform it was posted on."""
+        ...
+
+    async def cases_for_cards(
+        self, case_ids: Collection[int], platform: str, *, reports_of: Collection[int] = ()
+    ) -> dict[int, CaseForCards]:
+        """Several cases, each with its card on `platform` and, for those in `reports_of`, its
+        reports: a constant number of reads however many cases. A case that no longer
+        exists is left out."""
         ...
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -20,12 +21,19 @@ class Platforms:
 
 class Outbox(Protocol):
     async def claim_due(
-        self, now: datetime, lease: timedelta, limit: int = 50, platforms: Platforms | None = None
+        self,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 50,
+        platforms: Platforms | None = None,
+        *,
+        delivered: Sequence[int] = (),
     ) -> list[OutboundMessage]:
         """Claim undelivered messages that are due (for `platforms` only, if given), oldest first.
 
         Claiming pushes each message's next attempt to `now + lease` and counts an attempt,
-        so another worker (or replica) does not take it while this one is sending.
+        so another worker (or replica) does not take it while this one is sending. The
+        messages `delivered` are marked delivered at `now` first, in the same transaction.
         """
         ...
 
