@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from bot.config.loading import load_routing
 from bot.core.models import OutboundMessage
-from bot.core.pacing import SLACK_CHANNEL, SLACK_TIER_3, Purpose
+from bot.core.pacing import SLACK_CHANNEL, SLACK_TIER_3, SLACK_TIER_4, Purpose
 from handlers.slack import notices
 from handlers.slack.destinations import SlackDestinations
 from tests.support.bot_settings import ROUTING_FILE
@@ -73,3 +73,12 @@ def test_a_surge_card_and_its_dm_are_paced_like_a_case_card_and_an_owner_dm() ->
     assert (post.key, post.purpose) == ("slack:channel:C0CODETRIAGE", Purpose.first)
     assert (update.key, update.purpose) == ("slack:method:chat.update", Purpose.follow_up)
     assert (dm.key, dm.purpose) == ("slack:user:U0ALICE", Purpose.owner)
+
+
+def test_confirmations_in_the_channel_share_the_workspace_budget_of_chat_post_ephemeral() -> None:
+    """A crowd flagging one answer gets its confirmations at Tier 4's rate, not 429s."""
+    first = slack.destination(message("chat.postEphemeral", channel="C0SUPPORT", user="U1"))
+    other = slack.destination(message("chat.postEphemeral", channel="C0OTHER", user="U2"))
+    assert first is not None and other is not None
+    assert first.key == other.key == "slack:method:chat.postEphemeral"
+    assert (first.pace, first.purpose) == (SLACK_TIER_4, Purpose.first)
