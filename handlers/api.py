@@ -17,7 +17,8 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.core.attribution import UnknownSystem
-from bot.core.intake import Confirmation, FiledReport, IntakeError, IntakeService
+from bot.core.filed import Confirmation, FiledReport
+from bot.core.intake import IntakeError, IntakeService
 from bot.core.log_context import bound
 from bot.core.models import Channel, FlaggedOutput, OutboundMessage, ReportDraft, Reporter
 from bot.core.output_place import parse_slack_permalink, slack_output_key

@@ -10,19 +10,20 @@ from bot.core.attribution import Attribution, attribute
 from bot.core.captured import CAPTURED, captured, redacted
 from bot.core.case_events import case_event
 from bot.core.escalation import schedule
+from bot.core.filed import Confirmation, FiledReport
 from bot.core.models import (
     Case,
     CaseStatus,
     OutboundMessage,
     Report,
     ReportDraft,
-    Role,
     Severity,
     TimelineEntry,
 )
 from bot.core.ports import CaseStore, CaseTransaction, Clock, Notices, Reach
 from bot.core.privacy import excerpt
-from bot.core.routing_rules import Category, Person, Routing, System
+from bot.core.route import Route, route_to
+from bot.core.routing_rules import Category, Routing
 from bot.core.surge import fold_new_case
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events, intake_path
 
@@ -32,49 +33,6 @@ COMMENT_LIMIT = 3000
 
 class IntakeError(ValueError):
     """A flag that cannot become a report; the message is shown to the reporter."""
-
-
-@dataclass(frozen=True)
-class FiledReport:
-    case: Case
-    report: Report
-    category: Category
-    attribution: Attribution
-    owner: Person | None
-    case_created: bool
-    report_updated: bool
-    reopened: bool
-
-
-def confirmation_text(filed: FiledReport, bold: str = "*") -> str:
-    """What the reporter is told, in the platform's markup for bold (`*` Slack, `**` Teams)."""
-    case = filed.case
-    owner = filed.owner.display if filed.owner else "nobody yet"
-    role = f" ({case.owner_role.value})" if case.owner_role else ""
-    if filed.report_updated:
-        lead = f"Updated your report on case #{case.id}"
-    elif filed.reopened:
-        lead = f"Thanks, case #{case.id} was closed and is now reopened"
-    elif filed.case_created:
-        lead = f"Thanks, your report opened case #{case.id}"
-    else:
-        others = case.report_count - 1
-        people = "person" if others == 1 else "people"
-        lead = f"Thanks, you joined case #{case.id} ({others} other {people} flagged this too)"
-    return (
-        f"{lead}: {bold}{filed.category.label}{bold}, {case.severity.value} severity, "
-        f"for {bold}{filed.attribution.system.name}{bold}, routed to {bold}{owner}{bold}{role}."
-    )
-
-
-Confirmation = Callable[[FiledReport], Sequence[OutboundMessage]]
-
-
-@dataclass(frozen=True)
-class Route:
-    owner: str | None
-    role: Role
-    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,7 +104,9 @@ class IntakeService:
             raise IntakeError(f"unknown category '{draft.category_id}'")
         attribution = attribute(self._routing, draft.output, draft.system_id)
         severity = Severity.highest(category.severity, draft.severity or category.severity)
-        route = await self._route(attribution.system, category.route_to)
+        route = await route_to(
+            self._routing, self._directory, attribution.system, category.route_to
+        )
         return _Flag(draft, confirm, category, attribution, severity, route)
 
     async def _file_chunk(
@@ -296,28 +256,6 @@ class IntakeService:
             )
         )
         return case, True
-
-    async def _route(self, system: System, role: Role) -> Route:
-        """The routed owner; one Slack cannot reach falls back to the system's conductor."""
-        owner = self._routing.owner_of(system, role)
-        if owner is None or self._directory is None:
-            return Route(owner, role)
-        if await self._directory.reachable(owner) is True:
-            return Route(owner, role)
-        conductor = self._routing.owner_of(system, Role.conductor)
-        person = self._routing.person(owner)
-        name = self._routing.name_of(owner)
-        if person is not None and person.email:
-            missing = f"no Slack id in routing.yaml and {person.email} is not in Slack"
-        else:
-            missing = "no Slack id or e-mail in routing.yaml"
-        why = f"{name} ({role.value} owner) can't be reached in Slack ({missing}), "
-        if conductor is None or conductor == owner:
-            return Route(owner, role, why + "and there is no conductor to fall back to.")
-        fallback_name = self._routing.name_of(conductor)
-        return Route(
-            conductor, Role.conductor, why + f"so it went to the conductor, {fallback_name}."
-        )
 
     async def _announce(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.core.intake import FiledReport, confirmation_text
+from bot.core.filed import FiledReport, confirmation_text
 from bot.core.models import Severity
 from bot.core.mrkdwn import escape, from_slack, shorten
 from bot.core.ports import ReportWithCase

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.core.intake import FiledReport
+from bot.core.filed import FiledReport
 from bot.core.models import OutboundMessage
 from handlers.slack.blocks import confirmation_blocks, confirmation_mrkdwn
 

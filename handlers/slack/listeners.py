@@ -11,8 +11,9 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.background import Background, Later
+from bot.core.filed import Confirmation
 from bot.core.inbox import Handler
-from bot.core.intake import Confirmation, IntakeService
+from bot.core.intake import IntakeService
 from bot.core.models import Channel, FlaggedOutput, InboxItem, ReportDraft, Severity
 from bot.core.mrkdwn import escape
 from bot.core.ports import CaseReads, Clock, Directory

@@ -12,8 +12,8 @@ from html import escape
 from typing import Any
 
 from bot.core.card_markdown import inert
-from bot.core.intake import FiledReport
-from bot.core.intake import confirmation_text as report_confirmation
+from bot.core.filed import FiledReport
+from bot.core.filed import confirmation_text as report_confirmation
 from bot.core.models import Case, Severity
 from bot.core.routing_rules import Routing
 from handlers.teams.card_budget import cut, fit

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.core.intake import Confirmation, FiledReport, IntakeError, IntakeService
+from bot.core.filed import Confirmation, FiledReport
+from bot.core.intake import IntakeError, IntakeService
 from bot.core.models import Channel, OutboundMessage, ReportDraft, Severity
 from bot.core.ports import Clock
 from bot.core.routing_rules import Routing
