@@ -3,16 +3,10 @@ request id they can follow, and never a secret, whoever writes the line."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
 import json
 import logging
-import os
-import signal
-import socket
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,14 +36,13 @@ from tests.harness import (
 )
 from tests.hostile import cut_the_database
 from tests.support.fake_slack import BOT_TOKEN, Failure, FakeSlack
+from tests.support.serve_process import serve_process
 from tests.teams_harness import TeamsBotUnderTest, account
 
 connector = teams_harness.connector
 teams_bot = teams_harness.teams_bot
 
 REQUIRED = {"time", "level", "logger", "message"}
-STARTED_WITHIN = 60.0
-"""Seconds a `serve` subprocess may take to answer /healthz (imports, migrations)."""
 
 
 @dataclass
@@ -85,42 +78,10 @@ def logging_settings(**overrides: Any) -> Settings:
 # --- JSON lines from the real command -----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _clean_environment() -> dict[str, str]:
-    """The inherited environment without any of the bot's own settings."""
-    ours = ("LOOPKEEPER_", "SLACK_", "MICROSOFT_")
-    return {k: v for k, v in os.environ.items() if not k.upper().startswith(ours)}
-
-
-def _written(log: Path) -> str:
-    return log.read_text()
-
-
-async def _until_healthy(http: aiohttp.ClientSession, url: str, process: Any, log: Path) -> None:
-    give_up = time.monotonic() + STARTED_WITHIN
-    while True:
-        assert process.returncode is None, _written(log)
-        try:
-            async with http.get(f"{url}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        assert time.monotonic() < give_up, _written(log)
-        await asyncio.sleep(0.1)
-
-
 async def test_serve_in_json_mode_writes_one_json_object_per_line(
     database_url: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
     env = {
-        **_clean_environment(),
         "LOOPKEEPER_DATABASE_URL": database_url,
         "LOOPKEEPER_CONFIG": str(ROUTING_FILE),
         "LOOPKEEPER_INGEST_TOKEN": INGEST_TOKEN,
@@ -129,45 +90,26 @@ async def test_serve_in_json_mode_writes_one_json_object_per_line(
         "LOOPKEEPER_ACCESS_LOG": "on",
         "LOOPKEEPER_TEAMS": "off",
     }
-    stdout, stderr = tmp_path / "stdout.log", tmp_path / "stderr.log"
-    with stdout.open("w") as out, stderr.open("w") as err:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "from bot.app.cli import main; main()",
-            "serve",
-            "--port",
-            str(port),
-            env=env,
-            stdout=out,
-            stderr=err,
-            cwd=tmp_path,
+    async with serve_process(env, tmp_path) as served:
+        http, url, process = served.http, served.url, served.process
+        probe = await http.get(f"{url}/healthz", headers={"X-Request-Id": "probe-7"})
+        assert probe.headers["X-Request-Id"] == "probe-7"
+        report = {
+            "system": "code-helper",
+            "category": "hallucination",
+            "comment": "It invented an API",
+            "reporter": {"email": "someone@example.com"},
+        }
+        filed = await http.post(
+            f"{url}/api/v1/reports",
+            json=report,
+            headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
         )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            async with aiohttp.ClientSession() as http:
-                await _until_healthy(http, url, process, stderr)
-                probe = await http.get(f"{url}/healthz", headers={"X-Request-Id": "probe-7"})
-                assert probe.headers["X-Request-Id"] == "probe-7"
-                report = {
-                    "system": "code-helper",
-                    "category": "hallucination",
-                    "comment": "It invented an API",
-                    "reporter": {"email": "someone@example.com"},
-                }
-                filed = await http.post(
-                    f"{url}/api/v1/reports",
-                    json=report,
-                    headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
-                )
-                assert filed.status == 201
-                missing = await http.get(f"{url}/nowhere")
-                assert missing.status == 404
-                generated = missing.headers["X-Request-Id"]
-        finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGINT)
-            await asyncio.wait_for(process.wait(), timeout=30)
+        assert filed.status == 201
+        missing = await http.get(f"{url}/nowhere")
+        assert missing.status == 404
+        generated = missing.headers["X-Request-Id"]
+    stdout, stderr = served.stdout, served.stderr
 
     lines = [
         line for path in (stdout, stderr) for line in path.read_text().splitlines() if line.strip()

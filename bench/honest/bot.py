@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bench.floor import floor_app, floor_engine
 from bench.ingest.targets import bare_bolt, serve
+from bot.app.heap import freeze_startup_heap
 from bot.app.main import build_runtime
 from bot.config.loading import load_routing
 from bot.config.settings import Settings
@@ -39,6 +40,7 @@ async def _loopkeeper(settings: Settings, counter: SqlCounter) -> AsyncIterator[
     counter.attach(runtime.store.engine)
     try:
         await runtime.start_background()
+        freeze_startup_heap()  # as `loopkeeper serve` does
         async with serve(runtime.web_app) as base:
             yield base + "/slack/events"
     finally:

@@ -170,6 +170,7 @@ def _migrate_and_serve(settings: Settings, routing: Routing) -> None:
 async def _serve(settings: Settings, routing: Routing) -> None:
     from aiohttp import web
 
+    from bot.app.heap import freeze_startup_heap
     from bot.app.main import build_runtime
     from handlers.request_context import access_log_options
 
@@ -189,6 +190,7 @@ async def _serve(settings: Settings, routing: Routing) -> None:
         await runner.cleanup()
         await runtime.close()
         raise
+    freeze_startup_heap()
     base = f"http://{settings.host}:{settings.port}"
     out.print(f"loopkeeper is listening on {base} ({len(routing.systems)} AI system(s) routed)")
     describe_connections(settings, base)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import aiohttp
 from prometheus_client import CollectorRegistry
 
+from bot.app.heap import heap_metrics
 from bot.app.pacing import outbox_pacing
 from bot.app.queue_metrics import queue_metrics, refresh_all
 from bot.app.runtime import Runtime
@@ -214,6 +215,7 @@ async def build_runtime(
     )
     if webhooks is not None:
         wake.append(webhooks.wake)
+    heap_metrics(registry)
     refreshes = (
         queue_metrics(registry, queues, inbox, dispatcher),
         health_gauges(registry, health.read, clock),
