@@ -91,8 +91,10 @@ class GroupCommit:
         *,
         together: bool = True,
         turns: int = 1,
+        one_statement: Session | None = None,
     ) -> None:
         self._session = session
+        self._one_statement = one_statement or session  # a group that is one statement
         self._together = together  # False: each write in a transaction of its own
         self._turns = turns
         self._execute: Execute = execute or (lambda conn, stmt, params: conn.execute(stmt, params))
@@ -135,10 +137,12 @@ class GroupCommit:
                 raise
 
     async def _write_group(self, group: list[_Write]) -> None:
+        steps = _steps(group)
+        session = self._one_statement if len(steps) == 1 else self._session
         try:
-            async with self._session() as connection:
+            async with session() as connection:
                 results: list[tuple[_Write, list[Row[Any]]]] = []
-                for step in _steps(group):
+                for step in steps:
                     statement = step.writes[0].statement
                     result = await self._execute(connection, statement, step.parameters)
                     rows = list(result.all()) if result.returns_rows else []

@@ -59,7 +59,11 @@ class Sessions:
         self.fast = is_fast_sqlite(engine)
         together = self.fast or not sqlite_db
         self.group = GroupCommit(
-            self.write_session, self.direct.execute, together=together, turns=BACKGROUND_TURNS
+            self.write_session,
+            self.direct.execute,
+            together=together,
+            turns=BACKGROUND_TURNS,
+            one_statement=self.statement_session,
         )
         # Slack waits for these: they go before queued background writes, several acks
         # arriving together in one transaction.
@@ -67,6 +71,7 @@ class Sessions:
             functools.partial(self.write_session, urgent=True),
             self.direct.execute,
             together=together,
+            one_statement=functools.partial(self.statement_session, urgent=True),
         )
 
     @property
@@ -125,6 +130,18 @@ class Sessions:
                 self._writer = await self._write_engine.connect()
             async with self._unit_of_work(self._writer):
                 yield self._writer
+
+    @contextlib.asynccontextmanager
+    async def statement_session(self, *, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection for one write statement, which is atomic on its own. On PostgreSQL it
+        runs without BEGIN and COMMIT, each a round trip the event loop waits for, in turns
+        with everything else on it; on SQLite it is a write session (the writer takes turns)."""
+        if self.write_lock is not None:
+            async with self.write_session(urgent=urgent) as connection:
+                yield connection
+            return
+        async with self._autocommit.connect() as connection:
+            yield connection
 
     @staticmethod
     @contextlib.asynccontextmanager
@@ -197,7 +214,8 @@ class Sessions:
         by the columns `order` names (the order the claim chose them in). `first`: a statement
         and its parameters to run before, in the same transaction."""
         parameters = {"now": now, "limit": limit, "until": until}
-        async with self.write_session() as connection:
+        session = self.write_session if first is not None else self.statement_session
+        async with session() as connection:
             if first is not None:
                 await self.direct.execute(connection, *first)
             stamped = list(await self.direct.execute(connection, claim, parameters))

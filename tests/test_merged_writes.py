@@ -161,3 +161,25 @@ async def test_cards_recorded_a_few_loop_turns_apart_share_one_commit(
 
     assert (counter.counts() - before).commits == 1
     assert [(await store.card_of(c, "slack") or None) is not None for c in cases] == [True] * 4
+
+
+async def test_on_postgresql_a_group_of_one_statement_and_a_claim_send_no_begin(
+    counted: tuple[SqlCaseStore, SqlCounter], database_url: str
+) -> None:
+    # Each BEGIN and COMMIT is a round trip the ack waits for, behind whatever else the event
+    # loop is doing; a statement alone is atomic anyway. SQLite's writer still takes turns.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite sends no round trips: its transactions are a lock in this process")
+    store, counter = counted
+    before = counter.counts()
+
+    accepted = await asyncio.gather(
+        *(store.accept(f"slack:event:Ev{i}", "k", {"n": i}, T0) for i in range(5))
+    )
+    claimed = await store.claim_inbox(T0, timedelta(minutes=1), limit=50)
+
+    done = counter.counts() - before
+    assert accepted == [True] * 5
+    assert len(claimed) == 5 + 1  # the warm-up's too
+    assert done.begins == 0
+    assert (done.statements, done.commits) == (2, 2)  # each write commits on its own

@@ -10,8 +10,9 @@ trips, whatever else runs on the machine. Two sources, so that nothing is counte
 - every other connection (PostgreSQL, threaded SQLite) through SQLAlchemy's engine events
   (`before_cursor_execute`, `begin`, `commit`, `rollback`). A BEGIN sent as a statement (as
   SQLite's threaded engine does) counts as a begin, not a statement. A connection in
-  AUTOCOMMIT (the store's PostgreSQL reads) sends no BEGIN or ROLLBACK although SQLAlchemy
-  fires both events for it: those are not counted.
+  AUTOCOMMIT (the store's PostgreSQL reads, and writes of one statement) sends no BEGIN or
+  ROLLBACK although SQLAlchemy fires both events for it: those are not counted; a write there
+  commits on its own, and counts as a commit.
 """
 
 from __future__ import annotations
@@ -150,8 +151,11 @@ class SqlCounter:
         if _inline(conn.connection.dbapi_connection) is not None:
             return
         if not statement.lstrip()[:8].upper().startswith(_TRANSACTION_CONTROL):
-            number = 0 if _autocommit(conn) else id(conn.connection.dbapi_connection)
+            alone = _autocommit(conn)
+            number = 0 if alone else id(conn.connection.dbapi_connection)
             self._count(statement, number)
+            if alone and not statement.lstrip()[:6].upper().startswith("SELECT"):
+                self._committed(0)  # a write of its own is a commit on the server, if unsent
             self._opened_by.pop(0, None)  # a statement of its own opens no transaction
 
     def _on_begin(self, conn: Any) -> None:
