@@ -26,6 +26,7 @@ from bot.core.route import Route, route_to
 from bot.core.routing_rules import Category, Routing
 from bot.core.surge import fold_new_case
 from bot.core.telemetry import FLAGGED_AT, NO_EVENTS, Events, intake_path
+from bot.core.update_steps import REFLAG_EVERY, step_end
 
 EXCERPT_LIMIT = 1000
 COMMENT_LIMIT = 3000
@@ -156,7 +157,7 @@ class IntakeService:
         report, updated = await self._upsert_report(tx, case, draft, flag.severity, report)
         if not created:  # a new case was stored as its one report makes it
             case = await self._refresh_case(tx, case)
-        messages = await self._announce(tx, case, created, reopened, updated, flag.route)
+        messages = await self._announce(tx, case, created, reopened, flag.route)
         if created or reopened:
             kind = "case.opened" if created else "case.reopened"
             messages += case_event(
@@ -263,7 +264,6 @@ class IntakeService:
         case: Case,
         created: bool,
         reopened: bool,
-        updated: bool,
         route: Route,
     ) -> list[OutboundMessage]:
         """Timers for the case, and the messages to queue: its card, its thread saying why
@@ -298,8 +298,13 @@ class IntakeService:
                     key=f"route-note:{case.id}:{case.opened_at.isoformat()}",
                 )
         else:
-            stamp = f"{case.report_count}:{case.updated_at.isoformat()}:{updated}"
-            messages += self._notices.card(case, key=f"card:{case.id}:report:{stamp}")
+            # One refresh per step, sent at its end (bot/core/update_steps.py): a crowd
+            # re-flagging one answer is not one chat.update each.
+            due = step_end(case.opened_at, now, REFLAG_EVERY)
+            messages += [
+                m.model_copy(update={"next_attempt_at": due})
+                for m in self._notices.card(case, key=f"card:{case.id}:reports:{due.isoformat()}")
+            ]
         # After the card: the owner's DM links to it, and messages of a case go out in order.
         fire_due = (self._notices, self._clock.now()) if opening else None
         return messages + await schedule(

@@ -23,6 +23,7 @@ from bot.core.ports import CaseTransaction, Notices
 from bot.core.routing_rules import Routing
 from bot.core.surge_notices import end_surge
 from bot.core.surge_record import SurgeRecord
+from bot.core.update_steps import step_end
 
 UPDATE_EVERY = timedelta(seconds=15)
 """A surge card is updated at most this often: arrivals within one step share one update."""
@@ -30,8 +31,7 @@ UPDATE_EVERY = timedelta(seconds=15)
 
 def _step_end(surge: SurgeRecord, now: datetime) -> datetime:
     """The end of the update step `now` falls in, counted from the surge's opening."""
-    steps = int((now - surge.opened_at) / UPDATE_EVERY) + 1
-    return surge.opened_at + steps * UPDATE_EVERY
+    return step_end(surge.opened_at, now, UPDATE_EVERY)
 
 
 async def fold_new_case(
