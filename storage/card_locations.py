@@ -3,7 +3,9 @@ reply in its thread, finds its case, and how an update finds the card."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy import select
 
@@ -74,19 +76,27 @@ class SqlCardLocations:
         ids = sorted(set(case_ids))
         if not ids:
             return {}
-        cases = await self._db.read(select(CASES).where(CaseRow.id.in_(ids)))
-        cards = await self._db.read(
-            select(CARD_LOCATIONS).where(
-                CardLocationRow.case_id.in_(ids), CardLocationRow.platform == platform
-            )
-        )
         wanted = sorted(set(reports_of) & set(ids))
-        reports: dict[int, list[Report]] = {case_id: [] for case_id in wanted}
-        if wanted:
+        # The three reads at once: on PostgreSQL each is a round trip, and under load each
+        # waits its turn on the event loop too; the card waits for all three.
+        # (SQLite's reads take turns on its one reader anyway.)
+        cases, cards, report_rows = await asyncio.gather(
+            self._db.read(select(CASES).where(CaseRow.id.in_(ids))),
+            self._db.read(
+                select(CARD_LOCATIONS).where(
+                    CardLocationRow.case_id.in_(ids), CardLocationRow.platform == platform
+                )
+            ),
             # Oldest first, as `reports_of` reads them.
-            query = select(REPORTS).where(ReportRow.case_id.in_(wanted)).order_by(ReportRow.id)
-            for row in await self._db.read(query):
-                reports[row.case_id].append(to_report(row))
+            self._db.read(
+                select(REPORTS).where(ReportRow.case_id.in_(wanted)).order_by(ReportRow.id)
+            )
+            if wanted
+            else _nothing(),
+        )
+        reports: dict[int, list[Report]] = {case_id: [] for case_id in wanted}
+        for row in report_rows:
+            reports[row.case_id].append(to_report(row))
         card_of = {
             row.case_id: CardLocation.model_validate(row, from_attributes=True) for row in cards
         }
@@ -94,3 +104,7 @@ class SqlCardLocations:
             row.id: CaseForCards(to_case(row), card_of.get(row.id), reports.get(row.id))
             for row in cases
         }
+
+
+async def _nothing() -> list[Any]:
+    return []
