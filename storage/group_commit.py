@@ -114,7 +114,11 @@ class GroupCommit:
         self._queued.append(write)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_queued())
-        return await asyncio.shield(write.done)
+        # Awaited bare, not through asyncio.shield: each hop of a result between futures is a
+        # turn of the event loop, behind everything else ready on it, and the ack waits for
+        # it. A caller cancelled meanwhile cancels only its own future; the group still
+        # writes its row (as with a shield), and leaves the cancelled future be.
+        return await write.done
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -149,7 +153,8 @@ class GroupCommit:
                     results += zip(step.writes, step.answers(rows), strict=True)
         except Exception as error:
             if len(group) == 1:
-                group[0].done.set_exception(error)
+                if not group[0].done.done():  # its caller was cancelled meanwhile
+                    group[0].done.set_exception(error)
                 return
             # One bad write must not fail the others: each on its own, then.
             log.warning("a group of %s writes failed; writing them one by one", len(group))
@@ -157,4 +162,5 @@ class GroupCommit:
                 await self._write_group([write])
             return
         for write, rows in results:
-            write.done.set_result(rows)
+            if not write.done.done():  # its caller was cancelled meanwhile
+                write.done.set_result(rows)

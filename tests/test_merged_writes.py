@@ -183,3 +183,19 @@ async def test_on_postgresql_a_group_of_one_statement_and_a_claim_send_no_begin(
     assert len(claimed) == 5 + 1  # the warm-up's too
     assert done.begins == 0
     assert (done.statements, done.commits) == (2, 2)  # each write commits on its own
+
+
+async def test_a_write_whose_caller_gave_up_is_committed_and_its_group_still_answered(
+    counted: tuple[SqlCaseStore, SqlCounter],
+) -> None:
+    store, _counter = counted
+    gone = asyncio.create_task(store.accept("slack:event:gone", "k", {}, T0))
+    kept = [asyncio.create_task(store.accept(f"slack:event:k{i}", "k", {}, T0)) for i in range(3)]
+    await asyncio.sleep(0)  # every write queued for the next group
+    gone.cancel()  # e.g. the request's client went away
+
+    assert await asyncio.gather(*kept) == [True] * 3
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    # Its row was written with the group: Slack's retry of that event is a duplicate.
+    assert await store.accept("slack:event:gone", "k", {}, T0) is False
