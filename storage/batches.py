@@ -14,7 +14,6 @@ between chunks: SQLite's chunks are small, so that an ack waits for one chunk's 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -31,30 +30,6 @@ ACK_TURNS = 4
 SQLITE_CHUNK = 8
 """Items in a chunk when the process has one writer and an ack waited for the last one: what
 an ack may wait behind. Chunks double while no ack waits."""
-CHUNK_BUDGET_S = 0.010
-"""What a chunk may hold the event loop for, judged by the chunk before it: a chunk of
-SQLITE_CHUNK flags took 15-20 ms on a quiet machine and 60-110 ms on a slow one, and an ack
-arriving meanwhile waits that long."""
-
-
-class ChunkPace:
-    """How long one item of a chunk held the event loop lately (SQLite: chunks run without
-    yielding), to size the next chunk, of this round or the next, within CHUNK_BUDGET_S."""
-
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
-        self.clock = clock
-        self._per_item = 0.0
-
-    def cap(self, size: int) -> int:
-        if self._per_item <= 0:
-            return size
-        return max(1, min(size, int(CHUNK_BUDGET_S / self._per_item)))
-
-    def took(self, seconds: float, items: int) -> None:
-        latest = seconds / max(items, 1)
-        # Smoothed: one slow chunk (flags on existing cases take more statements) does not
-        # shrink the next ones to nothing.
-        self._per_item = latest if self._per_item <= 0 else (self._per_item + latest) / 2
 
 
 async def each_in_turn(
@@ -94,7 +69,6 @@ async def in_chunks(
     ],
     *,
     single_writer: bool,
-    pace: ChunkPace | None = None,
 ) -> tuple[list[Done], int]:
     """Do `work` for the items a chunk at a time in `tx` (all at once without a single writer),
     queueing the messages of each chunk; the results, in order, and how many messages were new.
@@ -104,8 +78,7 @@ async def in_chunks(
         return list(results), await tx.enqueue_all(messages)
     done: list[Done] = []
     queued = 0
-    pace = pace or ChunkPace()
-    start, size = 0, pace.cap(SQLITE_CHUNK)
+    start, size = 0, SQLITE_CHUNK
     while start < len(items):
         if start:
             # A chunk runs its SQLite statements without yielding: an ack that arrived
@@ -118,12 +91,8 @@ async def in_chunks(
                 size = SQLITE_CHUNK
             else:
                 size *= 2  # no ack is waiting: fewer, larger chunks
-            size = pace.cap(size)  # on a slow or busy machine, fewer items as long
-        chunk = items[start : start + size]
-        began = pace.clock()
-        results, messages = await work(tx, chunk)
+        results, messages = await work(tx, items[start : start + size])
         done += results
         queued += await tx.enqueue_all(messages)
-        pace.took(pace.clock() - began, len(chunk))
         start += size
     return done, queued

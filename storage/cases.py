@@ -43,9 +43,7 @@ class SqlCases:
         waits (storage/batches.py)."""
         async with self.transaction() as tx:
             single_writer = self._db.write_lock is not None
-            return await in_chunks(
-                tx, items, work, single_writer=single_writer, pace=self._db.chunk_pace
-            )
+            return await in_chunks(tx, items, work, single_writer=single_writer)
 
     async def get_case(self, case_id: int) -> Case | None:
         row = await self._db.read_first(self._db.sql.case_by_id, {"case_id": case_id})

@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.core.burst_priorities import WriterTurns
 from bot.core.clock import SystemClock
 from bot.core.ports import Clock
-from storage.batches import ChunkPace
 from storage.database import SQLITE_BEGIN_OPTION, SQLITE_NO_BEGIN, create_engine, is_fast_sqlite
 from storage.group_commit import GroupCommit
 from storage.sqlite_direct import DirectStatements
@@ -45,7 +44,6 @@ class Sessions:
         self.clock: Clock = clock or SystemClock()
         sqlite_db = engine.dialect.name == "sqlite"
         self.write_lock = WriterTurns() if sqlite_db else None
-        self.chunk_pace = ChunkPace()  # what a flag's filing holds SQLite's writer for lately
         write_engine = (
             engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"}) if sqlite_db else engine
         )

@@ -9,7 +9,6 @@ import pytest
 
 from bot.core.models import OutboundMessage
 from bot.core.ports import CaseTransaction
-from storage.batches import CHUNK_BUDGET_S, SQLITE_CHUNK, ChunkPace, in_chunks
 from storage.repository import SqlCaseStore
 from tests.conftest import STORAGE_BACKENDS
 from tests.test_storage_contract import T0, a_case, a_message
@@ -129,34 +128,3 @@ async def test_a_set_based_batch_that_fails_keeps_only_the_chunks_committed_for_
     assert calls == 1  # one chunk: nothing committed before the failure
     assert await store.list_cases() == []
     assert await store.pending_count() == 0
-
-
-async def test_on_a_slow_machine_chunks_shrink_to_what_an_ack_may_wait_for(
-    store: SqlCaseStore,
-) -> None:
-    # SQLite runs a chunk without yielding, so an ack that arrives meanwhile waits for all of
-    # it: where each flag takes 4 ms (a slow or busy machine), a chunk of 8 held acks 32 ms.
-    if store.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL's statements yield to the event loop: its batch is one chunk")
-    now = 0.0
-    pace = ChunkPace(clock=lambda: now)
-    chunks: list[int] = []
-
-    async def work(
-        tx: CaseTransaction, chunk: Sequence[str]
-    ) -> tuple[list[str], list[OutboundMessage]]:
-        nonlocal now
-        chunks.append(len(chunk))
-        now += 0.004 * len(chunk)
-        return list(chunk), []
-
-    keys = [f"flag-{n}" for n in range(30)]
-    async with store.transaction() as tx:
-        done, _queued = await in_chunks(tx, keys, work, single_writer=True, pace=pace)
-        assert done == keys
-        # The next round's first chunk is sized by what this round measured.
-        await in_chunks(tx, keys[:8], work, single_writer=True, pace=pace)
-
-    assert chunks[0] == SQLITE_CHUNK  # nothing measured yet
-    assert all(size * 0.004 <= CHUNK_BUDGET_S for size in chunks[1:])
-    assert chunks[-2:] == [2, 2]  # the next round too
