@@ -5,6 +5,7 @@ about a missing secret; the webhooks still listed get theirs."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -76,6 +77,14 @@ async def _waiting(bot: BotUnderTest) -> int:
         return int(waiting.scalar_one())
 
 
+async def _dropped_metric(bot: BotUnderTest) -> float:
+    """What an operator's dashboard reads: `loopkeeper_outbox_dropped` in /metrics."""
+    exposition = await (await bot.http.get(f"{bot.base_url}/metrics")).text()
+    found = re.search(r"^loopkeeper_outbox_dropped (\S+)$", exposition, re.MULTILINE)
+    assert found is not None, "no loopkeeper_outbox_dropped in /metrics"
+    return float(found.group(1))
+
+
 def _said(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
@@ -103,6 +112,7 @@ async def test_a_removed_webhooks_events_are_dropped_once_and_the_others_deliver
         ended = await _ended(bot)
         assert await SqlQueues(bot.runtime.store.engine).outbox(dead=True) == []
         assert await _waiting(bot) == 0
+        assert await _dropped_metric(bot) == 2
 
     assert len(receiver.events) == 2
     assert removed.attempts == []
@@ -131,6 +141,7 @@ async def test_with_no_webhook_left_their_events_are_dropped_by_the_main_loop(
         ended = await _ended(bot)
         assert await SqlQueues(bot.runtime.store.engine).outbox(dead=True) == []
         assert await _waiting(bot) == 0
+        assert await _dropped_metric(bot) == 4
 
     assert receiver.attempts == [] and removed.attempts == []
     assert len(ended) == 4 and all(e[0].startswith("dropped: webhook ") for e in ended)

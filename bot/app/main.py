@@ -217,7 +217,7 @@ async def build_runtime(
         wake.append(webhooks.wake)
     heap_metrics(registry)
     refreshes = (
-        queue_metrics(registry, queues, inbox, dispatcher),
+        queue_metrics(registry, queues, inbox, dispatcher, webhooks),
         health_gauges(registry, health.read, clock),
     )
     routes.refresh_metrics = lambda: refresh_all(refreshes)

@@ -22,10 +22,12 @@ def queue_metrics(
     queues: SqlQueues,
     inbox: InboxWorker,
     dispatcher: OutboxDispatcher,
+    webhooks: OutboxDispatcher | None = None,
 ) -> Callable[[], Awaitable[None]]:
     """Gauges of what waits and what is dead-lettered in the inbox and outbox (all processes:
     read from the database at each scrape, by the refresh returned), and of this process's
-    failed attempts and dead letters."""
+    failed attempts, dead letters and messages dropped (by either outbox loop)."""
+    loops = [dispatcher] + ([webhooks] if webhooks is not None else [])
     sizes = {
         (queue, state): Gauge(
             f"loopkeeper_{queue}_{state}",
@@ -49,6 +51,12 @@ def queue_metrics(
             "outbox_throttled",
             "Outbox sends the platform asked to retry after a while (429, or busy)",
             lambda: dispatcher.throttled,
+        ),
+        (
+            "outbox_dropped",
+            "Outbox messages ended unsent, on purpose (events for a webhook no longer in "
+            "routing.yaml)",
+            lambda: sum(loop.dropped for loop in loops),
         ),
     ):
         Gauge(f"loopkeeper_{name}", f"{help_text} by this process", registry=registry).set_function(
