@@ -7,14 +7,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from storage.queues import SqlQueues
-from tests.harness import BotUnderTest
-from tests.support.fake_slack import Failure
+from tests.harness import BotUnderTest, running_bot
+from tests.support.fake_slack import Failure, FakeSlack
 from tests.test_escalation import dms, flag, tick
 from tests.test_escalation_fallback import thread
 from tests.test_escalation_snapshot import edited_routing, restarted
+from tests.test_surge import TRIAGE, flag_burst, surge_posts, surge_routing
 
 UNREACHED = "could not be reached on Slack"
 HIGH_ACKNOWLEDGE = timedelta(hours=4)  # a hallucination (:x:) is high: acknowledged within 4h
@@ -91,3 +95,31 @@ async def test_the_name_is_inert_in_the_thread(bot: BotUnderTest) -> None:
         [line] = await _unreached(edited, case_id)
     assert "<!channel>" not in line and "<@U0ALICE>" not in line
     assert "Carol &lt;!channel&gt; &lt;@U0ALICE&gt; &amp; co could not be reached" in line
+
+
+async def test_a_surge_dm_for_an_owner_slack_cannot_find_is_said_in_the_surge_s_thread(
+    database_url: str, slack: FakeSlack, tmp_path: Path
+) -> None:
+    # Dave, code-helper's owner, and Carol, the conductor routing falls back to, both listed by
+    # an e-mail Slack does not know: the surge's one DM used to be dead-lettered, and nobody
+    # was told of the surge where they look.
+    routing = surge_routing(tmp_path)
+    data = yaml.safe_load(routing.read_text(encoding="utf-8"))
+    data["people"]["dave"] = {"name": "Dave", "email": "dave@example.com"}
+    data["people"]["carol"] = {"name": "Carol", "email": "carol@example.com"}
+    routing.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+    async with running_bot(database_url, slack, routing) as bot:
+        await flag_burst(bot, 25, timedelta(seconds=1))
+        bot.clock.advance(timedelta(seconds=30))
+        await bot.deliver()
+
+        assert len(surge_posts(slack)) == 1
+        lines = [
+            str(c.get("text"))
+            for c in slack.calls_to("chat.postMessage")
+            if c.get("channel") == TRIAGE and c.get("thread_ts") and UNREACHED in str(c["text"])
+        ]
+        [line] = [line for line in lines if "Surge on Code Helper" in line]
+        assert line.startswith("⚠️ Carol could not be reached on Slack")
+        assert await _dead(bot) == []

@@ -26,6 +26,7 @@ from handlers.slack.directory import SLACK
 from handlers.slack.permalink import Permalinks
 from handlers.slack.posted import post_once
 from handlers.slack.surge_card import SURGE_EVENT, surge_blocks, surge_text
+from handlers.slack.unreached import say_in_thread
 
 Where = tuple[str, str]
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class SurgeDelivery:
         if message.method == notices.SURGE_CARD:
             await self._card(surge, bool(payload.get("post")), retry=message.attempts > 1)
         elif message.method == notices.SURGE_DIRECT:
-            await self._direct(surge, str(payload["person"]), str(payload["text"]))
+            await self._direct(surge, str(payload["person"]), str(payload["text"]), message)
         else:
             raise DeliveryError(f"unknown notice {message.method}", permanent=True)
 
@@ -85,7 +86,7 @@ class SurgeDelivery:
             line = escape(f"Case #{case_id}: {text}", budget.MESSAGE_TEXT)
             await self._client.chat_postMessage(channel=where[0], thread_ts=where[1], text=line)
         else:
-            await self._direct(surge, str(message.payload["person"]), text)
+            await self._direct(surge, str(message.payload["person"]), text, message)
         return True
 
     def _channel(self, surge: SurgeRecord) -> str | None:
@@ -126,12 +127,27 @@ class SurgeDelivery:
             )
             await self._store.record_surge_card(surge.stored_id, SLACK, channel, ts)
 
-    async def _direct(self, surge: SurgeRecord, person_id: str, text: str) -> None:
+    async def _direct(
+        self, surge: SurgeRecord, person_id: str, text: str, message: OutboundMessage
+    ) -> None:
         user = await self._directory.account(person_id, SLACK)
         if user is None:
             if await self._directory.reachable(person_id) is None:
                 raise DeliveryError(f"looking {person_id} up in Slack failed")
-            raise DeliveryError(f"{person_id} has no Slack account we can find", permanent=True)
+            # Nobody to DM: said in the surge card's thread, where the surge is worked.
+            if self._channel(surge) is None:
+                raise DeliveryError(f"{person_id} has no Slack account we can find", permanent=True)
+            name = self._routing.name_of(person_id)
+            where = await self._where(surge)
+            key = message.dedupe_key or f"surge:{surge.id}:dm:{person_id}"
+            await say_in_thread(
+                self._client, where, name, text, key=key, retry=message.attempts > 1
+            )
+            log.warning(
+                "%s has no Slack account we can find: their DM was said in the surge's thread",
+                person_id,
+            )
+            return
         opener = ""
         if self._channel(surge) is not None:  # so the DM can link to the card
             where = await self._where(surge)
