@@ -28,6 +28,7 @@ from bot.config.settings import Settings
 from tests.conftest import PostgresServer
 from tests.harness import ROUTING_FILE, SIGNING_SECRET
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.serve_process import free_port
 
 # A ceiling for a process that should have answered long before: a hang fails, not blocks.
 PATIENCE = 90.0
@@ -100,12 +101,6 @@ async def run_async(tmp_path: Path, *args: str, **variables: str) -> Ran:
     return Ran(process.returncode, stdout.decode(), stderr.decode())
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     """A port some other program is listening on."""
@@ -124,7 +119,7 @@ class Serving:
 
 async def start_serving(tmp_path: Path, **variables: str) -> Serving:
     """A `serve` that must start: returns once it says it is listening."""
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         *_command("serve", "--port", str(port)),
         env=_environment(tmp_path, **variables),
@@ -275,7 +270,7 @@ async def test_a_token_slack_refuses_stops_the_start_with_the_reason(
         tmp_path,
         "serve",
         "--port",
-        str(_free_port()),
+        str(free_port()),
         SLACK_BOT_TOKEN="xoxb-not-the-token",
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=slack.url,
@@ -294,7 +289,7 @@ async def test_an_app_token_slack_refuses_stops_the_start_with_the_reason(
         tmp_path,
         "serve",
         "--port",
-        str(_free_port()),
+        str(free_port()),
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_APP_TOKEN="xapp-1-not-the-token",
         SLACK_API_URL=slack.url,
@@ -341,7 +336,7 @@ async def test_a_second_serve_on_one_sqlite_file_is_refused_while_the_first_live
 ) -> None:
     first = await start_serving(tmp_path)
     processes.append(first)
-    second = await run_async(tmp_path, "serve", "--port", str(_free_port()))
+    second = await run_async(tmp_path, "serve", "--port", str(free_port()))
     line = second.refusal()
     assert str(tmp_path / "loopkeeper.db") in line
     assert "PostgreSQL" in line

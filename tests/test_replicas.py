@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,10 @@ import pytest
 
 from tests.harness import ROUTING_FILE, SIGNING_SECRET, slack_signature
 from tests.support.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.serve_process import free_port
 
 FLAGS = 24
 DEADLINE = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _until(condition, what: str, deadline: float = DEADLINE) -> None:  # type: ignore[no-untyped-def]
@@ -53,7 +47,7 @@ async def replicas(database_url: str, slack: FakeSlack, tmp_path: Path) -> Async
     }
     processes, urls, logs = [], [], []
     for index in range(2):
-        port = _free_port()
+        port = free_port()
         log = (tmp_path / f"replica{index}.log").open("w")
         logs.append(log)
         processes.append(
